@@ -1,0 +1,69 @@
+// Command ferretdb-local runs FerretDB v1 (MongoDB wire protocol on SQLite) for local development and tests.
+//
+// It uses the embeddable package rather than `go install .../cmd/ferretdb`, because that binary
+// panics at start when built outside FerretDB's repository (its build/version/version.txt is generated,
+// not shipped in the module; upstream issue #2982). The embeddable package skips that check.
+//
+// Usage: ferretdb-local -listen 127.0.0.1:27117 -dir /abs/path/to/sqlite/dir
+package main
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+// main parses flags, starts FerretDB and runs it until SIGINT or SIGTERM.
+func main() {
+	listen := flag.String("listen", "127.0.0.1:27117", "TCP address to listen on")
+	dir := flag.String("dir", "", "directory for the SQLite databases (created if missing)")
+	flag.Parse()
+
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	if *dir == "" {
+		logger.Error("-dir is required")
+		os.Exit(2)
+	}
+
+	// FerretDB wants an existing directory and a "file:" URL ending with "/".
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		logger.Error("bad -dir", "error", err)
+		os.Exit(2)
+	}
+	if err = os.MkdirAll(abs, 0o755); err != nil {
+		logger.Error("cannot create -dir", "error", err)
+		os.Exit(1)
+	}
+
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Logger:    logger,
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + abs + "/",
+	})
+	if err != nil {
+		logger.Error("cannot start FerretDB", "error", err)
+		os.Exit(1)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	logger.Info("ferretdb-local listening", "addr", *listen, "dir", abs)
+
+	// Run returns once ctx is cancelled and the listener, connections and SQLite pool are closed.
+	if err = f.Run(ctx); err != nil {
+		logger.Error("FerretDB stopped with error", "error", err)
+		os.Exit(1)
+	}
+
+	logger.Info("ferretdb-local stopped")
+}

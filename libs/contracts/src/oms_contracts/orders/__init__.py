@@ -1,0 +1,2 @@
+"""Contracts of the orders context."""
+from oms_contracts.orders import v1  # noqa: F401

@@ -1,0 +1,61 @@
+"""Printing commands and events, version 1. Key: the print job id."""
+
+import uuid
+from typing import Literal
+
+from oms_contracts import topics
+from oms_contracts.envelope import Message, derived_id
+from oms_contracts.orders.v1 import OrderSnapshot
+from oms_contracts.registry import register
+
+DocumentType = Literal["invoice", "shipping_label"]
+
+
+def print_job_id(order_id: uuid.UUID, document_type: str, revision: int) -> uuid.UUID:
+    """A print job is keyed by (order, document type, revision): the same job issued twice is one job."""
+    return derived_id("print-job", str(order_id), document_type, str(revision))
+
+
+# Commands (topic oms.printing.commands)
+
+
+@register
+class PrintDocument(Message):
+    """Render one document of an order and send it to the printer for its type."""
+
+    TYPE = "printing.print_document"
+    TOPIC = topics.PRINTING_COMMANDS
+    job_id: uuid.UUID
+    document_type: DocumentType
+    revision: int = 1
+    order: OrderSnapshot
+    carrier: str
+    tracking_number: str
+
+
+# Events (topic oms.printing.events)
+
+
+@register
+class JobPrinted(Message):
+    """The printer took the whole document."""
+
+    TYPE = "printing.job_printed"
+    TOPIC = topics.PRINTING_EVENTS
+    job_id: uuid.UUID
+    order_id: uuid.UUID
+    document_type: DocumentType
+    printer: str
+    size_bytes: int
+
+
+@register
+class JobFailed(Message):
+    """The job could not be printed after its retries."""
+
+    TYPE = "printing.job_failed"
+    TOPIC = topics.PRINTING_EVENTS
+    job_id: uuid.UUID
+    order_id: uuid.UUID
+    document_type: DocumentType
+    reason: str

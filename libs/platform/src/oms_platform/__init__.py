@@ -1,0 +1,1 @@
+"""Plumbing shared by every OMS service; no domain rules live here."""

@@ -1,0 +1,54 @@
+"""One aggregate per document, with its idempotency record kept in the same document (DESIGN.md).
+
+The document's `handled` map holds, per command event id, the envelopes that command produced. A redelivered
+command finds its entry and re-publishes those same envelopes (same event ids) instead of doing the work again,
+so a crash between "stored" and "published" loses nothing. `version` guards against a second writer.
+"""
+
+import uuid
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from oms_contracts import Envelope, decode, encode
+from oms_platform.mongo import is_duplicate_key
+
+Published = list[tuple[Envelope, str]]  # (envelope, Kafka key)
+
+
+class ConcurrentWrite(Exception):
+    """Someone else wrote the document since we read it; the message will be retried."""
+
+
+def recorded_outcome(doc: dict[str, Any] | None, command_id: uuid.UUID) -> Published | None:
+    """What an already-handled command published, or None when it was never handled."""
+    if doc is None:
+        return None
+    entry = doc.get("handled", {}).get(str(command_id))
+    if entry is None:
+        return None
+    return [(decode(item["envelope"]), item["key"]) for item in entry]
+
+
+def record_outcome(doc: dict[str, Any], command_id: uuid.UUID, published: Published) -> None:
+    """Note in the document that `command_id` was handled and what it published."""
+    doc.setdefault("handled", {})[str(command_id)] = [
+        {"envelope": encode(envelope).decode(), "key": key} for envelope, key in published
+    ]
+
+
+async def save_document(collection: AsyncCollection, doc: dict[str, Any]) -> None:
+    """Insert a new document (version 1) or replace the one read at `doc['version']`, bumping the version."""
+    expected = doc.get("version", 0)
+    doc["version"] = expected + 1
+    if expected == 0:
+        try:
+            await collection.insert_one(doc)
+        except Exception as exc:
+            if is_duplicate_key(exc):
+                raise ConcurrentWrite(f"{doc['_id']} was created concurrently") from exc
+            raise
+        return
+    result = await collection.replace_one({"_id": doc["_id"], "version": expected}, doc)
+    if result.matched_count != 1:
+        raise ConcurrentWrite(f"{doc['_id']} changed since version {expected}")

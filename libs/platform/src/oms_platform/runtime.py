@@ -1,0 +1,95 @@
+"""Running a service process: the API (FastAPI with the broker in its lifespan) or the worker (FastStream)."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+
+from oms_contracts.topics import ALL_TOPICS
+from oms_platform.messaging import ensure_topics
+from oms_platform.settings import ServiceSettings
+
+Check = Callable[[], Awaitable[object]]
+
+
+def configure_logging(level: str) -> None:
+    """One log format for every process; secrets are never passed to the logger."""
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def health_router(checks: dict[str, Check]) -> APIRouter:
+    """`GET /health`: 200 when every dependency answers, 503 naming the ones that do not. No key needed."""
+    router = APIRouter()
+
+    @router.get("/health", tags=["health"])
+    async def health() -> JSONResponse:
+        results = {}
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(check(), timeout=3)
+                results[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - any failure means unhealthy, reported by name
+                results[name] = f"failing: {type(exc).__name__}"
+        healthy = all(v == "ok" for v in results.values())
+        return JSONResponse({"status": "ok" if healthy else "degraded", "checks": results}, 200 if healthy else 503)
+
+    return router
+
+
+def standard_checks(broker: KafkaBroker, mongo: AsyncMongoClient | None) -> dict[str, Check]:
+    """Kafka and (when used) MongoDB reachability."""
+
+    async def kafka() -> None:
+        if not await broker.ping(timeout=3):
+            raise ConnectionError("kafka does not answer")
+
+    checks: dict[str, Check] = {"kafka": kafka}
+    if mongo is not None:
+        checks["mongodb"] = lambda: mongo.admin.command("ping")
+    return checks
+
+
+def broker_lifespan(broker: KafkaBroker, settings: ServiceSettings, mongo: AsyncMongoClient | None = None):
+    """FastAPI lifespan: make sure topics exist, connect the broker for publishing, close clients at the end."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await ensure_topics(settings.kafka_bootstrap_servers, ALL_TOPICS, partitions=settings.topic_partitions)
+        await broker.connect()
+        try:
+            yield
+        finally:
+            await broker.stop()
+            if mongo is not None:
+                await mongo.close()
+
+    return lifespan
+
+
+def serve_api(app: FastAPI, *, host: str, port: int, log_level: str) -> None:
+    """Run the API with uvicorn until SIGINT/SIGTERM."""
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
+
+
+def run_worker(broker: KafkaBroker, settings: ServiceSettings, mongo: AsyncMongoClient | None = None) -> None:
+    """Run the FastStream subscribers until SIGINT/SIGTERM."""
+    app = FastStream(broker)
+
+    @app.on_startup
+    async def create_topics() -> None:
+        await ensure_topics(settings.kafka_bootstrap_servers, ALL_TOPICS, partitions=settings.topic_partitions)
+
+    @app.after_shutdown
+    async def close_mongo() -> None:
+        if mongo is not None:
+            await mongo.close()
+
+    asyncio.run(app.run())

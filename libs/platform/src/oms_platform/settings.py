@@ -1,0 +1,22 @@
+"""The settings every service shares; each service's own `Settings` subclasses this with its env prefix."""
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Endpoints and secrets common to all services. Secrets have no defaults: a missing one fails at start."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str = Field(validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    mongodb_url: SecretStr = Field(validation_alias="MONGODB_URL")
+    api_keys: SecretStr = Field(
+        validation_alias="OMS_API_KEYS",
+        description="Comma-separated role:key pairs, e.g. 'admin:k1,ops:k2'. Roles: admin, ops, packer.",
+    )
+    topic_partitions: int = Field(3, ge=1, validation_alias="OMS_TOPIC_PARTITIONS")
+    max_attempts: int = Field(
+        5, ge=1, validation_alias="OMS_MAX_ATTEMPTS", description="Tries of a failing handler before the DLQ."
+    )
+    log_level: str = Field("INFO", validation_alias="OMS_LOG_LEVEL")
