@@ -79,13 +79,21 @@ def serve_api(app: FastAPI, *, host: str, port: int, log_level: str) -> None:
     uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
 
 
-def run_worker(broker: KafkaBroker, settings: ServiceSettings, mongo: AsyncMongoClient | None = None) -> None:
-    """Run the FastStream subscribers until SIGINT/SIGTERM."""
+def run_worker(
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    mongo: AsyncMongoClient | None = None,
+    *,
+    on_startup: Callable[[], Awaitable[object]] | None = None,
+) -> None:
+    """Run the FastStream subscribers until SIGINT/SIGTERM; `on_startup` runs first (e.g. create indexes)."""
     app = FastStream(broker)
 
     @app.on_startup
-    async def create_topics() -> None:
+    async def prepare() -> None:
         await ensure_topics(settings.kafka_bootstrap_servers, ALL_TOPICS, partitions=settings.topic_partitions)
+        if on_startup is not None:
+            await on_startup()
 
     @app.after_shutdown
     async def close_mongo() -> None:

@@ -1,0 +1,1 @@
+"""How the orders service talks to the world."""

@@ -1,0 +1,18 @@
+"""Settings of the orders service (env prefix ORDERS_, plus the shared KAFKA_/MONGODB_/OMS_ ones)."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from oms_platform.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """Everything the orders service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="ORDERS_")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8102
+    database: str = "oms_orders"
+    require_paid: bool = Field(True, description="Refuse to process an unpaid order.")
+    require_stock: bool = Field(True, description="Refuse to process an order whose stock is not all allocated.")

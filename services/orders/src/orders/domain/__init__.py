@@ -1,0 +1,1 @@
+"""Pure rules of the order book; no I/O."""

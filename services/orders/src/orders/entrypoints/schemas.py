@@ -1,0 +1,58 @@
+"""Shapes of the orders HTTP API."""
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from oms_contracts.common import Address, Buyer, CurrencyCode, Money, OrderLine, Shipping
+
+
+class OrderCreate(BaseModel):
+    """A telephone sale typed in by staff."""
+
+    order_number: str | None = Field(None, max_length=100, description="Leave out to get one generated.")
+    buyer: Buyer
+    shipping_address: Address
+    billing_address: Address | None = None
+    lines: list[OrderLine] = Field(min_length=1, max_length=500)
+    shipping: Shipping
+    currency: CurrencyCode
+    discount: Money = Decimal("0")
+    paid: bool = False
+    notes: str | None = Field(None, max_length=2000)
+
+
+class OrderAccepted(BaseModel):
+    """The command was queued; poll `status_url` for the order."""
+
+    order_id: uuid.UUID
+    order_number: str | None = None
+    command_id: uuid.UUID
+    status_url: str
+
+
+class OrderPublic(BaseModel):
+    """An order as staff see it."""
+
+    order_id: uuid.UUID
+    order_number: str
+    channel: str
+    channel_order_id: str
+    status: str
+    paid: bool
+    stock_allocated: bool
+    unallocated_skus: list[str]
+    opened_at: datetime
+    processed_at: datetime | None
+    carrier: str | None
+    tracking_number: str | None
+    total: Decimal
+    currency: str
+    details: dict
+    timeline: list[dict]
+
+
+class ProcessRequest(BaseModel):
+    """Options of a process request (none yet besides who asks, which comes from the API key)."""

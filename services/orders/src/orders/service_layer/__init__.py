@@ -1,0 +1,1 @@
+"""Use cases of the order book: one function per command or event."""

@@ -1,0 +1,146 @@
+"""Handlers of the order book: each command loads the order, asks the domain, stores, then publishes.
+
+Only the consumer of oms.orders.commands runs `handle_command`, so each order document has one writer.
+Events from other contexts are forwarded here as commands by `forward_event`; it stores nothing.
+"""
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from oms_contracts import Envelope, Message, derived_id
+from oms_contracts.fulfilment.v1 import ShipmentConfirmed
+from oms_contracts.ingest.v1 import OrderReceived
+from oms_contracts.inventory.v1 import StockAllocated
+from oms_contracts.orders.v1 import (
+    CommandRejected,
+    ConfirmShipment,
+    PlaceOrder,
+    ProcessOrder,
+    RecordStockAllocation,
+    order_id_for,
+)
+from oms_platform.documents import Published, record_outcome, recorded_outcome
+from oms_platform.messaging import Bus, PermanentError
+from orders.adapters.repository import OrderRepository
+from orders.domain.errors import OrderRefused
+from orders.domain.model import Order, ProcessingGuards, Shipment
+
+Clock = Callable[[], datetime]
+
+
+async def handle_command(
+    envelope: Envelope, *, repo: OrderRepository, bus: Bus, guards: ProcessingGuards, clock: Clock
+) -> None:
+    """Apply one orders command exactly once, then publish what it caused."""
+    command = envelope.payload
+    order_id: uuid.UUID = command.order_id
+    doc = await repo.get(order_id)
+    already = recorded_outcome(doc, envelope.event_id)
+    if already is not None:
+        await bus.publish_all(already)  # a redelivery: same events, same ids
+        return
+    order = Order.model_validate(doc["order"]) if doc else None
+    now = clock()
+    try:
+        order, payloads = _decide(order, command, now=now, guards=guards)
+    except OrderRefused as refusal:
+        if order is None:
+            raise PermanentError(f"{envelope.type} for unknown order {order_id}") from refusal
+        order.note(now, f"{envelope.type} refused", _actor(command), str(refusal))
+        payloads = [
+            CommandRejected(
+                order_id=order_id, command_type=envelope.type, command_id=envelope.event_id, reason=str(refusal)
+            )
+        ]
+    published: Published = [
+        (bus.envelope(p, cause=envelope, event_id=derived_id(envelope.event_id, str(i))), str(order_id))
+        for i, p in enumerate(payloads)
+    ]
+    new_doc = {
+        "_id": str(order_id),
+        "version": doc["version"] if doc else 0,
+        "handled": doc.get("handled", {}) if doc else {},
+        "status": order.status.value,
+        "opened_at": order.opened_at.isoformat(),
+        "order": order.model_dump(mode="json"),
+    }
+    record_outcome(new_doc, envelope.event_id, published)
+    await repo.save(new_doc)
+    await bus.publish_all(published)
+
+
+def _decide(
+    order: Order | None, command: Message, *, now: datetime, guards: ProcessingGuards
+) -> tuple[Order, list[Message]]:
+    """Ask the domain what the command does to the order."""
+    if isinstance(command, PlaceOrder):
+        if order is None:
+            return Order.place(
+                order_id=command.order_id,
+                details=command.order,
+                source=command.source,
+                placed_by=command.placed_by,
+                now=now,
+                channel_updated_at=command.channel_updated_at,
+            )
+        return order, order.receive_again(
+            by=command.placed_by, now=now, channel_updated_at=command.channel_updated_at
+        )
+    if order is None:
+        raise OrderRefused("no such order")
+    if isinstance(command, ProcessOrder):
+        return order, order.start_processing(by=command.requested_by, now=now, guards=guards)
+    if isinstance(command, RecordStockAllocation):
+        order.record_allocation(
+            sku=command.sku, requested=command.requested, short=command.short, known_sku=command.known_sku, now=now
+        )
+        return order, []
+    if isinstance(command, ConfirmShipment):
+        shipment = Shipment(
+            shipment_id=command.shipment_id,
+            carrier=command.carrier,
+            tracking_number=command.tracking_number,
+            shipped_at=command.shipped_at,
+        )
+        return order, order.confirm_shipment(shipment=shipment, now=now)
+    raise PermanentError(f"orders cannot handle {command.TYPE}")
+
+
+def _actor(command: Message) -> str:
+    """Who asked for a command, for the timeline."""
+    return getattr(command, "requested_by", None) or getattr(command, "placed_by", None) or "system"
+
+
+async def forward_event(envelope: Envelope, *, bus: Bus) -> None:
+    """Turn another context's event into an orders command keyed by order id; other events are ignored."""
+    event = envelope.payload
+    command: Message | None = None
+    if isinstance(event, OrderReceived):
+        command = PlaceOrder(
+            order_id=order_id_for(event.order.channel, event.order.channel_order_id),
+            order=event.order,
+            source="channel",
+            placed_by=f"channel:{event.order.channel}",
+            channel_updated_at=event.channel_updated_at,
+        )
+    elif isinstance(event, StockAllocated):
+        command = RecordStockAllocation(
+            order_id=event.order_id,
+            sku=event.sku,
+            requested=event.requested,
+            short=event.short,
+            known_sku=event.known_sku,
+        )
+    elif isinstance(event, ShipmentConfirmed):
+        command = ConfirmShipment(
+            order_id=event.order_id,
+            shipment_id=event.shipment_id,
+            carrier=event.carrier,
+            tracking_number=event.tracking_number,
+            shipped_at=event.shipped_at,
+        )
+    if command is None:
+        return
+    forwarded = bus.envelope(command, cause=envelope, event_id=derived_id(envelope.event_id, "orders-forward"))
+    await bus.publish(forwarded, key=str(command.order_id))

@@ -1,0 +1,128 @@
+"""Rules of the Order aggregate."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from oms_contracts.orders.v1 import OrderOpened, OrderProcessed, OrderProcessingStarted
+from orders.domain.errors import OrderRefused
+from orders.domain.model import Order, OrderStatus, ProcessingGuards, Shipment
+
+NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def open_order(make_details):
+    """Place an open order; keyword overrides change its details."""
+
+    def place(**overrides) -> Order:
+        order, _ = Order.place(
+            order_id=uuid.uuid4(), details=make_details(**overrides), source="staff", placed_by="ops", now=NOW
+        )
+        return order
+
+    return place
+
+
+def allocate_all(order: Order) -> None:
+    for sku, qty in order.quantities_by_sku().items():
+        order.record_allocation(sku=sku, requested=qty, short=0, known_sku=True, now=NOW)
+
+
+class TestPlacing:
+    def test_a_new_order_is_open_and_announced(self, make_details):
+        order, events = Order.place(
+            order_id=uuid.uuid4(), details=make_details(), source="staff", placed_by="ops", now=NOW
+        )
+        assert order.status is OrderStatus.OPEN
+        assert [type(e) for e in events] == [OrderOpened]
+        assert events[0].order.details.order_number == "PH-1001"
+        assert order.timeline[0].what == "opened"
+
+    def test_receiving_it_again_changes_nothing_but_the_timeline(self, open_order):
+        order = open_order()
+        before = order.model_copy(deep=True)
+        assert order.receive_again(by="channel:ebay", now=NOW, channel_updated_at=None) == []
+        assert order.details == before.details and order.status is before.status
+        assert order.timeline[-1].what == "received again"
+
+
+class TestStockAllocation:
+    def test_allocated_only_when_every_sku_is_allocated_in_full(self, open_order):
+        order = open_order()
+        order.record_allocation(sku="MUG-BLUE", requested=2, short=0, known_sku=True, now=NOW)
+        assert not order.stock_allocated
+        assert order.unallocated_skus() == ["TEE-L"]
+        order.record_allocation(sku="TEE-L", requested=1, short=0, known_sku=True, now=NOW)
+        assert order.stock_allocated
+
+    def test_a_short_sku_means_out_of_stock(self, open_order):
+        order = open_order()
+        allocate_all(order)
+        order.record_allocation(sku="TEE-L", requested=1, short=1, known_sku=True, now=NOW)
+        assert not order.stock_allocated
+        assert order.timeline[-1].what == "out of stock"
+
+    def test_an_unknown_sku_is_flagged_as_unlinked(self, open_order):
+        order = open_order()
+        order.record_allocation(sku="TEE-L", requested=1, short=1, known_sku=False, now=NOW)
+        assert order.timeline[-1].what == "unlinked item"
+
+
+class TestProcessing:
+    def test_an_open_paid_allocated_order_starts_processing(self, open_order):
+        order = open_order()
+        allocate_all(order)
+        events = order.start_processing(by="ops", now=NOW, guards=ProcessingGuards())
+        assert [type(e) for e in events] == [OrderProcessingStarted]
+        assert order.status is OrderStatus.PROCESSING
+
+    def test_an_unpaid_order_is_refused_with_the_reason(self, open_order):
+        order = open_order(paid=False)
+        allocate_all(order)
+        with pytest.raises(OrderRefused, match="not paid"):
+            order.start_processing(by="ops", now=NOW, guards=ProcessingGuards())
+
+    def test_the_paid_guard_can_be_switched_off(self, open_order):
+        order = open_order(paid=False)
+        allocate_all(order)
+        order.start_processing(by="ops", now=NOW, guards=ProcessingGuards(require_paid=False))
+        assert order.status is OrderStatus.PROCESSING
+
+    def test_an_order_without_stock_is_refused_naming_the_skus(self, open_order):
+        order = open_order()
+        with pytest.raises(OrderRefused, match="MUG-BLUE, TEE-L"):
+            order.start_processing(by="ops", now=NOW, guards=ProcessingGuards())
+
+    def test_an_order_cannot_be_processed_twice(self, open_order):
+        order = open_order()
+        allocate_all(order)
+        order.start_processing(by="ops", now=NOW, guards=ProcessingGuards())
+        with pytest.raises(OrderRefused, match="only an open order"):
+            order.start_processing(by="ops", now=NOW, guards=ProcessingGuards())
+
+
+class TestShipmentConfirmation:
+    def shipment(self) -> Shipment:
+        return Shipment(shipment_id=uuid.uuid4(), carrier="OMS Post", tracking_number="OM123", shipped_at=NOW)
+
+    def test_confirmation_makes_the_order_processed(self, open_order):
+        order = open_order()
+        allocate_all(order)
+        order.start_processing(by="ops", now=NOW, guards=ProcessingGuards())
+        events = order.confirm_shipment(shipment=self.shipment(), now=NOW)
+        assert [type(e) for e in events] == [OrderProcessed]
+        assert order.status is OrderStatus.PROCESSED
+        assert order.shipment.tracking_number == "OM123"
+
+    def test_a_second_confirmation_changes_nothing(self, open_order):
+        order = open_order()
+        allocate_all(order)
+        order.start_processing(by="ops", now=NOW, guards=ProcessingGuards())
+        order.confirm_shipment(shipment=self.shipment(), now=NOW)
+        assert order.confirm_shipment(shipment=self.shipment(), now=NOW) == []
+
+    def test_an_open_order_cannot_be_confirmed(self, open_order):
+        with pytest.raises(OrderRefused):
+            open_order().confirm_shipment(shipment=self.shipment(), now=NOW)
