@@ -1,0 +1,131 @@
+"""Every registered message survives encode → decode unchanged; bad input is refused with a reason."""
+
+import json
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from oms_contracts import ContractError, UnknownMessageType, decode, encode, new_envelope, registered
+from oms_contracts.common import Address, Buyer, OrderDetails, OrderLine, Shipping
+from oms_contracts.fulfilment import v1 as fulfilment
+from oms_contracts.ingest import v1 as ingest
+from oms_contracts.inventory import v1 as inventory
+from oms_contracts.orders import v1 as orders
+from oms_contracts.printing import v1 as printing
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+ORDER_ID = uuid.UUID("0b5f3f4e-1b7b-4c44-8c4b-7f1f0e3c2a11")
+DETAILS = OrderDetails(
+    channel="ebay",
+    channel_order_id="12-34567-89012",
+    order_number="12-34567-89012",
+    buyer=Buyer(name="Zoë Brontë", email="zoe@example.org"),
+    shipping_address=Address(name="Zoë Brontë", line1="1 Haworth Rd", city="Keighley", postcode="BD22 8DR",
+                             country="GB"),
+    lines=[OrderLine(line_id="1", sku="MUG-1", title="Mug ☕", quantity=3, unit_price=Decimal("4.99"))],
+    shipping=Shipping(service="Tracked 48", cost=Decimal("2.50")),
+    currency="GBP",
+    paid=True,
+)
+SNAPSHOT = orders.OrderSnapshot(order_id=ORDER_ID, details=DETAILS, opened_at=NOW)
+JOB_ID = printing.print_job_id(ORDER_ID, "invoice", 1)
+
+SAMPLES = [
+    ingest.OrderReceived(intake_id=uuid.uuid4(), channel_updated_at=NOW, order=DETAILS),
+    orders.PlaceOrder(order_id=ORDER_ID, order=DETAILS, source="channel", placed_by="channel:ebay",
+                      channel_updated_at=NOW),
+    orders.ProcessOrder(order_id=ORDER_ID, requested_by="ops-key-1"),
+    orders.RecordStockAllocation(order_id=ORDER_ID, sku="MUG-1", requested=3, short=1),
+    orders.ConfirmShipment(order_id=ORDER_ID, shipment_id=uuid.uuid4(), carrier="OMS Post", tracking_number="OM1",
+                           shipped_at=NOW),
+    orders.OrderOpened(order=SNAPSHOT),
+    orders.OrderProcessingStarted(order=SNAPSHOT, requested_by="ops-key-1"),
+    orders.OrderProcessed(order=SNAPSHOT, carrier="OMS Post", tracking_number="OM1", processed_at=NOW),
+    orders.CommandRejected(order_id=ORDER_ID, command_type="orders.process_order", command_id=uuid.uuid4(),
+                           reason="order is not paid"),
+    inventory.AdjustStock(sku="MUG-1", delta=10, reason="stock take", adjusted_by="ops"),
+    inventory.AllocateStock(order_id=ORDER_ID, sku="MUG-1", quantity=3),
+    inventory.ShipStock(order_id=ORDER_ID, sku="MUG-1", quantity=3),
+    inventory.StockAllocated(order_id=ORDER_ID, sku="MUG-1", requested=3, short=0),
+    inventory.StockLevelChanged(sku="MUG-1", location="default", on_hand=7, allocated=0, available=7,
+                                reason="shipped", order_id=ORDER_ID),
+    fulfilment.CreateShipment(order=SNAPSHOT),
+    fulfilment.RecordDocumentOutcome(order_id=ORDER_ID, job_id=JOB_ID, document_type="invoice", printed=True),
+    fulfilment.ShipmentCreated(order_id=ORDER_ID, shipment_id=uuid.uuid4(), carrier="OMS Post",
+                               tracking_number="OM1", documents=["invoice", "shipping_label"]),
+    fulfilment.ShipmentConfirmed(order_id=ORDER_ID, shipment_id=uuid.uuid4(), carrier="OMS Post",
+                                 tracking_number="OM1", shipped_at=NOW),
+    printing.PrintDocument(job_id=JOB_ID, document_type="invoice", order=SNAPSHOT, carrier="OMS Post",
+                           tracking_number="OM1"),
+    printing.JobPrinted(job_id=JOB_ID, order_id=ORDER_ID, document_type="invoice", printer="socket://x:9100",
+                        size_bytes=1234),
+    printing.JobFailed(job_id=JOB_ID, order_id=ORDER_ID, document_type="shipping_label", reason="connection refused"),
+]
+
+
+class TestRoundTrip:
+    def test_there_is_a_sample_of_every_registered_message(self):
+        assert {(type(s).TYPE, type(s).VERSION) for s in SAMPLES} == set(registered())
+
+    @pytest.mark.parametrize("payload", SAMPLES, ids=lambda p: p.TYPE)
+    def test_encode_then_decode_gives_the_same_message(self, payload):
+        envelope = new_envelope(payload, producer="test")
+        decoded = decode(encode(envelope))
+        assert decoded == envelope
+        assert type(decoded.payload) is type(payload)
+
+    def test_money_travels_as_a_decimal_string(self):
+        envelope = new_envelope(orders.OrderOpened(order=SNAPSHOT), producer="test")
+        wire = json.loads(encode(envelope))
+        assert wire["payload"]["order"]["details"]["lines"][0]["unit_price"] == "4.99"
+
+
+class TestRefusals:
+    def envelope_dict(self) -> dict:
+        return json.loads(encode(new_envelope(orders.ProcessOrder(order_id=ORDER_ID, requested_by="x"),
+                                              producer="test")))
+
+    def test_an_unknown_type_is_refused(self):
+        data = self.envelope_dict() | {"type": "orders.teleport_order"}
+        with pytest.raises(UnknownMessageType, match="teleport_order"):
+            decode(json.dumps(data))
+
+    def test_an_unknown_version_is_refused(self):
+        data = self.envelope_dict() | {"version": 2}
+        with pytest.raises(UnknownMessageType, match="version 2"):
+            decode(json.dumps(data))
+
+    def test_a_payload_breaking_its_schema_names_the_field(self):
+        data = self.envelope_dict()
+        data["payload"]["order_id"] = "not-a-uuid"
+        with pytest.raises(ContractError, match="order_id"):
+            decode(json.dumps(data))
+
+    def test_not_json_is_refused(self):
+        with pytest.raises(ContractError, match="not JSON"):
+            decode(b"\xff\xfe")
+
+    def test_unknown_fields_are_ignored(self):
+        data = self.envelope_dict()
+        data["payload"]["added_in_a_later_minor"] = True
+        data["trace"] = "x"
+        assert decode(json.dumps(data)).payload.order_id == ORDER_ID
+
+    def test_a_naive_timestamp_is_refused(self):
+        data = self.envelope_dict() | {"occurred_at": "2026-11-28T12:00:00"}
+        with pytest.raises(ContractError, match="occurred_at"):
+            decode(json.dumps(data))
+
+
+class TestCausation:
+    def test_a_caused_message_carries_correlation_and_causation(self):
+        first = new_envelope(orders.ProcessOrder(order_id=ORDER_ID, requested_by="x"), producer="orders-api")
+        second = new_envelope(orders.OrderOpened(order=SNAPSHOT), producer="orders", cause=first)
+        assert second.correlation_id == first.correlation_id
+        assert second.causation_id == first.event_id
+
+    def test_the_same_order_from_a_channel_always_maps_to_one_id(self):
+        assert orders.order_id_for("ebay", "1") == orders.order_id_for("ebay", "1")
+        assert orders.order_id_for("ebay", "1") != orders.order_id_for("amazon", "1")
