@@ -1,0 +1,1 @@
+"""Developer tooling for running the OMS on one machine."""

@@ -1,0 +1,171 @@
+"""`make run`: the whole OMS on this machine, with a demo shop feeding orders and a raw printer taking jobs.
+
+Expects the infrastructure to be up (`make infra-up` writes `.oms/infra/infra.env`). Ctrl-C or SIGTERM
+(`make stop`) stops every process it started.
+"""
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from oms_devtools.system import SERVICES, System, SystemFailed
+
+REPO = Path(__file__).resolve().parents[3]
+RUN_DIR = REPO / ".oms" / "run"
+DEMO_SKUS = {"DEMO-MUG": 40, "DEMO-TEE": 25, "DEMO-CAP": 15}
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (an optional leading `export`)."""
+    env = {}
+    for line in path.read_text().splitlines():
+        line = line.strip().removeprefix("export ").strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            env[key] = value.strip("'\"")
+    return env
+
+
+def api_keys() -> dict[str, str]:
+    """This machine's local API keys, made once and kept in `.oms/run/api-keys.env` (git-ignored)."""
+    path = RUN_DIR / "api-keys.env"
+    if not path.exists():
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        keys = {role: secrets.token_hex(16) for role in ("admin", "ops", "packer")}
+        path.write_text("".join(f"{role.upper()}_KEY={key}\n" for role, key in keys.items()))
+        path.chmod(0o600)
+    values = read_env_file(path)
+    return {role: values[f"{role.upper()}_KEY"] for role in ("admin", "ops", "packer")}
+
+
+def main() -> None:
+    """Start everything, show where it listens, feed demo orders, stop on Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="oms-run")
+    parser.add_argument("--infra-env", type=Path, default=REPO / ".oms" / "infra" / "infra.env")
+    parser.add_argument("--printer-port", type=int, default=int(os.environ.get("OMS_PRINTER_PORT", 9100)))
+    parser.add_argument("--demo-orders", type=int, default=int(os.environ.get("OMS_DEMO_ORDERS", 20)))
+    args = parser.parse_args()
+
+    keys = api_keys()
+    env = read_env_file(args.infra_env)
+    printer = f"socket://127.0.0.1:{args.printer_port}"
+    env |= {
+        "OMS_API_KEYS": ",".join(f"{role}:{key}" for role, key in keys.items()),
+        "PRINTING_INVOICE_PRINTER": printer,
+        "PRINTING_LABEL_PRINTER": printer,
+    }
+    system = System(env=env, log_dir=RUN_DIR / "logs")
+    helpers: list[subprocess.Popen] = []
+    stopping = False
+
+    def request_stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    (RUN_DIR / "run.pid").write_text(str(os.getpid()))
+    try:
+        helpers.append(_start_printer(args.printer_port))
+        system.start()
+        print("starting services", flush=True)
+        system.wait_healthy()
+        _show(system, keys, args.printer_port)
+        _seed_stock(system, keys["ops"])
+        helpers.append(_start_demo_shop(system, keys["ops"], args.demo_orders))
+        _demo_loop(system, keys["ops"], lambda: stopping)
+    except SystemFailed as failure:
+        print(f"\nthe system failed:\n{failure}", file=sys.stderr)
+        sys.exit(1)
+    finally:
+        print("\nstopping services", flush=True)
+        for helper in helpers:
+            helper.terminate()
+        system.stop()
+        for helper in helpers:
+            helper.wait(timeout=10)
+        (RUN_DIR / "run.pid").unlink(missing_ok=True)
+
+
+def _start_printer(port: int) -> subprocess.Popen:
+    """The raw 9100 printer stand-in, spooling to `.oms/run/printed/`."""
+    (RUN_DIR / "logs").mkdir(parents=True, exist_ok=True)
+    log = (RUN_DIR / "logs" / "printer.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "oms_devtools.raw_printer", "--port", str(port), "--dir", str(RUN_DIR / "printed")],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def _show(system: System, keys: dict[str, str], printer_port: int) -> None:
+    """Print where everything listens."""
+    print("\nThe OMS is up:\n")
+    print(f"  {'service':<11} {'API':<24} {'docs'}")
+    for service in SERVICES:
+        print(f"  {service:<11} {system.url(service):<24} {system.url(service)}/docs")
+    print(f"\n  printer     raw TCP 127.0.0.1:{printer_port}, jobs kept in {RUN_DIR / 'printed'}")
+    print(f"  logs        {RUN_DIR / 'logs'}")
+    print(f"  API keys    {RUN_DIR / 'api-keys.env'} (ops key: {keys['ops']})")
+    print("\nA demo shop is sending orders; each one is allocated, processed and printed. Ctrl-C stops.\n", flush=True)
+
+
+def _seed_stock(system: System, key: str) -> None:
+    """Give the demo SKUs some stock so their orders can be processed."""
+    for sku, quantity in DEMO_SKUS.items():
+        response = httpx.post(
+            f"{system.url('inventory')}/stock/{sku}/adjustments",
+            json={"delta": quantity, "reason": "demo opening stock"},
+            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": f"demo-seed-{sku}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+
+
+def _start_demo_shop(system: System, key: str, count: int) -> subprocess.Popen:
+    """The demo shop process, posting orders to ingest."""
+    log = (RUN_DIR / "logs" / "demo-shop.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "ingest", "demo-shop", "--api", system.url("ingest"), "--key", key,
+         "--every", "5", "--count", str(count)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def _demo_loop(system: System, key: str, stopping) -> None:
+    """Act as a warehouse clerk: process each open, allocated order, and report each order's progress."""
+    headers = {"Authorization": f"Bearer {key}"}
+    reported: dict[str, str] = {}
+    asked: set[str] = set()
+    while not stopping():
+        system.check_alive()
+        try:
+            orders = httpx.get(f"{system.url('orders')}/orders", params={"limit": 200}, headers=headers, timeout=5)
+            orders.raise_for_status()
+        except httpx.HTTPError as exc:
+            print(f"  (orders API: {exc})", flush=True)
+            time.sleep(2)
+            continue
+        for order in orders.json():
+            order_id, state = order["order_id"], order["status"]
+            if reported.get(order_id) != state:
+                reported[order_id] = state
+                extra = f" tracking {order['tracking_number']}" if order.get("tracking_number") else ""
+                print(f"  {order['order_number']:<22} {state}{extra}", flush=True)
+            if state == "open" and order["stock_allocated"] and order_id not in asked:
+                asked.add(order_id)
+                httpx.post(f"{system.url('orders')}/orders/{order_id}/process", headers=headers, timeout=5)
+        for _ in range(4):
+            if stopping():
+                break
+            time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    main()
