@@ -357,7 +357,7 @@ def kafka_probe(timeout: float = 3.0) -> str:
             key, lo, hi = struct.unpack_from(">hhh", body, 6 + 6 * i)
             versions[key] = (lo, hi)
         lo, hi = versions[3]
-        # Metadata v1..v7 share a simple non-flexible layout; Kafka 4 removed v0-v3, so this picks v4.
+        # Metadata v1..v7 share one simple non-flexible layout (v9+ is flexible); Kafka 4.1 takes v1.
         mv = max(lo, 1)
         if mv > min(hi, 7):
             raise ConnectionError(f"no usable Metadata version in {lo}..{hi}")
@@ -465,25 +465,27 @@ def healthy(comp: Component) -> str | None:
         return None
 
 
-def wait_healthy(comp: Component, proc: subprocess.Popen | None, deadline: float) -> None:
-    """Poll the component's real protocol until it answers; on failure show its log and exit 1."""
-    err = "timed out"
-    while time.monotonic() < deadline:
+def wait_healthy(comp: Component, proc: subprocess.Popen | None, deadline: float) -> bool:
+    """Poll the component's real protocol until it answers; on failure show its log and return False."""
+    while True:
+        try:
+            log(f"{comp.name}: ready ({PROBES[comp.name]()})")
+            return True
+        except (OSError, ValueError, KeyError, IndexError, struct.error) as e:
+            err = f"timed out after {TIMEOUT:.0f}s, last probe error: {e}"
         if proc is not None and proc.poll() is not None:
             err = f"process exited with code {proc.returncode}"
             break
-        try:
-            info = PROBES[comp.name]()
-            log(f"{comp.name}: ready ({info})")
-            return
-        except (OSError, ValueError, KeyError, IndexError, struct.error) as e:
-            err = f"timed out after {TIMEOUT:.0f}s, last probe error: {e}"
+        if time.monotonic() >= deadline:
+            break
         time.sleep(0.3)
-    for path in (comp.log, LOGS / "kafka.out") if comp is KAFKA else (comp.log,):
+    logs = [comp.log]
+    if comp is KAFKA and proc is not None and proc.returncode is not None:
+        logs.append(LOGS / "kafka.out")  # the JVM's own output: only interesting when it died
+    for path in logs:
         print(f"---- last 40 lines of {path} ----\n{tail(path)}", file=sys.stderr)
     log(f"{comp.name}: not healthy: {err}")
-    stop([c for c in (KAFKA, FERRETDB) if c.pid_file.exists()])
-    sys.exit(1)
+    return False
 
 
 def endpoints(with_ferretdb: bool) -> dict[str, str]:
@@ -522,7 +524,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     # Started in parallel above, checked in turn here under one deadline.
     deadline = time.monotonic() + TIMEOUT
     for comp in comps:
-        wait_healthy(comp, started.get(comp.name), deadline)
+        if not wait_healthy(comp, started.get(comp.name), deadline):
+            # Leave no half-started servers behind; what was already running before stays up.
+            stop([c for c in comps if c.name in started])
+            return 1
 
     env = endpoints(not args.no_ferretdb)
     ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
@@ -547,7 +552,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     comps = [KAFKA] if args.no_ferretdb else [KAFKA, FERRETDB]
     all_up = True
     for comp in comps:
-        pid = read_pid(comp) if comp.pid_file.exists() else None
+        pid = read_pid(comp)
         info = healthy(comp) if pid else None
         if pid and info:
             print(f"{comp.name}: up (pid {pid}, {HOST}:{comp.port}; {info})")

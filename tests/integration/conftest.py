@@ -1,0 +1,150 @@
+"""Fixtures for the integration tests: the real broker and database, the five services, a raw printer.
+
+Endpoints come from KAFKA_BOOTSTRAP_SERVERS and MONGODB_URL (set by `make test` from the local infrastructure);
+where a Docker engine answers, testcontainers starts Kafka and MongoDB instead; otherwise the tests fail and say
+how to start the infrastructure. They never skip.
+"""
+
+import asyncio
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from oms_devtools.system import SERVICES, System
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_PORTS = {"ingest": 18101, "orders": 18102, "inventory": 18103, "fulfilment": 18104, "printing": 18105}
+START_INFRA = "make test (or: make infra-up, then export the variables from .oms/infra/infra.env)"
+
+
+def _docker_answers() -> bool:
+    """True when a Docker engine responds (never on our own machines)."""
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def endpoints():
+    """(kafka bootstrap servers, mongodb url) of real servers."""
+    kafka, mongo = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URL")
+    if kafka and mongo:
+        yield kafka, mongo
+        return
+    if _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.mongodb import MongoDbContainer
+
+        with KafkaContainer("apache/kafka:4.1.0").with_kraft() as k, MongoDbContainer("mongo:8") as m:
+            yield k.get_bootstrap_server(), m.get_connection_url()
+        return
+    pytest.fail(
+        "integration tests need a real Kafka and MongoDB-compatible server: KAFKA_BOOTSTRAP_SERVERS and "
+        f"MONGODB_URL are not set and no Docker engine answers. Run: {START_INFRA}",
+        pytrace=False,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrinterSpool:
+    """A real raw TCP 9100 printer peer running as its own process; jobs land in `directory`."""
+
+    def __init__(self, directory: Path, port: int) -> None:
+        self.directory = directory
+        self.port = port
+        self.uri = f"socket://127.0.0.1:{port}"
+
+    def jobs(self) -> list[Path]:
+        return sorted(self.directory.glob("job-*"))
+
+
+@pytest.fixture(scope="session")
+def printer(tmp_path_factory) -> PrinterSpool:
+    """The printer every document of the session goes to."""
+    spool = PrinterSpool(tmp_path_factory.mktemp("printed"), _free_port())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oms_devtools.raw_printer", "--port", str(spool.port), "--dir", str(spool.directory)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", spool.port), timeout=1).close()  # an empty job is ignored
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("the raw printer did not start", pytrace=False)
+            time.sleep(0.1)
+    yield spool
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def api_keys() -> dict[str, str]:
+    """Fresh keys for this session."""
+    return {role: secrets.token_hex(16) for role in ("admin", "ops", "packer")}
+
+
+@pytest.fixture(scope="session")
+def system(endpoints, printer, api_keys, tmp_path_factory) -> System:
+    """All five services (API + worker each) on the real infrastructure, with databases of their own."""
+    kafka, mongo = endpoints
+    run_id = uuid.uuid4().hex[:8]
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "MONGODB_URL": mongo,
+        "OMS_API_KEYS": ",".join(f"{role}:{key}" for role, key in api_keys.items()),
+        "OMS_MAX_ATTEMPTS": "3",
+        "PRINTING_INVOICE_PRINTER": printer.uri,
+        "PRINTING_LABEL_PRINTER": printer.uri,
+        **{f"{s.upper()}_DATABASE": f"oms_{s}_it_{run_id}" for s in SERVICES},
+    }
+    log_dir = tmp_path_factory.mktemp("service-logs")
+    running = System(env=env, log_dir=log_dir, ports=dict(TEST_PORTS))
+    running.start()
+    try:
+        running.wait_healthy(timeout=120)
+        yield running
+    finally:
+        running.stop()
+        print(f"service logs: {log_dir}")
+
+
+@pytest.fixture
+def ops(system, api_keys) -> httpx.AsyncClient:
+    """An HTTP client with the ops key; use `ops.get(system.url('orders') + ...)`."""
+    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['ops']}"}, timeout=15)
+
+
+async def eventually(check: Callable[[], Awaitable], *, timeout: float = 60.0, interval: float = 0.3, what: str = ""):
+    """Poll `check` until it returns a truthy value (returned) or the deadline passes (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or check.__name__}; last: {last!r}")
+
+
+@pytest.fixture
+def wait_for():
+    return eventually
