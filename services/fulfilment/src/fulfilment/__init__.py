@@ -1,0 +1,1 @@
+"""The fulfilment service: owns shipments, their tracking numbers and the documents each order needs."""

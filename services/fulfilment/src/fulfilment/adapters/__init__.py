@@ -1,0 +1,1 @@
+"""How the fulfilment service talks to the world: MongoDB and carriers."""

@@ -1,0 +1,1 @@
+"""Pure rules of fulfilment; no I/O."""
