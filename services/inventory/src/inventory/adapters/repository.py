@@ -1,0 +1,105 @@
+"""Stock documents (collection `stock`, `_id` = SKU) and the stock ledger (collection `ledger`, `_id` = command id)."""
+
+import uuid
+from typing import Any, Protocol
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from inventory.domain.model import LedgerEntry, Stock
+from oms_platform.documents import ConcurrentWrite
+from oms_platform.mongo import is_duplicate_key
+
+
+class StockRepository(Protocol):
+    """Where stock documents and ledger entries live."""
+
+    async def get_stock(self, sku: str) -> Stock | None: ...
+
+    async def save_stock(self, stock: Stock, *, previous_seq: int | None) -> None: ...
+
+    async def get_entry(self, entry_id: uuid.UUID) -> LedgerEntry | None: ...
+
+    async def latest_entry(self, sku: str) -> LedgerEntry | None: ...
+
+    async def add_entry(self, entry: LedgerEntry) -> None: ...
+
+    async def entries(self, sku: str, *, after_seq: int, limit: int) -> list[LedgerEntry]: ...
+
+
+class MongoStockRepository:
+    """Stock and ledger in MongoDB; only inserts and seq-guarded replaces, so FerretDB behaves like MongoDB."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.stock = db["stock"]
+        self.ledger = db["ledger"]
+
+    async def create_indexes(self) -> None:
+        """One ledger entry per (SKU, seq): a second writer claiming the same position fails."""
+        await self.ledger.create_index([("sku", ASCENDING), ("seq", ASCENDING)], unique=True, name="sku_seq")
+
+    async def get_stock(self, sku: str) -> Stock | None:
+        """The stock of a SKU, or None when the SKU was never stocked."""
+        doc = await self.stock.find_one({"_id": sku})
+        return None if doc is None else Stock.model_validate(doc)
+
+    async def save_stock(self, stock: Stock, *, previous_seq: int | None) -> None:
+        """Insert a new stock document (previous_seq None) or replace the one read at `previous_seq`."""
+        doc = stock_document(stock)
+        if previous_seq is None:
+            try:
+                await self.stock.insert_one(doc)
+            except Exception as exc:
+                if is_duplicate_key(exc):
+                    raise ConcurrentWrite(f"stock {stock.sku} was created concurrently") from exc
+                raise
+            return
+        result = await self.stock.replace_one({"_id": stock.sku, "seq": previous_seq}, doc)
+        if result.matched_count != 1:
+            raise ConcurrentWrite(f"stock {stock.sku} changed since seq {previous_seq}")
+
+    async def get_entry(self, entry_id: uuid.UUID) -> LedgerEntry | None:
+        """The ledger entry of a command, or None when the command was never handled."""
+        doc = await self.ledger.find_one({"_id": str(entry_id)})
+        return None if doc is None else _entry(doc)
+
+    async def latest_entry(self, sku: str) -> LedgerEntry | None:
+        """The SKU's ledger entry with the highest seq."""
+        doc = await self.ledger.find_one({"sku": sku}, sort=[("seq", DESCENDING)])
+        return None if doc is None else _entry(doc)
+
+    async def add_entry(self, entry: LedgerEntry) -> None:
+        """Insert an entry; its command id and its (SKU, seq) must both be new."""
+        try:
+            await self.ledger.insert_one(ledger_document(entry))
+        except Exception as exc:
+            if is_duplicate_key(exc):
+                raise ConcurrentWrite(f"ledger of {entry.sku}: command or seq {entry.seq} taken") from exc
+            raise
+
+    async def entries(self, sku: str, *, after_seq: int, limit: int) -> list[LedgerEntry]:
+        """A page of the SKU's ledger in seq order, after `after_seq`."""
+        cursor = self.ledger.find({"sku": sku, "seq": {"$gt": after_seq}}).sort("seq", ASCENDING).limit(limit)
+        return [_entry(doc) for doc in await cursor.to_list(length=limit)]
+
+
+def stock_document(stock: Stock) -> dict[str, Any]:
+    """The stored form of a SKU's stock: per-location levels plus totals, for reading and querying."""
+    totals = stock.totals
+    return {
+        "_id": stock.sku,
+        **stock.model_dump(mode="json"),
+        "on_hand": totals.on_hand,
+        "allocated": totals.allocated,
+        "available": totals.available,
+    }
+
+
+def ledger_document(entry: LedgerEntry) -> dict[str, Any]:
+    """The stored form of a ledger entry, `_id` being the command's event id."""
+    return {"_id": str(entry.entry_id), **entry.model_dump(mode="json", exclude={"entry_id"})}
+
+
+def _entry(doc: dict[str, Any]) -> LedgerEntry:
+    """A ledger entry from its stored form."""
+    return LedgerEntry.model_validate({**doc, "entry_id": doc["_id"]})

@@ -1,0 +1,1 @@
+"""Stock rules, free of I/O."""

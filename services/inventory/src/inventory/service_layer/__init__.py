@@ -1,0 +1,1 @@
+"""Handlers: load stock, ask the domain, record in the ledger, store, publish."""

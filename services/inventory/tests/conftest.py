@@ -1,0 +1,127 @@
+"""Fakes and sample data for the inventory tests (exposed as fixtures: test modules never import this file)."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from oms_contracts import new_envelope
+from oms_contracts.common import Address, Buyer, OrderDetails, OrderLine, Shipping
+from oms_contracts.orders.v1 import OrderSnapshot
+from oms_platform.documents import ConcurrentWrite
+from oms_platform.testing import RecordingBus
+from inventory.adapters.repository import ledger_document, stock_document
+from inventory.domain.model import LedgerEntry, Stock
+
+
+class FakeRepository:
+    """Stock and ledger in dicts, stored in their MongoDB form, with the same unique and seq rules.
+
+    Set `crash_before_stock_save` to make the next stock write fail as if the process died right after the
+    ledger insert.
+    """
+
+    def __init__(self) -> None:
+        self.stock: dict[str, dict] = {}
+        self.ledger: dict[str, dict] = {}
+        self.crash_before_stock_save = False
+
+    async def get_stock(self, sku: str) -> Stock | None:
+        doc = self.stock.get(sku)
+        return None if doc is None else Stock.model_validate(doc)
+
+    async def save_stock(self, stock: Stock, *, previous_seq: int | None) -> None:
+        if self.crash_before_stock_save:
+            self.crash_before_stock_save = False
+            raise ConnectionError("crashed between the ledger insert and the stock update")
+        current = self.stock.get(stock.sku)
+        if (current["seq"] if current else None) != previous_seq:
+            raise ConcurrentWrite(f"stock {stock.sku} changed since seq {previous_seq}")
+        self.stock[stock.sku] = stock_document(stock)
+
+    async def get_entry(self, entry_id: uuid.UUID) -> LedgerEntry | None:
+        doc = self.ledger.get(str(entry_id))
+        return None if doc is None else _entry(doc)
+
+    async def latest_entry(self, sku: str) -> LedgerEntry | None:
+        docs = self._of(sku)
+        return _entry(docs[-1]) if docs else None
+
+    async def add_entry(self, entry: LedgerEntry) -> None:
+        doc = ledger_document(entry)
+        if doc["_id"] in self.ledger or any(d["seq"] == entry.seq for d in self._of(entry.sku)):
+            raise ConcurrentWrite(f"ledger of {entry.sku}: command or seq {entry.seq} taken")
+        self.ledger[doc["_id"]] = doc
+
+    async def entries(self, sku: str, *, after_seq: int, limit: int) -> list[LedgerEntry]:
+        return [_entry(d) for d in self._of(sku) if d["seq"] > after_seq][:limit]
+
+    def entries_of(self, sku: str) -> list[dict]:
+        """The SKU's stored ledger documents in seq order (for assertions)."""
+        return self._of(sku)
+
+    def _of(self, sku: str) -> list[dict]:
+        return sorted((d for d in self.ledger.values() if d["sku"] == sku), key=lambda d: d["seq"])
+
+
+def _entry(doc: dict) -> LedgerEntry:
+    return LedgerEntry.model_validate({**doc, "entry_id": doc["_id"]})
+
+
+class FakeClock:
+    """A clock that moves a second each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def make_order(*lines: tuple[str, int], order_id: uuid.UUID | None = None) -> OrderSnapshot:
+    """An order snapshot with one line per (sku, quantity)."""
+    details = OrderDetails(
+        channel="phone",
+        channel_order_id=uuid.uuid4().hex,
+        order_number="PH-2001",
+        buyer=Buyer(name="Katherine Johnson"),
+        shipping_address=Address(name="Katherine Johnson", line1="1 Langley Way", city="Hampton",
+                                 postcode="23681", country="US"),
+        lines=[
+            OrderLine(line_id=str(i), sku=sku, title=f"Item {sku}", quantity=qty, unit_price=Decimal("5.00"))
+            for i, (sku, qty) in enumerate(lines or (("MUG-BLUE", 2),), start=1)
+        ],
+        shipping=Shipping(service="Standard"),
+        currency="USD",
+        paid=True,
+    )
+    return OrderSnapshot(order_id=order_id or uuid.uuid4(), details=details, opened_at=datetime.now(UTC))
+
+
+@pytest.fixture(name="make_order")
+def make_order_fixture():
+    """Build an OrderSnapshot: make_order(("MUG", 2), ("TEE", 1), order_id=...)."""
+    return make_order
+
+
+@pytest.fixture
+def command():
+    """Wrap a payload in an envelope, as a producer would."""
+    return lambda payload: new_envelope(payload, producer="test")
+
+
+@pytest.fixture
+def repo() -> FakeRepository:
+    return FakeRepository()
+
+
+@pytest.fixture
+def bus() -> RecordingBus:
+    return RecordingBus("inventory")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
