@@ -6,12 +6,16 @@ so a crash between "stored" and "published" loses nothing. `version` guards agai
 """
 
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from oms_contracts import Envelope, decode, encode
+from oms_contracts import Envelope, Message, decode, derived_id, encode
 from oms_platform.mongo import is_duplicate_key
+
+if TYPE_CHECKING:
+    from oms_platform.messaging import Bus
 
 Published = list[tuple[Envelope, str]]  # (envelope, Kafka key)
 
@@ -52,3 +56,49 @@ async def save_document(collection: AsyncCollection, doc: dict[str, Any]) -> Non
     result = await collection.replace_one({"_id": doc["_id"], "version": expected}, doc)
     if result.matched_count != 1:
         raise ConcurrentWrite(f"{doc['_id']} changed since version {expected}")
+
+
+class DocumentStore(Protocol):
+    """Where a context's aggregate documents live."""
+
+    async def get(self, aggregate_id: Any) -> dict[str, Any] | None: ...
+
+    async def save(self, doc: dict[str, Any]) -> None: ...
+
+
+# What a decision returns: the aggregate's fields to store, and each message to publish with its Kafka key.
+Decision = tuple[dict[str, Any], list[tuple[Message, str]]]
+
+
+async def handle_once(
+    envelope: Envelope,
+    *,
+    aggregate_id: Any,
+    store: DocumentStore,
+    bus: "Bus",
+    decide: Callable[[dict[str, Any] | None], Awaitable[Decision]],
+) -> None:
+    """Apply a command to its aggregate document exactly once, then publish what it caused.
+
+    A redelivered command re-publishes what it published the first time (same event ids) and changes nothing.
+    Published event ids derive from the command's id, so a crash before the save derives the same ids again.
+    """
+    doc = await store.get(aggregate_id)
+    already = recorded_outcome(doc, envelope.event_id)
+    if already is not None:
+        await bus.publish_all(already)
+        return
+    fields, outgoing = await decide(doc)
+    published: Published = [
+        (bus.envelope(payload, cause=envelope, event_id=derived_id(envelope.event_id, str(i))), key)
+        for i, (payload, key) in enumerate(outgoing)
+    ]
+    new_doc = {
+        **fields,
+        "_id": str(aggregate_id),
+        "version": doc["version"] if doc else 0,
+        "handled": doc.get("handled", {}) if doc else {},
+    }
+    record_outcome(new_doc, envelope.event_id, published)
+    await store.save(new_doc)
+    await bus.publish_all(published)

@@ -12,7 +12,7 @@ from oms_contracts import Envelope, Message, derived_id
 from oms_contracts.fulfilment.v1 import CreateShipment, RecordDocumentOutcome
 from oms_contracts.orders.v1 import OrderProcessingStarted
 from oms_contracts.printing.v1 import JobFailed, JobPrinted, PrintDocument
-from oms_platform.documents import Published, record_outcome, recorded_outcome
+from oms_platform.documents import Decision, handle_once
 from oms_platform.messaging import Bus, PermanentError
 from fulfilment.adapters.carriers import Carrier
 from fulfilment.adapters.repository import ShipmentRepository
@@ -34,49 +34,38 @@ async def handle_command(
     """Apply one fulfilment command exactly once, then publish what it caused."""
     command = envelope.payload
     order_id = _order_id(command)
-    doc = await repo.get(order_id)
-    already = recorded_outcome(doc, envelope.event_id)
-    if already is not None:
-        await bus.publish_all(already)  # a redelivery: same events, same ids
-        return
-    shipment = Shipment.model_validate(doc["shipment"]) if doc else None
-    now = clock()
-    if isinstance(command, CreateShipment):
-        if shipment is None:
-            carrier_name, tracking_number = await carrier.book(command.order)
-            shipment, payloads = Shipment.create(
-                order=command.order, carrier=carrier_name, tracking_number=tracking_number, policy=policy, now=now
-            )
-        else:
-            payloads = shipment.receive_again(now=now)
-    elif isinstance(command, RecordDocumentOutcome):
-        if shipment is None:
+
+    async def decide(doc: dict | None) -> Decision:
+        shipment = Shipment.model_validate(doc["shipment"]) if doc else None
+        now = clock()
+        if isinstance(command, CreateShipment):
+            if shipment is None:
+                carrier_name, tracking_number = await carrier.book(command.order)
+                shipment, payloads = Shipment.create(
+                    order=command.order, carrier=carrier_name, tracking_number=tracking_number, policy=policy,
+                    now=now,
+                )
+            else:
+                payloads = shipment.receive_again(now=now)
+        elif shipment is None:
             raise PermanentError(f"{envelope.type} for order {order_id}, which has no shipment")
-        try:
-            payloads = shipment.record_document_outcome(
-                job_id=command.job_id, printed=command.printed, reason=command.reason, now=now
-            )
-        except ShipmentRefused as refusal:
-            shipment.note(now, f"{envelope.type} refused", str(refusal))
-            payloads = []
-    else:
-        raise PermanentError(f"fulfilment cannot handle {envelope.type}")
-    published: Published = [
-        (bus.envelope(p, cause=envelope, event_id=derived_id(envelope.event_id, str(i))), _key(p, order_id))
-        for i, p in enumerate(payloads)
-    ]
-    new_doc = {
-        "_id": str(order_id),
-        "version": doc["version"] if doc else 0,
-        "handled": doc.get("handled", {}) if doc else {},
-        "status": shipment.status.value,
-        "tracking_number": shipment.tracking_number,
-        "created_at": shipment.created_at.isoformat(),
-        "shipment": shipment.model_dump(mode="json"),
-    }
-    record_outcome(new_doc, envelope.event_id, published)
-    await repo.save(new_doc)
-    await bus.publish_all(published)
+        else:
+            try:
+                payloads = shipment.record_document_outcome(
+                    job_id=command.job_id, printed=command.printed, reason=command.reason, now=now
+                )
+            except ShipmentRefused as refusal:
+                shipment.note(now, f"{envelope.type} refused", str(refusal))
+                payloads = []
+        fields = {
+            "status": shipment.status.value,
+            "tracking_number": shipment.tracking_number,
+            "created_at": shipment.created_at.isoformat(),
+            "shipment": shipment.model_dump(mode="json"),
+        }
+        return fields, [(p, _key(p, order_id)) for p in payloads]
+
+    await handle_once(envelope, aggregate_id=order_id, store=repo, bus=bus, decide=decide)
 
 
 def _order_id(command: Message) -> uuid.UUID:

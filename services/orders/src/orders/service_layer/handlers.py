@@ -20,7 +20,7 @@ from oms_contracts.orders.v1 import (
     RecordStockAllocation,
     order_id_for,
 )
-from oms_platform.documents import Published, record_outcome, recorded_outcome
+from oms_platform.documents import Decision, handle_once
 from oms_platform.messaging import Bus, PermanentError
 from orders.adapters.repository import OrderRepository
 from orders.domain.errors import OrderRefused
@@ -35,39 +35,26 @@ async def handle_command(
     """Apply one orders command exactly once, then publish what it caused."""
     command = envelope.payload
     order_id: uuid.UUID = command.order_id
-    doc = await repo.get(order_id)
-    already = recorded_outcome(doc, envelope.event_id)
-    if already is not None:
-        await bus.publish_all(already)  # a redelivery: same events, same ids
-        return
-    order = Order.model_validate(doc["order"]) if doc else None
-    now = clock()
-    try:
-        order, payloads = _decide(order, command, now=now, guards=guards)
-    except OrderRefused as refusal:
-        if order is None:
-            raise PermanentError(f"{envelope.type} for unknown order {order_id}") from refusal
-        order.note(now, f"{envelope.type} refused", _actor(command), str(refusal))
-        payloads = [
-            CommandRejected(
-                order_id=order_id, command_type=envelope.type, command_id=envelope.event_id, reason=str(refusal)
-            )
-        ]
-    published: Published = [
-        (bus.envelope(p, cause=envelope, event_id=derived_id(envelope.event_id, str(i))), str(order_id))
-        for i, p in enumerate(payloads)
-    ]
-    new_doc = {
-        "_id": str(order_id),
-        "version": doc["version"] if doc else 0,
-        "handled": doc.get("handled", {}) if doc else {},
-        "status": order.status.value,
-        "opened_at": order.opened_at.isoformat(),
-        "order": order.model_dump(mode="json"),
-    }
-    record_outcome(new_doc, envelope.event_id, published)
-    await repo.save(new_doc)
-    await bus.publish_all(published)
+
+    async def decide(doc: dict | None) -> Decision:
+        order = Order.model_validate(doc["order"]) if doc else None
+        now = clock()
+        try:
+            order, payloads = _decide(order, command, now=now, guards=guards)
+        except OrderRefused as refusal:
+            if order is None:
+                raise PermanentError(f"{envelope.type} for unknown order {order_id}") from refusal
+            order.note(now, f"{envelope.type} refused", _actor(command), str(refusal))
+            payloads = [
+                CommandRejected(
+                    order_id=order_id, command_type=envelope.type, command_id=envelope.event_id, reason=str(refusal)
+                )
+            ]
+        fields = {"status": order.status.value, "opened_at": order.opened_at.isoformat(),
+                  "order": order.model_dump(mode="json")}
+        return fields, [(p, str(order_id)) for p in payloads]
+
+    await handle_once(envelope, aggregate_id=order_id, store=repo, bus=bus, decide=decide)
 
 
 def _decide(
