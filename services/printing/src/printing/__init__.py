@@ -1,0 +1,1 @@
+"""The printing service: owns print jobs, document templates and printers."""

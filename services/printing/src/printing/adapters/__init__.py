@@ -1,0 +1,1 @@
+"""Where printing meets the world: MongoDB, templates, printers."""

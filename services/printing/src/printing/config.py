@@ -1,0 +1,35 @@
+"""Settings of the printing service (env prefix PRINTING_, plus the shared KAFKA_/MONGODB_/OMS_ ones)."""
+
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from oms_platform.settings import ServiceSettings
+from printing.adapters.printers import printer_for_uri
+
+
+class Settings(ServiceSettings):
+    """Everything the printing service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PRINTING_")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8105
+    database: str = "oms_printing"
+    invoice_printer: str = Field(description="URI of the printer for invoices (A4 PDF), e.g. socket://10.0.0.5:9100.")
+    label_printer: str = Field(description="URI of the printer for shipping labels (ZPL), e.g. socket://10.0.0.6:9100.")
+    seller_name: str = Field(
+        "OMS Shop", min_length=1, max_length=200, description="Seller name on invoices and labels."
+    )
+    printer_timeout_seconds: float = Field(10.0, gt=0, description="Seconds to connect and hand over one document.")
+    send_attempts: int = Field(3, ge=1, le=20, description="Tries to reach a printer before the job fails.")
+    send_max_backoff_seconds: float = Field(2.0, ge=0, description="Longest pause between two tries.")
+
+    @field_validator("invoice_printer", "label_printer")
+    @classmethod
+    def _known_printer_uri(cls, uri: str, info: ValidationInfo) -> str:
+        """Refuse an unknown scheme or a malformed address now, not on the first job."""
+        try:
+            printer_for_uri(uri, timeout=1.0)
+        except ValueError as exc:
+            raise ValueError(f"PRINTING_{info.field_name.upper()}: {exc}") from exc
+        return uri.strip()

@@ -1,0 +1,1 @@
+"""Print jobs and their rules, free of I/O."""

@@ -1,0 +1,126 @@
+"""The print job aggregate: one document of an order on its way to a printer, with every state it passed.
+
+States: queued → rendered → sent → printed, or failed from any of the first three. `printed` is final: the
+same job issued again never prints again. A failed job may be issued again (it never printed), and a job found
+half-way (a crash interrupted the attempt) is resumed; both go back to `queued` with a note in the history.
+"""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from printing.domain.errors import InvalidTransition
+
+
+class JobState(StrEnum):
+    """Where a print job is."""
+
+    QUEUED = "queued"
+    RENDERED = "rendered"
+    SENT = "sent"
+    PRINTED = "printed"
+    FAILED = "failed"
+
+
+_NEXT: dict[JobState, frozenset[JobState]] = {
+    JobState.QUEUED: frozenset({JobState.RENDERED, JobState.FAILED}),
+    JobState.RENDERED: frozenset({JobState.SENT, JobState.FAILED}),
+    JobState.SENT: frozenset({JobState.PRINTED, JobState.FAILED}),
+    JobState.PRINTED: frozenset(),
+    JobState.FAILED: frozenset(),
+}
+
+
+class HistoryEntry(BaseModel):
+    """One state the job entered, and when."""
+
+    state: JobState
+    at: datetime
+    note: str | None = None
+
+
+class PrintJob(BaseModel):
+    """One document of one order for one printer; `job_id` is derived from (order, document type, revision)."""
+
+    job_id: uuid.UUID
+    order_id: uuid.UUID
+    order_number: str
+    document_type: str
+    revision: int
+    printer: str
+    state: JobState
+    size_bytes: int | None = None
+    reason: str | None = None
+    attempts: int = Field(1, description="How many times the job was started (issued again or resumed adds one).")
+    history: list[HistoryEntry]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def queue(
+        cls,
+        *,
+        job_id: uuid.UUID,
+        order_id: uuid.UUID,
+        order_number: str,
+        document_type: str,
+        revision: int,
+        printer: str,
+        now: datetime,
+    ) -> "PrintJob":
+        """A new job, waiting to be rendered."""
+        return cls(
+            job_id=job_id,
+            order_id=order_id,
+            order_number=order_number,
+            document_type=document_type,
+            revision=revision,
+            printer=printer,
+            state=JobState.QUEUED,
+            history=[HistoryEntry(state=JobState.QUEUED, at=now)],
+            created_at=now,
+            updated_at=now,
+        )
+
+    @property
+    def printed(self) -> bool:
+        """True once the printer took the whole document."""
+        return self.state is JobState.PRINTED
+
+    def start_again(self, *, printer: str, now: datetime) -> None:
+        """Queue the job once more: after a failure (issued again) or after an interrupted attempt (resumed)."""
+        if self.state is JobState.PRINTED:
+            raise InvalidTransition(f"job {self.job_id} already printed; a reprint is a new revision")
+        note = "issued again after failure" if self.state is JobState.FAILED else f"resumed from {self.state.value}"
+        self.printer = printer
+        self.reason = None
+        self.attempts += 1
+        self._enter(JobState.QUEUED, now, note=note, check=False)
+
+    def mark_rendered(self, *, size_bytes: int, now: datetime) -> None:
+        """The document was made from its template."""
+        self._enter(JobState.RENDERED, now)
+        self.size_bytes = size_bytes
+
+    def mark_sent(self, *, now: datetime) -> None:
+        """Every byte reached the printer's connection."""
+        self._enter(JobState.SENT, now)
+
+    def mark_printed(self, *, now: datetime) -> None:
+        """The printer took the whole document."""
+        self._enter(JobState.PRINTED, now)
+
+    def fail(self, *, reason: str, now: datetime) -> None:
+        """Give up on the job, saying why."""
+        self._enter(JobState.FAILED, now, note=reason)
+        self.reason = reason
+
+    def _enter(self, state: JobState, now: datetime, *, note: str | None = None, check: bool = True) -> None:
+        """Move to `state` if the rules allow it, and remember when."""
+        if check and state not in _NEXT[self.state]:
+            raise InvalidTransition(f"job {self.job_id} cannot go from {self.state.value} to {state.value}")
+        self.state = state
+        self.updated_at = now
+        self.history.append(HistoryEntry(state=state, at=now, note=note))

@@ -1,0 +1,261 @@
+"""Fakes and sample data for the printing tests (fixtures only: test modules import nothing from here)."""
+
+import asyncio
+import copy
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from pymongo.errors import DuplicateKeyError
+
+from oms_contracts import new_envelope
+from oms_contracts.common import Address, Buyer, OrderDetails, OrderLine, Shipping
+from oms_contracts.orders.v1 import OrderSnapshot
+from oms_contracts.printing.v1 import PrintDocument, print_job_id
+from oms_platform.documents import save_document
+from oms_platform.testing import RecordingBus
+from printing.adapters.printers import Destination, PrinterError
+from printing.service_layer.handlers import SendPolicy
+
+INVOICE_PRINTER = "socket://invoices.test:9100"
+LABEL_PRINTER = "socket://labels.test:9100"
+
+
+class FakeRepository:
+    """Print job documents in a dict, with the same version rule as MongoDB's save."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict] = {}
+
+    async def get(self, job_id: uuid.UUID) -> dict | None:
+        doc = self.docs.get(str(job_id))
+        return None if doc is None else copy.deepcopy(doc)
+
+    async def save(self, doc: dict) -> None:
+        await save_document(_DictCollection(self.docs), doc)
+
+    async def list(self, *, order_id: uuid.UUID | None, limit: int) -> list[dict]:
+        docs = [d for d in self.docs.values() if order_id is None or d["order_id"] == str(order_id)]
+        return sorted(docs, key=lambda d: d["created_at"], reverse=True)[:limit]
+
+
+class _DictCollection:
+    """Just enough of a collection for save_document."""
+
+    def __init__(self, docs: dict[str, dict]) -> None:
+        self.docs = docs
+
+    async def insert_one(self, doc: dict) -> None:
+        if doc["_id"] in self.docs:
+            raise DuplicateKeyError("duplicate", code=11000)
+        self.docs[doc["_id"]] = copy.deepcopy(doc)
+
+    async def replace_one(self, query: dict, doc: dict):
+        current = self.docs.get(query["_id"])
+        matched = current is not None and current["version"] == query["version"]
+        if matched:
+            self.docs[query["_id"]] = copy.deepcopy(doc)
+        return type("Result", (), {"matched_count": int(matched)})()
+
+
+class FakePrinter:
+    """A printer that keeps every document it took; it refuses the first `failures` sends."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.tries = 0
+        self.received: list[bytes] = []
+
+    async def send(self, data: bytes) -> None:
+        self.tries += 1
+        if self.tries <= self.failures:
+            raise PrinterError(f"printer offline (try {self.tries})")
+        self.received.append(data)
+
+
+class RawListener:
+    """A real raw-port printer peer on 127.0.0.1: each connection is one job, read until the sender's EOF."""
+
+    def __init__(self, *, read: bool = True) -> None:
+        self.read = read
+        self.jobs: list[bytes] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> "RawListener":
+        self._server = await asyncio.start_server(self._job, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def wait_for_jobs(self, count: int, timeout: float = 5.0) -> list[bytes]:
+        """The jobs received, once there are `count` of them."""
+        async with asyncio.timeout(timeout):
+            while len(self.jobs) < count:
+                await asyncio.sleep(0.01)
+        return self.jobs
+
+    async def _job(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        if not self.read:
+            return  # a jammed printer: accepts the connection, never reads
+        self.jobs.append(await reader.read(-1))
+        writer.close()
+
+
+class FakeRenderer:
+    """Renders a recognisable stand-in document quickly; `broken` makes it raise like a bad template."""
+
+    def __init__(self, broken: bool = False) -> None:
+        self.broken = broken
+        self.rendered: list[uuid.UUID] = []
+
+    def render(self, command: PrintDocument) -> bytes:
+        if self.broken:
+            raise ValueError("template exploded")
+        self.rendered.append(command.job_id)
+        return f"{command.document_type} of {command.order.details.order_number}".encode()
+
+
+class FakeClock:
+    """A clock that moves one second per reading."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def make_order(**overrides) -> OrderSnapshot:
+    """An order with two lines, as fulfilment sends it to print; keyword overrides change its details."""
+    values = dict(
+        channel="phone",
+        channel_order_id=uuid.uuid4().hex,
+        order_number="PH-1001",
+        buyer=Buyer(name="Ada Lovelace", email="ada@example.org"),
+        shipping_address=Address(
+            name="Ada Lovelace", line1="12 St James's Square", city="London", postcode="SW1Y 4JH", country="GB"
+        ),
+        billing_address=Address(
+            name="Lord Byron", line1="Newstead Abbey", city="Ravenshead", postcode="NG15 8NA", country="GB"
+        ),
+        lines=[
+            OrderLine(line_id="1", sku="MUG-BLUE", title="Enamel mug, navy", quantity=2, unit_price=Decimal("7.50")),
+            OrderLine(line_id="2", sku="TEE-L", title="Organic T-shirt, L", quantity=1, unit_price=Decimal("15.00")),
+        ],
+        shipping=Shipping(service="Standard", cost=Decimal("3.95")),
+        currency="GBP",
+        discount=Decimal("1.00"),
+        paid=True,
+        placed_at="2026-11-28T08:30:00+00:00",
+    )
+    values.update(overrides)
+    return OrderSnapshot(
+        order_id=uuid.uuid4(), details=OrderDetails(**values), opened_at=datetime(2026, 11, 28, 8, 31, tzinfo=UTC)
+    )
+
+
+def print_command(document_type: str = "shipping_label", order: OrderSnapshot | None = None, revision: int = 1):
+    """A print_document command envelope, as fulfilment publishes it."""
+    order = order or make_order()
+    payload = PrintDocument(
+        job_id=print_job_id(order.order_id, document_type, revision),
+        document_type=document_type,
+        revision=revision,
+        order=order,
+        carrier="OMS Post",
+        tracking_number="OM123456785GB",
+    )
+    return new_envelope(payload, producer="fulfilment")
+
+
+@pytest.fixture(name="make_order")
+def make_order_fixture():
+    """Build an OrderSnapshot; keyword overrides change its details."""
+    return make_order
+
+
+@pytest.fixture(name="print_command")
+def print_command_fixture():
+    """Build a print_document command envelope: print_command(document_type, order=None, revision=1)."""
+    return print_command
+
+
+@pytest.fixture
+def repo() -> FakeRepository:
+    return FakeRepository()
+
+
+@pytest.fixture
+def bus() -> RecordingBus:
+    return RecordingBus("printing")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def printer() -> FakePrinter:
+    return FakePrinter()
+
+
+@pytest.fixture
+def renderer() -> FakeRenderer:
+    return FakeRenderer()
+
+
+@pytest.fixture
+def make_printers():
+    """Destinations for both document types, sending to the given fake printer(s)."""
+
+    def build(invoice_printer, label_printer=None) -> dict[str, Destination]:
+        return {
+            "invoice": Destination(INVOICE_PRINTER, invoice_printer),
+            "shipping_label": Destination(LABEL_PRINTER, label_printer or invoice_printer),
+        }
+
+    return build
+
+
+@pytest.fixture
+def fast_policy() -> SendPolicy:
+    """Three tries with no waiting, so failure tests run instantly."""
+    return SendPolicy(attempts=3, max_backoff_seconds=0)
+
+
+@pytest.fixture
+async def start_listener():
+    """Start a RawListener on an ephemeral port: await start_listener(read=False) for a jammed printer."""
+    started: list[RawListener] = []
+
+    async def start(read: bool = True) -> RawListener:
+        listener = await RawListener(read=read).start()
+        started.append(listener)
+        return listener
+
+    yield start
+    for listener in started:
+        await listener.stop()
+
+
+@pytest.fixture
+def make_printer():
+    """Build a FakePrinter: make_printer(failures=n) refuses its first n sends."""
+    return FakePrinter
+
+
+@pytest.fixture
+def make_renderer():
+    """Build a FakeRenderer: make_renderer(broken=True) fails like a bad template."""
+    return FakeRenderer

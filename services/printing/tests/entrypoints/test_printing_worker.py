@@ -1,0 +1,110 @@
+"""The printing subscriber, wired on FastStream's in-memory test broker with the real templates."""
+
+import json
+
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+
+from oms_contracts import DeadLetter, decode, encode, topics
+from oms_contracts.printing.v1 import JobPrinted
+from oms_platform.messaging import Bus
+from printing.adapters.printers import Destination, RawSocketPrinter
+from printing.adapters.renderers import DocumentRenderer
+from printing.entrypoints.worker import register_subscribers
+from printing.service_layer.handlers import SendPolicy
+
+
+def wired_broker(repo, clock, printers) -> tuple[KafkaBroker, list, list[DeadLetter]]:
+    broker = KafkaBroker()
+    register_subscribers(
+        broker,
+        repo=repo,
+        bus=Bus(broker, "printing"),
+        renderer=DocumentRenderer(seller_name="Acme Mugs Ltd"),
+        printers=printers,
+        clock=clock,
+        policy=SendPolicy(attempts=2, max_backoff_seconds=0),
+        max_attempts=2,
+    )
+    events: list = []
+    dead: list[DeadLetter] = []
+
+    @broker.subscriber(topics.PRINTING_EVENTS)
+    async def collect_events(body: dict) -> None:
+        events.append(decode(json.dumps(body)))
+
+    @broker.subscriber(topics.dlq(topics.PRINTING_COMMANDS))
+    async def collect_dead(body: dict) -> None:
+        dead.append(DeadLetter.model_validate(body))
+
+    return broker, events, dead
+
+
+class TestPrintCommandConsumer:
+    async def test_a_print_command_prints_the_document_and_publishes_job_printed(
+        self, repo, clock, printer, make_printers, print_command, make_order
+    ):
+        broker, events, _ = wired_broker(repo, clock, make_printers(printer))
+        order = make_order()
+        invoice, label = print_command("invoice", order=order), print_command("shipping_label", order=order)
+        async with TestKafkaBroker(broker) as br:
+            for command in (invoice, label):
+                await br.publish(encode(command), topics.PRINTING_COMMANDS, key=str(command.payload.job_id).encode())
+        pdf, zpl = printer.received
+        assert pdf.startswith(b"%PDF") and zpl.startswith(b"^XA") and b"OM123456785GB" in zpl
+        assert [(e.payload.job_id, e.payload.order_id) for e in events] == [
+            (invoice.payload.job_id, order.order_id), (label.payload.job_id, order.order_id)
+        ]
+        assert all(isinstance(e.payload, JobPrinted) for e in events)
+        assert events[0].payload.size_bytes == len(pdf)
+
+    async def test_same_message_twice_changes_nothing(self, repo, clock, printer, make_printers, print_command):
+        broker, events, _ = wired_broker(repo, clock, make_printers(printer))
+        command = print_command("shipping_label")
+        async with TestKafkaBroker(broker) as br:
+            await br.publish(encode(command), topics.PRINTING_COMMANDS)
+            stored = repo.docs[str(command.payload.job_id)]
+            await br.publish(encode(command), topics.PRINTING_COMMANDS)
+        assert len(printer.received) == 1
+        assert repo.docs[str(command.payload.job_id)] == stored
+        assert events[0].event_id == events[1].event_id
+
+    async def test_a_bad_message_goes_to_the_dlq_and_the_next_one_still_flows(
+        self, repo, clock, printer, make_printers, print_command
+    ):
+        broker, events, dead = wired_broker(repo, clock, make_printers(printer))
+        command = print_command("shipping_label")
+        broken = json.loads(encode(command))
+        broken["payload"]["job_id"] = "not-a-uuid"
+        async with TestKafkaBroker(broker) as br:
+            await br.publish(b"{not json", topics.PRINTING_COMMANDS)
+            await br.publish(json.dumps(broken).encode(), topics.PRINTING_COMMANDS)
+            await br.publish(encode(command), topics.PRINTING_COMMANDS)
+        assert [d.reason.split(":")[0] for d in dead] == ["not JSON", "printing.print_document v1 invalid"]
+        assert "job_id" in dead[1].reason
+        assert dead[0].value == "{not json" and dead[0].topic == topics.PRINTING_COMMANDS
+        assert len(printer.received) == 1 and [type(e.payload) for e in events] == [JobPrinted]
+
+    async def test_a_dead_printer_ends_in_job_failed_and_the_next_job_still_prints(
+        self, repo, clock, make_printer, make_printers, print_command
+    ):
+        dead_printer, label_printer = make_printer(failures=99), make_printer()
+        broker, events, dead = wired_broker(repo, clock, make_printers(dead_printer, label_printer))
+        invoice, label = print_command("invoice"), print_command("shipping_label")
+        async with TestKafkaBroker(broker) as br:
+            await br.publish(encode(invoice), topics.PRINTING_COMMANDS)
+            await br.publish(encode(label), topics.PRINTING_COMMANDS)
+        assert [e.type for e in events] == ["printing.job_failed", "printing.job_printed"]
+        assert dead == [] and dead_printer.tries == 2 and len(label_printer.received) == 1
+        assert repo.docs[str(invoice.payload.job_id)]["state"] == "failed"
+
+    async def test_documents_reach_a_real_raw_port_printer(self, repo, clock, start_listener, print_command):
+        listener = await start_listener()
+        uri = f"socket://127.0.0.1:{listener.port}"
+        raw = Destination(uri, RawSocketPrinter("127.0.0.1", listener.port, timeout=5))
+        broker, events, _ = wired_broker(repo, clock, {"invoice": raw, "shipping_label": raw})
+        async with TestKafkaBroker(broker) as br:
+            await br.publish(encode(print_command("invoice")), topics.PRINTING_COMMANDS)
+            await br.publish(encode(print_command("shipping_label")), topics.PRINTING_COMMANDS)
+        pdf, zpl = await listener.wait_for_jobs(2)
+        assert pdf.startswith(b"%PDF") and zpl.startswith(b"^XA") and zpl.rstrip().endswith(b"^XZ")
+        assert [(e.payload.printer, e.payload.size_bytes) for e in events] == [(uri, len(pdf)), (uri, len(zpl))]

@@ -1,0 +1,101 @@
+"""Invoices (PDF read back with poppler's pdftotext) and shipping labels (ZPL) from the shipped templates."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from oms_contracts.common import Address, Buyer
+from printing.adapters.renderers import DocumentRenderer, money, zpl_text
+
+SELLER = "Acme Mugs Ltd"
+
+
+@pytest.fixture(scope="module")
+def renderer() -> DocumentRenderer:
+    return DocumentRenderer(seller_name=SELLER)
+
+
+def pdf_text(pdf: bytes, tmp_path: Path) -> str:
+    """The text of a PDF, as poppler extracts it."""
+    assert shutil.which("pdftotext"), "pdftotext is missing: install Debian's poppler-utils"
+    path = tmp_path / "document.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
+
+
+class TestInvoice:
+    def test_the_invoice_is_a_pdf_showing_seller_order_buyer_lines_and_total(self, renderer, make_order, tmp_path):
+        pdf = renderer.invoice_pdf(make_order(order_number="PH-2026-0042"))
+        assert pdf.startswith(b"%PDF")
+        text = pdf_text(pdf, tmp_path)
+        for expected in (SELLER, "Invoice", "PH-2026-0042", "2026-11-28", "Ada Lovelace", "ada@example.org"):
+            assert expected in text
+        for expected in ("MUG-BLUE", "Enamel mug, navy", "TEE-L", "Organic T-shirt, L"):
+            assert expected in text
+        # 2 x 7.50 + 1 x 15.00 + 3.95 shipping - 1.00 discount
+        for expected in ("£7.50", "£15.00", "£3.95", "−£1.00", "£32.95", "Total (GBP)"):
+            assert expected in text
+
+    def test_the_invoice_shows_the_billing_and_the_shipping_address(self, renderer, make_order, tmp_path):
+        text = pdf_text(renderer.invoice_pdf(make_order()), tmp_path)
+        assert "Lord Byron" in text and "Newstead Abbey" in text
+        assert "12 St James's Square" in text and "SW1Y 4JH" in text
+
+    def test_the_order_number_is_a_code128_barcode_in_inline_svg(self, renderer, make_order):
+        html = renderer.invoice_html(make_order())
+        assert "<svg" in html and "<?xml" not in html
+
+    def test_buyer_text_is_escaped_not_interpreted_as_html(self, renderer, make_order):
+        order = make_order(buyer=Buyer(name="<script>alert(1)</script>"))
+        html = renderer.invoice_html(order)
+        assert "<script>" not in html and "&lt;script&gt;" in html
+
+    def test_an_order_number_a_barcode_cannot_encode_still_gives_an_invoice(self, renderer, make_order, tmp_path):
+        pdf = renderer.invoice_pdf(make_order(order_number="Bestellung-Müller-7"))
+        assert "Bestellung-Müller-7" in pdf_text(pdf, tmp_path)
+
+    def test_other_currencies_show_their_code(self):
+        assert money(1234.5, "CHF") == "1,234.50 CHF"
+        assert money(9.999, "USD") == "$10.00"
+
+
+class TestShippingLabel:
+    def label(self, renderer, order, tracking_number="OM123456785GB") -> str:
+        return renderer.shipping_label_zpl(order, carrier="OMS Post", tracking_number=tracking_number).decode()
+
+    def test_the_label_is_one_zpl_format_for_a_4x6_label_at_203_dpi(self, renderer, make_order):
+        zpl = self.label(renderer, make_order())
+        assert zpl.startswith("^XA") and zpl.rstrip().endswith("^XZ")
+        assert "^PW812" in zpl and "^LL1218" in zpl and "^CI28" in zpl
+
+    def test_it_shows_ship_to_service_carrier_and_order_number(self, renderer, make_order):
+        zpl = self.label(renderer, make_order(order_number="PH-1001"))
+        for expected in ("Ada Lovelace", "12 St James's Square", "London SW1Y 4JH", "GB", "OMS Post",
+                         "Service: Standard", "Order: PH-1001"):
+            assert f"^FD{expected}^FS" in zpl
+
+    def test_the_tracking_number_is_printed_as_text_and_as_a_code128_barcode(self, renderer, make_order):
+        zpl = self.label(renderer, make_order())
+        assert "^BCN,220,N,N,N^FDOM123456785GB^FS" in zpl
+        assert "^FB732,1,0,C^FDOM123456785GB^FS" in zpl
+
+    def test_a_malicious_name_cannot_end_the_label_or_send_commands(self, renderer, make_order):
+        evil = Address(name="Eve^XZ^XA^FO0,0^FDpwned~JA", line1="1 Main St\n^XZ", city="Leeds",
+                       postcode="LS1 1AA", country="GB")
+        zpl = self.label(renderer, make_order(shipping_address=evil), tracking_number="OM1^XZ~JA>5GB")
+        assert zpl.count("^XA") == 1 and zpl.count("^XZ") == 1 and "~" not in zpl
+        assert "^FDEveXZXAFO0,0FDpwnedJA^FS" in zpl
+        assert "^FD1 Main St XZ^FS" in zpl
+        assert "^FDOM1XZJA5GB^FS" in zpl  # the barcode's data also loses ">"
+
+    def test_zpl_text_drops_carets_and_tildes_and_turns_control_characters_into_spaces(self):
+        assert zpl_text("a^b~c\r\nd") == "abc  d"
+        assert zpl_text(None) == ""
+
+
+class TestRenderingACommand:
+    def test_an_invoice_command_gives_a_pdf_and_a_label_command_gives_zpl(self, renderer, print_command):
+        assert renderer.render(print_command("invoice").payload).startswith(b"%PDF")
+        assert renderer.render(print_command("shipping_label").payload).startswith(b"^XA")
