@@ -117,7 +117,7 @@ def system(endpoints, printer, api_keys, tmp_path_factory) -> System:
         **{f"{s.upper()}_DATABASE": f"oms_{s}_it_{run_id}" for s in SERVICES},
     }
     log_dir = tmp_path_factory.mktemp("service-logs")
-    running = System(env=env, log_dir=log_dir, ports=dict(TEST_PORTS))
+    running = System(env=env, log_dir=log_dir, ports=dict(TEST_PORTS), own_session=False)
     running.start()
     try:
         running.wait_healthy(timeout=120)

@@ -126,20 +126,32 @@ async def _observable_state(ops, system, order_id: str, skus, printer) -> dict:
 
 async def _replay(bootstrap: str, *, needles) -> int:
     """Re-publish, to the same topic with the same key, every record that mentions one of `needles`."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics.MAIN_TOPICS))
+    finally:
+        await admin.close()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     matching = []
     try:
-        for topic in topics.MAIN_TOPICS:
-            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or
-                          await _partitions(consumer, topic)]
+        for topic in described:
+            partitions = [TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]]
+            ends = await consumer.end_offsets(partitions)
+            next_offsets = await consumer.beginning_offsets(partitions)
+            if not any(next_offsets[tp] < ends[tp] for tp in partitions):
+                continue
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            while any(await consumer.position(tp) < ends[tp] for tp in partitions):
+            deadline = time.monotonic() + 30
+            while any(next_offsets[tp] < ends[tp] for tp in partitions):
+                assert time.monotonic() < deadline, f"could not read {topic['topic']} to its end"
                 batch = await consumer.getmany(timeout_ms=1000)
-                for records in batch.values():
-                    matching.extend(r for r in records if any(n.encode() in r.value for n in needles))
+                for tp, records in batch.items():
+                    next_offsets[tp] = records[-1].offset + 1
+                    matching.extend(r for r in records if r.offset < ends[tp] and any(n.encode() in r.value
+                                                                                       for n in needles))
     finally:
         await consumer.stop()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
@@ -150,11 +162,6 @@ async def _replay(bootstrap: str, *, needles) -> int:
     finally:
         await producer.stop()
     return len(matching)
-
-
-async def _partitions(consumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public refresh
-    return consumer.partitions_for_topic(topic) or set()
 
 
 async def _wait_until_consumed(bootstrap: str, timeout: float = 90.0) -> None:

@@ -1,7 +1,7 @@
 """Starts, health-checks and stops the five services (an API and a worker each) as local processes."""
 
 import os
-import signal
+import socket
 import subprocess
 import sys
 import time
@@ -47,11 +47,17 @@ class System:
     log_dir: Path
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     python: str = sys.executable
+    # `make run` gives the services their own session so Ctrl-C reaches only the supervisor, which stops them in
+    # order; tests keep them in pytest's process group so a killed test run takes them along.
+    own_session: bool = True
     processes: list[ServiceProcess] = field(default_factory=list)
 
     def start(self) -> None:
         """Start an API and a worker per service, each logging to `<log_dir>/<service>-<role>.log`."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        busy = [f"{service} ({port})" for service, port in self.ports.items() if _port_in_use(port)]
+        if busy:
+            raise SystemFailed(f"ports already in use, is another OMS running? {', '.join(busy)}")
         env = {**os.environ, **self.env}
         for service in SERVICES:
             env[f"{service.upper()}_API_PORT"] = str(self.ports[service])
@@ -64,7 +70,7 @@ class System:
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         stdin=subprocess.DEVNULL,
-                        start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
+                        start_new_session=self.own_session,
                     )
                 self.processes.append(ServiceProcess(service, role, process, log_path))
 
@@ -102,16 +108,23 @@ class System:
         """SIGTERM every process, wait, then SIGKILL what is left."""
         for p in self.processes:
             if p.process.poll() is None:
-                os.killpg(p.process.pid, signal.SIGTERM)
+                p.process.terminate()
         deadline = time.monotonic() + timeout
         for p in self.processes:
             try:
                 p.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(p.process.pid, signal.SIGKILL)
+                p.process.kill()
                 p.process.wait()
         self.processes.clear()
 
     def pids(self) -> list[int]:
         """Process ids of the running services."""
         return [p.process.pid for p in self.processes]
+
+
+def _port_in_use(port: int) -> bool:
+    """True when something already listens on 127.0.0.1:`port`."""
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0

@@ -85,15 +85,33 @@ def run_worker(
     mongo: AsyncMongoClient | None = None,
     *,
     on_startup: Callable[[], Awaitable[object]] | None = None,
+    background: Callable[[asyncio.Event], Awaitable[object]] | None = None,
 ) -> None:
-    """Run the FastStream subscribers until SIGINT/SIGTERM; `on_startup` runs first (e.g. create indexes)."""
+    """Run the FastStream subscribers until SIGINT/SIGTERM.
+
+    `on_startup` runs before consuming (e.g. create indexes). `background` is a loop started once the broker is
+    connected; it gets an event that is set at shutdown, and is awaited before the broker stops under it.
+    """
     app = FastStream(broker)
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task] = []
 
     @app.on_startup
     async def prepare() -> None:
         await ensure_topics(settings.kafka_bootstrap_servers, ALL_TOPICS, partitions=settings.topic_partitions)
         if on_startup is not None:
             await on_startup()
+
+    @app.after_startup
+    async def start_background() -> None:
+        if background is not None:
+            tasks.append(asyncio.create_task(background(stop)))
+
+    @app.on_shutdown
+    async def stop_background() -> None:
+        stop.set()
+        for task in tasks:
+            await task
 
     @app.after_shutdown
     async def close_mongo() -> None:

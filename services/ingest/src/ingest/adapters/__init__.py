@@ -1,0 +1,1 @@
+"""Where ingest talks to the world: the intake log in MongoDB."""

@@ -1,0 +1,117 @@
+"""The intake log in MongoDB (collection `intake`, `_id` = intake id).
+
+Unlike aggregate documents, an intake document is written by the HTTP request that received the payload: it
+must be stored before the API answers 2xx, so it cannot wait for Kafka (which may be what is down). That is
+safe under "one writer per document" (DESIGN.md) because:
+
+- the document is created by an insert with a fresh uuid4 `_id` (atomic on MongoDB and FerretDB alike), and
+  its payload fields (headers, body, received_at) are never written again;
+- afterwards only `status` moves, and only forward from `received`, through a guarded
+  `update_one({_id, status: "received"}, ...)`. Two writers can touch it: the request that created it, and the
+  re-publisher, which only looks at intakes still `received` after INGEST_REPUBLISH_AFTER_SECONDS, long after
+  that request has finished. Should both (or two re-publishers) still race, FerretDB v1 may let both pass the
+  guard, but both write the same outcome, because normalising an intake is deterministic and the event id
+  is derived from the intake id; downstream consumers drop the duplicate message by that id.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any, Protocol
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ingest.domain.model import Intake, IntakeStatus, IntakeSummary
+
+
+class IntakeStore(Protocol):
+    """Where intake records live."""
+
+    async def add(self, intake: Intake) -> None: ...
+
+    async def get(self, intake_id: uuid.UUID) -> Intake | None: ...
+
+    async def recent(self, *, status: IntakeStatus | None, channel: str | None, limit: int) -> list[IntakeSummary]: ...
+
+    async def stale(self, *, received_before: datetime, limit: int) -> list[Intake]: ...
+
+    async def mark_published(self, intake_id: uuid.UUID, *, event_id: uuid.UUID, at: datetime) -> bool: ...
+
+    async def mark_failed(self, intake_id: uuid.UUID, *, error: str) -> bool: ...
+
+
+class MongoIntakeStore:
+    """Intake records in MongoDB."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.intake = db["intake"]
+
+    async def create_indexes(self) -> None:
+        """Indexes for the re-publisher's query and the lists staff use."""
+        await self.intake.create_index([("status", ASCENDING), ("received_at", ASCENDING)])
+        await self.intake.create_index([("received_at", DESCENDING)])
+
+    async def add(self, intake: Intake) -> None:
+        """Insert a new intake record."""
+        await self.intake.insert_one(to_document(intake))
+
+    async def get(self, intake_id: uuid.UUID) -> Intake | None:
+        """One intake record with its headers and body, or None."""
+        doc = await self.intake.find_one({"_id": str(intake_id)})
+        return None if doc is None else Intake.model_validate(from_document(doc))
+
+    async def recent(self, *, status: IntakeStatus | None, channel: str | None, limit: int) -> list[IntakeSummary]:
+        """Newest first, without headers and bodies, optionally of one status and channel."""
+        query: dict[str, Any] = {}
+        if status is not None:
+            query["status"] = status.value
+        if channel is not None:
+            query["channel"] = channel
+        cursor = self.intake.find(query, {"headers": 0, "body": 0}).sort("received_at", DESCENDING).limit(limit)
+        return [IntakeSummary.model_validate(from_document(doc)) for doc in await cursor.to_list(length=limit)]
+
+    async def stale(self, *, received_before: datetime, limit: int) -> list[Intake]:
+        """Intakes still `received` (stored, not published) that arrived before `received_before`, oldest first."""
+        query = {"status": IntakeStatus.RECEIVED.value, "received_at": {"$lt": received_before}}
+        cursor = self.intake.find(query).sort("received_at", ASCENDING).limit(limit)
+        return [Intake.model_validate(from_document(doc)) for doc in await cursor.to_list(length=limit)]
+
+    async def mark_published(self, intake_id: uuid.UUID, *, event_id: uuid.UUID, at: datetime) -> bool:
+        """Move a `received` intake to `published`; False when it had already moved on."""
+        result = await self.intake.update_one(
+            {"_id": str(intake_id), "status": IntakeStatus.RECEIVED.value},
+            {"$set": {"status": IntakeStatus.PUBLISHED.value, "event_id": str(event_id), "published_at": at}},
+        )
+        return result.matched_count == 1
+
+    async def mark_failed(self, intake_id: uuid.UUID, *, error: str) -> bool:
+        """Move a `received` intake to `failed` with the reason; False when it had already moved on."""
+        result = await self.intake.update_one(
+            {"_id": str(intake_id), "status": IntakeStatus.RECEIVED.value},
+            {"$set": {"status": IntakeStatus.FAILED.value, "error": error}},
+        )
+        return result.matched_count == 1
+
+
+def to_document(intake: Intake) -> dict[str, Any]:
+    """The MongoDB document of an intake.
+
+    Headers are stored as a list of {name, value} documents, not one sub-document keyed by name: header names
+    may contain "." and "$", which field names must not, and a header may repeat. (Not [name, value] pairs:
+    FerretDB v1 refuses nested arrays.)
+    """
+    doc = intake.model_dump(mode="python", exclude={"intake_id"})
+    doc["_id"] = str(intake.intake_id)
+    doc["kind"] = intake.kind.value
+    doc["status"] = intake.status.value
+    doc["event_id"] = str(intake.event_id) if intake.event_id else None
+    doc["headers"] = [{"name": name, "value": value} for name, value in intake.headers]
+    return doc
+
+
+def from_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """The fields of an intake model from its MongoDB document."""
+    fields = {**doc, "intake_id": doc["_id"]}
+    if "headers" in doc:
+        fields["headers"] = [(header["name"], header["value"]) for header in doc["headers"]]
+    return fields

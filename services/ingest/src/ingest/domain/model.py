@@ -1,0 +1,112 @@
+"""The intake record: one inbound payload exactly as received, and what became of it."""
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from ingest.domain.errors import PayloadRejected, PayloadTooLarge, Problem
+
+# What is kept of a body over the size limit, so staff can still see what was sent.
+TOO_LARGE_PREVIEW_BYTES = 64 * 1024
+
+# Headers that carry credentials are never stored; everything else is kept for diagnosis.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+_SECRET_WORDS = ("secret", "token", "password", "passwd", "api-key", "apikey", "api_key", "session")
+
+
+class IntakeStatus(StrEnum):
+    """Where an intake is: stored but not yet published, published, or failed (kept with its error)."""
+
+    RECEIVED = "received"
+    PUBLISHED = "published"
+    FAILED = "failed"
+
+
+class IntakeKind(StrEnum):
+    """What a payload claims to be, which decides how it is normalised."""
+
+    ORDER = "order"
+
+
+class IntakeSummary(BaseModel):
+    """An intake without its headers and body: what lists show."""
+
+    model_config = ConfigDict(frozen=True)
+
+    intake_id: uuid.UUID
+    kind: IntakeKind
+    channel: str
+    received_at: datetime
+    status: IntakeStatus
+    error: str | None = None
+    event_id: uuid.UUID | None = None
+    published_at: datetime | None = None
+
+
+class Intake(IntakeSummary):
+    """One inbound payload, verbatim (headers without credentials, body as text), and its status."""
+
+    headers: list[tuple[str, str]]
+    body: str
+
+
+def safe_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The request headers in order, without any that carry credentials."""
+    kept = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered in _SECRET_HEADERS or any(word in lowered for word in _SECRET_WORDS):
+            continue
+        kept.append((name, value))
+    return kept
+
+
+def read_body(raw: bytes, *, limit: int) -> tuple[str, PayloadRejected | None]:
+    """The body as text to keep, and why it cannot be read at all (over `limit` bytes, not UTF-8), if so."""
+    if len(raw) > limit:
+        kept = raw[:TOO_LARGE_PREVIEW_BYTES].decode("utf-8", errors="replace")
+        return kept, PayloadTooLarge([Problem(
+            loc=("body",),
+            msg=f"body larger than {limit} bytes (only its first {TOO_LARGE_PREVIEW_BYTES} bytes are kept)",
+            type="too_large",
+        )])
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        # MongoDB stores text as UTF-8 only; keep a readable copy and say exactly where it broke.
+        return raw.decode("utf-8", errors="replace"), PayloadRejected([Problem(
+            loc=("body",), msg=f"body is not UTF-8 ({exc.reason} at byte {exc.start})", type="unicode_invalid",
+        )])
+
+
+def new_intake(
+    *,
+    intake_id: uuid.UUID,
+    kind: IntakeKind,
+    channel: str,
+    headers: Iterable[tuple[str, str]],
+    raw: bytes,
+    received_at: datetime,
+    limit: int,
+) -> tuple[Intake, PayloadRejected | None]:
+    """The intake record of a payload just received; one whose body cannot be read at all starts as failed.
+
+    `received_at` is kept to the millisecond, as MongoDB stores it, so a message built from the stored
+    intake later (occurred_at, default channel_updated_at) equals the one built now.
+    """
+    body, unreadable = read_body(raw, limit=limit)
+    received_at = received_at.replace(microsecond=received_at.microsecond // 1000 * 1000)
+    intake = Intake(
+        intake_id=intake_id,
+        kind=kind,
+        channel=channel,
+        received_at=received_at,
+        headers=safe_headers(headers),
+        body=body,
+        status=IntakeStatus.FAILED if unreadable else IntakeStatus.RECEIVED,
+        error=unreadable.reason if unreadable else None,
+    )
+    return intake, unreadable

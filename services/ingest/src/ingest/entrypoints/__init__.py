@@ -1,0 +1,1 @@
+"""How ingest is reached: the HTTP API, the re-publisher worker and the demo shop."""

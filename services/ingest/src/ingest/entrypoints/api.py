@@ -1,0 +1,92 @@
+"""HTTP API of ingest: the generic order intake and the intake log for staff."""
+
+import uuid
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from ingest.adapters.intake_store import IntakeStore
+from ingest.domain.errors import PayloadTooLarge
+from ingest.domain.model import IntakeStatus
+from ingest.entrypoints.schemas import IntakeAccepted, IntakeListItem, IntakePublic, order_payload_openapi
+from ingest.service_layer import handlers
+from ingest.service_layer.handlers import Clock
+from oms_platform.auth import ApiKeys, Caller, require_role
+from oms_platform.messaging import Bus
+
+CHANNEL_PATTERN = r"^[a-z0-9_]+$"
+_REJECTED = {"description": "Stored as failed; `detail` names each problem like FastAPI's validation errors, "
+                            "`intake_id` is the stored payload."}
+
+
+def ingest_router(
+    *, store: IntakeStore, bus: Bus, keys: ApiKeys, clock: Clock, max_body_bytes: int, publish_timeout: float = 5.0
+) -> APIRouter:
+    """Routes for receiving channel orders and reading the intake log."""
+    router = APIRouter(tags=["ingest"])
+    staff = require_role(keys, "ops")
+
+    @router.post(
+        "/channels/{channel}/orders",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=IntakeAccepted,
+        responses={413: _REJECTED, 422: _REJECTED},
+        openapi_extra=order_payload_openapi(),
+    )
+    async def receive_channel_order(
+        request: Request,
+        channel: str = Path(min_length=1, max_length=50, pattern=CHANNEL_PATTERN),
+        _: Caller = Depends(staff),
+    ) -> IntakeAccepted | JSONResponse:
+        """Receive one normalised order from a channel; it is stored before anything else, then published."""
+        # The raw body is read here, not parsed by FastAPI, so that even an invalid one is stored verbatim.
+        raw = await _read_body(request, limit=max_body_bytes)
+        receipt = await handlers.receive_order(
+            channel=channel, headers=request.headers.items(), raw=raw, store=store, bus=bus, clock=clock,
+            max_body_bytes=max_body_bytes, publish_timeout=publish_timeout,
+        )
+        if receipt.rejected is not None:
+            code = 413 if isinstance(receipt.rejected, PayloadTooLarge) else 422
+            return JSONResponse(
+                status_code=code,
+                content={
+                    "detail": [problem.as_json() for problem in receipt.rejected.problems],
+                    "intake_id": str(receipt.intake_id),
+                },
+            )
+        return IntakeAccepted(
+            intake_id=receipt.intake_id, status=receipt.status, status_url=f"/intake/{receipt.intake_id}"
+        )
+
+    @router.get("/intake", response_model=list[IntakeListItem])
+    async def list_intake(
+        status_: IntakeStatus | None = Query(None, alias="status"),
+        channel: str | None = Query(None, max_length=50, pattern=CHANNEL_PATTERN),
+        limit: int = Query(50, ge=1, le=500),
+        _: Caller = Depends(staff),
+    ) -> list[IntakeListItem]:
+        """Newest payloads first, optionally of one status (e.g. `failed`) and channel."""
+        summaries = await store.recent(status=status_, channel=channel, limit=limit)
+        return [IntakeListItem.model_validate(summary.model_dump()) for summary in summaries]
+
+    @router.get("/intake/{intake_id}", response_model=IntakePublic)
+    async def get_intake(intake_id: uuid.UUID, _: Caller = Depends(staff)) -> IntakePublic:
+        """One payload exactly as received, with its status and error."""
+        intake = await store.get(intake_id)
+        if intake is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"intake {intake_id} not found")
+        return IntakePublic.model_validate(intake.model_dump())
+
+    return router
+
+
+async def _read_body(request: Request, *, limit: int) -> bytes:
+    """The request body, but never more than `limit + 1` bytes (enough to know it is too large)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)[: limit + 1]

@@ -1,0 +1,65 @@
+"""What the ingest API accepts and answers."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from ingest.domain.model import IntakeKind, IntakeStatus
+from ingest.domain.normalise import GenericOrderPayload
+
+
+class IntakeAccepted(BaseModel):
+    """The answer to a payload that was stored (and, normally, published)."""
+
+    intake_id: uuid.UUID
+    status: IntakeStatus
+    status_url: str
+
+
+class IntakeListItem(BaseModel):
+    """An intake in a list: no headers, no body."""
+
+    intake_id: uuid.UUID
+    kind: IntakeKind
+    channel: str
+    received_at: datetime
+    status: IntakeStatus
+    error: str | None
+    event_id: uuid.UUID | None
+    published_at: datetime | None
+
+
+class IntakePublic(IntakeListItem):
+    """One intake with the payload exactly as received (headers without credentials)."""
+
+    headers: list[tuple[str, str]]
+    body: str
+
+
+def order_payload_openapi() -> dict[str, Any]:
+    """The OpenAPI request body of the generic order intake (the route reads the raw body itself)."""
+    schema = GenericOrderPayload.model_json_schema()
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _inline_refs(schema)}},
+        }
+    }
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace `#/$defs/...` references by their definitions (OpenAPI resolves refs against its own root)."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)

@@ -1,0 +1,128 @@
+"""Fakes and sample data for the ingest tests (fixtures only: test modules never import this file)."""
+
+import asyncio
+import copy
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ingest.domain.model import Intake, IntakeStatus, IntakeSummary
+from oms_contracts import Envelope
+from oms_platform.testing import RecordingBus
+
+
+class FakeIntakeStore:
+    """Intake records in a dict, with the same guarded status moves as the MongoDB store."""
+
+    def __init__(self) -> None:
+        self.intakes: dict[uuid.UUID, Intake] = {}
+
+    async def add(self, intake: Intake) -> None:
+        if intake.intake_id in self.intakes:
+            raise KeyError(f"duplicate intake {intake.intake_id}")
+        self.intakes[intake.intake_id] = copy.deepcopy(intake)
+
+    async def get(self, intake_id: uuid.UUID) -> Intake | None:
+        return copy.deepcopy(self.intakes.get(intake_id))
+
+    async def recent(self, *, status, channel, limit) -> list[IntakeSummary]:
+        found = [i for i in self.intakes.values()
+                 if (status is None or i.status == status) and (channel is None or i.channel == channel)]
+        found.sort(key=lambda i: i.received_at, reverse=True)
+        return [IntakeSummary.model_validate(i.model_dump()) for i in found[:limit]]
+
+    async def stale(self, *, received_before, limit) -> list[Intake]:
+        found = [i for i in self.intakes.values()
+                 if i.status is IntakeStatus.RECEIVED and i.received_at < received_before]
+        return copy.deepcopy(sorted(found, key=lambda i: i.received_at)[:limit])
+
+    async def mark_published(self, intake_id, *, event_id, at) -> bool:
+        return self._move(intake_id, status=IntakeStatus.PUBLISHED, event_id=event_id, published_at=at)
+
+    async def mark_failed(self, intake_id, *, error) -> bool:
+        return self._move(intake_id, status=IntakeStatus.FAILED, error=error)
+
+    def _move(self, intake_id, **changes) -> bool:
+        current = self.intakes.get(intake_id)
+        if current is None or current.status is not IntakeStatus.RECEIVED:
+            return False
+        self.intakes[intake_id] = current.model_copy(update=changes)
+        return True
+
+    def only(self) -> Intake:
+        """The one intake stored so far."""
+        [intake] = self.intakes.values()
+        return intake
+
+
+class FlakyBus(RecordingBus):
+    """A RecordingBus whose broker can be 'down' (publish raises) or 'stuck' (publish never returns)."""
+
+    def __init__(self) -> None:
+        super().__init__("ingest")
+        self.down = False
+        self.stuck = False
+        self.on_publish = None
+
+    async def publish(self, envelope: Envelope, *, key: str) -> None:
+        if self.on_publish is not None:
+            self.on_publish(envelope)
+        if self.down:
+            raise ConnectionError("kafka is down")
+        if self.stuck:
+            await asyncio.sleep(3600)
+        await super().publish(envelope, key=key)
+
+
+class FakeClock:
+    """A clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def order_payload(**overrides) -> dict:
+    """A paid demo-shop order as JSON, the way a channel posts it to the generic intake."""
+    payload = {
+        "channel": "demo_shop",
+        "channel_order_id": f"ds-{uuid.uuid4().hex[:12]}",
+        "order_number": "DEMO-1001",
+        "buyer": {"name": "Amelia Clarke", "email": "amelia.clarke@example.co.uk"},
+        "shipping_address": {"name": "Amelia Clarke", "line1": "14 Hyde Park Road", "city": "Leeds",
+                             "postcode": "LS6 1AH", "country": "GB"},
+        "lines": [{"line_id": "1", "sku": "DEMO-MUG", "title": "Enamel mug, navy", "quantity": 2,
+                   "unit_price": "9.50"}],
+        "shipping": {"service": "Royal Mail Tracked 48", "cost": "3.95"},
+        "currency": "GBP",
+        "paid": True,
+    }
+    payload.update(overrides)
+    return payload
+
+
+@pytest.fixture(name="order_payload")
+def order_payload_fixture():
+    """Build a generic-intake order body; keyword overrides replace fields."""
+    return order_payload
+
+
+@pytest.fixture
+def store() -> FakeIntakeStore:
+    return FakeIntakeStore()
+
+
+@pytest.fixture
+def bus() -> FlakyBus:
+    return FlakyBus()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
