@@ -1,7 +1,7 @@
 """Fakes and sample data for the inventory tests (exposed as fixtures: test modules never import this file)."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -10,7 +10,7 @@ from oms_contracts import new_envelope
 from oms_contracts.common import Address, Buyer, OrderDetails, OrderLine, Shipping
 from oms_contracts.orders.v1 import OrderSnapshot
 from oms_platform.documents import ConcurrentWrite
-from oms_platform.testing import RecordingBus
+from oms_platform.testing import RecordingBus, SteppingClock
 from inventory.adapters.repository import ledger_document, stock_document
 from inventory.domain.model import LedgerEntry, Stock
 
@@ -69,17 +69,6 @@ def _entry(doc: dict) -> LedgerEntry:
     return LedgerEntry.model_validate({**doc, "entry_id": doc["_id"]})
 
 
-class FakeClock:
-    """A clock that moves a second each time it is read."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
 def make_order(*lines: tuple[str, int], order_id: uuid.UUID | None = None) -> OrderSnapshot:
     """An order snapshot with one line per (sku, quantity)."""
     details = OrderDetails(
@@ -123,5 +112,5 @@ def bus() -> RecordingBus:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> SteppingClock:
+    return SteppingClock()

@@ -3,7 +3,7 @@
 import asyncio
 import copy
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -14,7 +14,7 @@ from oms_contracts.common import Address, Buyer, OrderDetails, OrderLine, Shippi
 from oms_contracts.orders.v1 import OrderSnapshot
 from oms_contracts.printing.v1 import PrintDocument, print_job_id
 from oms_platform.documents import save_document
-from oms_platform.testing import RecordingBus
+from oms_platform.testing import RecordingBus, SteppingClock
 from printing.adapters.printers import Destination, PrinterError
 from printing.service_layer.handlers import SendPolicy
 
@@ -124,17 +124,6 @@ class FakeRenderer:
         return f"{command.document_type} of {command.order.details.order_number}".encode()
 
 
-class FakeClock:
-    """A clock that moves one second per reading."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
 def make_order(**overrides) -> OrderSnapshot:
     """An order with two lines, as fulfilment sends it to print; keyword overrides change its details."""
     values = dict(
@@ -201,8 +190,8 @@ def bus() -> RecordingBus:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> SteppingClock:
+    return SteppingClock()
 
 
 @pytest.fixture

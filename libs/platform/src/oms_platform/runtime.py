@@ -1,5 +1,6 @@
 """Running a service process: the API (FastAPI with the broker in its lifespan) or the worker (FastStream)."""
 
+import argparse
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
@@ -119,3 +120,22 @@ def run_worker(
             await mongo.close()
 
     asyncio.run(app.run())
+
+
+def start(role: str, settings: ServiceSettings, *, build_api: Callable, run_worker: Callable) -> None:
+    """Start a service process in `role` ('api' or 'worker') with its settings (`api_host`, `api_port`)."""
+    configure_logging(settings.log_level)
+    if role == "api":
+        serve_api(
+            build_api(settings), host=settings.api_host, port=settings.api_port, log_level=settings.log_level
+        )
+    else:
+        run_worker(settings)
+
+
+def service_main(name: str, *, settings_class: type, build_api: Callable, run_worker: Callable) -> None:
+    """The `python -m <name> api|worker` command line of a service."""
+    parser = argparse.ArgumentParser(prog=name)
+    parser.add_argument("role", choices=["api", "worker"])
+    args = parser.parse_args()
+    start(args.role, settings_class(), build_api=build_api, run_worker=run_worker)

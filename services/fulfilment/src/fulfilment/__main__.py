@@ -1,24 +1,8 @@
 """`python -m fulfilment api|worker`."""
 
-import argparse
-
-from oms_platform.runtime import configure_logging, serve_api
 from fulfilment.bootstrap import build_api, run_fulfilment_worker
 from fulfilment.config import Settings
-
-
-def main() -> None:
-    """Start the API or the worker."""
-    parser = argparse.ArgumentParser(prog="fulfilment")
-    parser.add_argument("role", choices=["api", "worker"])
-    args = parser.parse_args()
-    settings = Settings()
-    configure_logging(settings.log_level)
-    if args.role == "api":
-        serve_api(build_api(settings), host=settings.api_host, port=settings.api_port, log_level=settings.log_level)
-    else:
-        run_fulfilment_worker(settings)
-
+from oms_platform.runtime import service_main
 
 if __name__ == "__main__":
-    main()
+    service_main("fulfilment", settings_class=Settings, build_api=build_api, run_worker=run_fulfilment_worker)

@@ -30,14 +30,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from ingest.bootstrap import build_api, run_ingest_worker
     from ingest.config import Settings
-    from oms_platform.runtime import configure_logging, serve_api
+    from oms_platform.runtime import start
 
-    settings = Settings()
-    configure_logging(settings.log_level)
-    if args.role == "api":
-        serve_api(build_api(settings), host=settings.api_host, port=settings.api_port, log_level=settings.log_level)
-    else:
-        run_ingest_worker(settings)
+    start(args.role, Settings(), build_api=build_api, run_worker=run_ingest_worker)
 
 
 if __name__ == "__main__":
