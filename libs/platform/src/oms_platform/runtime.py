@@ -5,6 +5,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
@@ -15,6 +16,7 @@ from pymongo import AsyncMongoClient
 
 from oms_contracts.topics import ALL_TOPICS
 from oms_platform.messaging import ensure_topics
+from oms_platform.mongo import mongo_client
 from oms_platform.settings import ServiceSettings
 
 Check = Callable[[], Awaitable[object]]
@@ -139,3 +141,24 @@ def service_main(name: str, *, settings_class: type, build_api: Callable, run_wo
     parser.add_argument("role", choices=["api", "worker"])
     args = parser.parse_args()
     start(args.role, settings_class(), build_api=build_api, run_worker=run_worker)
+
+
+def utc_now() -> datetime:
+    """The real clock (handlers take a clock so tests can use a fake one)."""
+    return datetime.now(UTC)
+
+
+def connect(settings: ServiceSettings, *, client_id: str) -> tuple[KafkaBroker, AsyncMongoClient]:
+    """The Kafka broker and Mongo client of one process; both connect lazily, when the process starts."""
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=client_id)
+    return broker, mongo_client(settings.mongodb_url.get_secret_value())
+
+
+def service_api(
+    name: str, settings: ServiceSettings, broker: KafkaBroker, mongo: AsyncMongoClient, router: APIRouter
+) -> FastAPI:
+    """A service's FastAPI app: its routes, `/health`, and the broker and Mongo client in its lifespan."""
+    app = FastAPI(title=f"OMS {name}", version="1", lifespan=broker_lifespan(broker, settings, mongo))
+    app.include_router(health_router(standard_checks(broker, mongo)))
+    app.include_router(router)
+    return app

@@ -1,6 +1,5 @@
 """Builds the fulfilment service's clients and wiring; nothing connects until a process starts."""
 
-from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -8,8 +7,7 @@ from pymongo import AsyncMongoClient
 
 from oms_platform.auth import ApiKeys
 from oms_platform.messaging import Bus
-from oms_platform.mongo import mongo_client
-from oms_platform.runtime import broker_lifespan, health_router, run_worker, standard_checks
+from oms_platform.runtime import connect, run_worker, service_api, utc_now
 from fulfilment.adapters.carriers import RangeCarrier
 from fulfilment.adapters.repository import MongoShipmentRepository, MongoTrackingNumberClaims
 from fulfilment.config import Settings
@@ -19,26 +17,18 @@ from fulfilment.entrypoints.worker import register_subscribers
 PRODUCER = "fulfilment"
 
 
-def utc_now() -> datetime:
-    """The real clock."""
-    return datetime.now(UTC)
-
 
 def build_api(settings: Settings) -> FastAPI:
     """The FastAPI app with its Mongo client (reads only) and a broker for the health check."""
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="fulfilment-api")
-    mongo = mongo_client(settings.mongodb_url.get_secret_value())
+    broker, mongo = connect(settings, client_id="fulfilment-api")
     repo = MongoShipmentRepository(mongo[settings.database])
-    app = FastAPI(title="OMS fulfilment", version="1", lifespan=broker_lifespan(broker, settings, mongo))
-    app.include_router(health_router(standard_checks(broker, mongo)))
-    app.include_router(shipments_router(repo=repo, keys=ApiKeys(settings.api_keys.get_secret_value())))
-    return app
+    router = shipments_router(repo=repo, keys=ApiKeys(settings.api_keys.get_secret_value()))
+    return service_api("fulfilment", settings, broker, mongo, router)
 
 
 def build_worker(settings: Settings) -> tuple[KafkaBroker, MongoShipmentRepository, AsyncMongoClient]:
     """A broker with every fulfilment subscriber registered, and what it writes to."""
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="fulfilment-worker")
-    mongo = mongo_client(settings.mongodb_url.get_secret_value())
+    broker, mongo = connect(settings, client_id="fulfilment-worker")
     db = mongo[settings.database]
     repo = MongoShipmentRepository(db)
     carrier = RangeCarrier(

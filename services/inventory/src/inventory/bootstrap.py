@@ -1,6 +1,5 @@
 """Builds the inventory service's clients and wiring; nothing connects until a process starts."""
 
-from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -8,8 +7,7 @@ from pymongo import AsyncMongoClient
 
 from oms_platform.auth import ApiKeys
 from oms_platform.messaging import Bus
-from oms_platform.mongo import mongo_client
-from oms_platform.runtime import broker_lifespan, health_router, run_worker, standard_checks
+from oms_platform.runtime import connect, run_worker, service_api, utc_now
 from inventory.adapters.repository import MongoStockRepository
 from inventory.config import Settings
 from inventory.entrypoints.api import stock_router
@@ -18,27 +16,19 @@ from inventory.entrypoints.worker import register_subscribers
 PRODUCER = "inventory"
 
 
-def utc_now() -> datetime:
-    """The real clock."""
-    return datetime.now(UTC)
-
 
 def build_api(settings: Settings) -> FastAPI:
     """The FastAPI app with its broker (publishing only) and Mongo client (reading only)."""
     keys = ApiKeys(settings.api_keys.get_secret_value())
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="inventory-api")
-    mongo = mongo_client(settings.mongodb_url.get_secret_value())
+    broker, mongo = connect(settings, client_id="inventory-api")
     repo = MongoStockRepository(mongo[settings.database])
-    app = FastAPI(title="OMS inventory", version="1", lifespan=broker_lifespan(broker, settings, mongo))
-    app.include_router(health_router(standard_checks(broker, mongo)))
-    app.include_router(stock_router(repo=repo, bus=Bus(broker, PRODUCER), keys=keys))
-    return app
+    router = stock_router(repo=repo, bus=Bus(broker, PRODUCER), keys=keys)
+    return service_api("inventory", settings, broker, mongo, router)
 
 
 def build_worker(settings: Settings) -> tuple[KafkaBroker, MongoStockRepository, AsyncMongoClient]:
     """A broker with every inventory subscriber registered, and what it writes to."""
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="inventory-worker")
-    mongo = mongo_client(settings.mongodb_url.get_secret_value())
+    broker, mongo = connect(settings, client_id="inventory-worker")
     repo = MongoStockRepository(mongo[settings.database])
     register_subscribers(broker, repo=repo, bus=Bus(broker, PRODUCER), clock=utc_now,
                          max_attempts=settings.max_attempts)

@@ -1,6 +1,5 @@
 """Builds the orders service's clients and wiring; nothing connects until a process starts."""
 
-from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -8,8 +7,7 @@ from pymongo import AsyncMongoClient
 
 from oms_platform.auth import ApiKeys
 from oms_platform.messaging import Bus
-from oms_platform.mongo import mongo_client
-from oms_platform.runtime import broker_lifespan, health_router, run_worker, standard_checks
+from oms_platform.runtime import connect, run_worker, service_api, utc_now
 from orders.adapters.repository import MongoOrderRepository
 from orders.config import Settings
 from orders.domain.model import ProcessingGuards
@@ -19,30 +17,20 @@ from orders.entrypoints.worker import register_subscribers
 PRODUCER = "orders"
 
 
-def utc_now() -> datetime:
-    """The real clock."""
-    return datetime.now(UTC)
-
 
 def build_api(settings: Settings) -> FastAPI:
     """The FastAPI app with its broker (publishing only) and Mongo client."""
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="orders-api")
-    mongo = mongo_client(settings.mongodb_url.get_secret_value())
+    broker, mongo = connect(settings, client_id="orders-api")
     repo = MongoOrderRepository(mongo[settings.database])
     guards = ProcessingGuards(require_paid=settings.require_paid, require_stock=settings.require_stock)
-    app = FastAPI(title="OMS orders", version="1", lifespan=broker_lifespan(broker, settings, mongo))
-    app.include_router(health_router(standard_checks(broker, mongo)))
-    app.include_router(
-        orders_router(repo=repo, bus=Bus(broker, PRODUCER), keys=ApiKeys(settings.api_keys.get_secret_value()),
-                      guards=guards)
-    )
-    return app
+    keys = ApiKeys(settings.api_keys.get_secret_value())
+    router = orders_router(repo=repo, bus=Bus(broker, PRODUCER), keys=keys, guards=guards)
+    return service_api("orders", settings, broker, mongo, router)
 
 
 def build_worker(settings: Settings) -> tuple[KafkaBroker, MongoOrderRepository, AsyncMongoClient]:
     """A broker with every orders subscriber registered, and what it writes to."""
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="orders-worker")
-    mongo = mongo_client(settings.mongodb_url.get_secret_value())
+    broker, mongo = connect(settings, client_id="orders-worker")
     repo = MongoOrderRepository(mongo[settings.database])
     register_subscribers(
         broker,

@@ -1,6 +1,5 @@
 """Builds the printing service's clients and wiring; nothing connects until a process starts."""
 
-from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -8,8 +7,7 @@ from pymongo import AsyncMongoClient
 
 from oms_platform.auth import ApiKeys
 from oms_platform.messaging import Bus
-from oms_platform.mongo import mongo_client
-from oms_platform.runtime import broker_lifespan, health_router, run_worker, standard_checks
+from oms_platform.runtime import connect, run_worker, service_api, utc_now
 from printing.adapters.printers import Destination, printer_for_uri
 from printing.adapters.renderers import DocumentRenderer
 from printing.adapters.repository import MongoPrintJobRepository
@@ -20,10 +18,6 @@ from printing.service_layer.handlers import SendPolicy
 
 PRODUCER = "printing"
 
-
-def utc_now() -> datetime:
-    """The real clock."""
-    return datetime.now(UTC)
 
 
 def destinations(settings: Settings) -> dict[str, Destination]:
@@ -39,19 +33,15 @@ def destinations(settings: Settings) -> dict[str, Destination]:
 
 def build_api(settings: Settings) -> FastAPI:
     """The FastAPI app with its broker (for health and publishing) and Mongo client."""
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="printing-api")
-    mongo = mongo_client(settings.mongodb_url.get_secret_value())
+    broker, mongo = connect(settings, client_id="printing-api")
     repo = MongoPrintJobRepository(mongo[settings.database])
-    app = FastAPI(title="OMS printing", version="1", lifespan=broker_lifespan(broker, settings, mongo))
-    app.include_router(health_router(standard_checks(broker, mongo)))
-    app.include_router(print_jobs_router(repo=repo, keys=ApiKeys(settings.api_keys.get_secret_value())))
-    return app
+    router = print_jobs_router(repo=repo, keys=ApiKeys(settings.api_keys.get_secret_value()))
+    return service_api("printing", settings, broker, mongo, router)
 
 
 def build_worker(settings: Settings) -> tuple[KafkaBroker, MongoPrintJobRepository, AsyncMongoClient]:
     """A broker with the print command subscriber registered, and what it writes to."""
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="printing-worker")
-    mongo = mongo_client(settings.mongodb_url.get_secret_value())
+    broker, mongo = connect(settings, client_id="printing-worker")
     repo = MongoPrintJobRepository(mongo[settings.database])
     register_subscribers(
         broker,
