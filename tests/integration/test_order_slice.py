@@ -1,7 +1,6 @@
 """One telephone order, end to end on the real broker and database: placed, allocated, processed, printed, shipped."""
 
 import asyncio
-import json
 import subprocess
 import time
 import uuid

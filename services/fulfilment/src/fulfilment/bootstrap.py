@@ -1,6 +1,5 @@
 """Builds the fulfilment service's clients and wiring; nothing connects until a process starts."""
 
-
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
@@ -15,7 +14,6 @@ from fulfilment.entrypoints.api import shipments_router
 from fulfilment.entrypoints.worker import register_subscribers
 
 PRODUCER = "fulfilment"
-
 
 
 def build_api(settings: Settings) -> FastAPI:

@@ -16,7 +16,6 @@ from oms_platform.runtime import connect, run_worker, service_api, utc_now
 PRODUCER = "ingest"
 
 
-
 def build_api(settings: Settings) -> FastAPI:
     """The FastAPI app with its broker (publishing only) and the intake log it writes to."""
     broker, mongo = connect(settings, client_id="ingest-api")

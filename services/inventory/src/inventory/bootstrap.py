@@ -1,6 +1,5 @@
 """Builds the inventory service's clients and wiring; nothing connects until a process starts."""
 
-
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
@@ -14,7 +13,6 @@ from inventory.entrypoints.api import stock_router
 from inventory.entrypoints.worker import register_subscribers
 
 PRODUCER = "inventory"
-
 
 
 def build_api(settings: Settings) -> FastAPI:

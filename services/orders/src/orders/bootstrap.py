@@ -1,6 +1,5 @@
 """Builds the orders service's clients and wiring; nothing connects until a process starts."""
 
-
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
@@ -15,7 +14,6 @@ from orders.entrypoints.api import orders_router
 from orders.entrypoints.worker import register_subscribers
 
 PRODUCER = "orders"
-
 
 
 def build_api(settings: Settings) -> FastAPI:

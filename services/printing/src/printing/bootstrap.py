@@ -1,6 +1,5 @@
 """Builds the printing service's clients and wiring; nothing connects until a process starts."""
 
-
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
@@ -17,7 +16,6 @@ from printing.entrypoints.worker import register_subscribers
 from printing.service_layer.handlers import SendPolicy
 
 PRODUCER = "printing"
-
 
 
 def destinations(settings: Settings) -> dict[str, Destination]:
