@@ -23,7 +23,9 @@ import pytest
 from oms_devtools.system import SERVICES, System
 
 REPO = Path(__file__).resolve().parents[2]
-TEST_PORTS = {"ingest": 18101, "orders": 18102, "inventory": 18103, "fulfilment": 18104, "printing": 18105}
+# OMS_IT_PORT_BASE moves the services' ports (base+1 .. base+5), so two test runs can share a machine.
+_PORT_BASE = int(os.environ.get("OMS_IT_PORT_BASE", "18100"))
+TEST_PORTS = {service: _PORT_BASE + n for n, service in enumerate(SERVICES, start=1)}
 START_INFRA = "make test (or: make infra-up, then export the variables from .oms/infra/infra.env)"
 
 
