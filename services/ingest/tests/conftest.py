@@ -2,8 +2,11 @@
 
 import asyncio
 import copy
+import csv
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +129,33 @@ def bus() -> FlakyBus:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+SAMPLE_CSV = Path(__file__).parent / "data" / "orders-import.csv"
+
+
+@pytest.fixture
+def sample_csv() -> str:
+    """The channel research's sample CSV order file (2 orders, 3 rows), as text."""
+    return SAMPLE_CSV.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def csv_file(sample_csv):
+    """Build a CSV file with the sample's header: each row given as {column: value} over the sample's first row
+    (PHONE-10001, one line of 32.00 + 4.50 shipping = 36.50); `header=` another header, `base_row=False` no base.
+    """
+    reader = csv.DictReader(io.StringIO(sample_csv))
+    base = next(reader)
+    columns = list(reader.fieldnames)
+
+    def build(*rows: dict, header: list[str] | None = None, base_row: bool = True) -> str:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=header or columns, extrasaction="ignore", lineterminator="\r\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**(base if base_row else {}), **row})
+        return out.getvalue()
+
+    build.base = dict(base)
+    return build

@@ -42,3 +42,17 @@ class TestIntakeDocument:
 
     def test_the_receipt_time_is_kept_to_the_millisecond_as_mongodb_stores_it(self):
         assert stored_intake().received_at == datetime(2026, 11, 28, 9, 0, 0, 123000, tzinfo=UTC)
+
+
+class TestCsvIntakeDocument:
+    def test_a_column_mapping_is_stored_as_json_text_and_reads_back(self):
+        intake = stored_intake(kind=IntakeKind.CSV_ORDERS, channel="csv", mapping={"Order No.": "order_ref",
+                                                                                     "$Qty": "quantity"})
+        doc = to_document(intake)
+        assert isinstance(doc["mapping"], str) and doc["kind"] == "csv_orders"
+        assert Intake.model_validate(from_document(doc)) == intake
+
+    def test_an_intake_without_a_mapping_reads_back_without_one(self):
+        intake = stored_intake()
+        assert to_document(intake)["mapping"] is None
+        assert Intake.model_validate(from_document(to_document(intake))).mapping is None

@@ -14,6 +14,7 @@ safe under "one writer per document" (DESIGN.md) because:
   is derived from the intake id; downstream consumers drop the duplicate message by that id.
 """
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any, Protocol
@@ -35,7 +36,7 @@ class IntakeStore(Protocol):
 
     async def stale(self, *, received_before: datetime, limit: int) -> list[Intake]: ...
 
-    async def mark_published(self, intake_id: uuid.UUID, *, event_id: uuid.UUID, at: datetime) -> bool: ...
+    async def mark_published(self, intake_id: uuid.UUID, *, event_id: uuid.UUID | None, at: datetime) -> bool: ...
 
     async def mark_failed(self, intake_id: uuid.UUID, *, error: str) -> bool: ...
 
@@ -67,7 +68,8 @@ class MongoIntakeStore:
             query["status"] = status.value
         if channel is not None:
             query["channel"] = channel
-        cursor = self.intake.find(query, {"headers": 0, "body": 0}).sort("received_at", DESCENDING).limit(limit)
+        without_payload = {"headers": 0, "body": 0, "mapping": 0}
+        cursor = self.intake.find(query, without_payload).sort("received_at", DESCENDING).limit(limit)
         return [IntakeSummary.model_validate(from_document(doc)) for doc in await cursor.to_list(length=limit)]
 
     async def stale(self, *, received_before: datetime, limit: int) -> list[Intake]:
@@ -76,11 +78,15 @@ class MongoIntakeStore:
         cursor = self.intake.find(query).sort("received_at", ASCENDING).limit(limit)
         return [Intake.model_validate(from_document(doc)) for doc in await cursor.to_list(length=limit)]
 
-    async def mark_published(self, intake_id: uuid.UUID, *, event_id: uuid.UUID, at: datetime) -> bool:
-        """Move a `received` intake to `published`; False when it had already moved on."""
+    async def mark_published(self, intake_id: uuid.UUID, *, event_id: uuid.UUID | None, at: datetime) -> bool:
+        """Move a `received` intake to `published`; False when it had already moved on.
+
+        `event_id` is the message sent (a CSV file: its first order's; None when it held no order to send).
+        """
         result = await self.intake.update_one(
             {"_id": str(intake_id), "status": IntakeStatus.RECEIVED.value},
-            {"$set": {"status": IntakeStatus.PUBLISHED.value, "event_id": str(event_id), "published_at": at}},
+            {"$set": {"status": IntakeStatus.PUBLISHED.value, "event_id": str(event_id) if event_id else None,
+                      "published_at": at}},
         )
         return result.matched_count == 1
 
@@ -106,6 +112,8 @@ def to_document(intake: Intake) -> dict[str, Any]:
     doc["status"] = intake.status.value
     doc["event_id"] = str(intake.event_id) if intake.event_id else None
     doc["headers"] = [{"name": name, "value": value} for name, value in intake.headers]
+    # A column mapping is kept as JSON text: its keys are column names, which may hold "." or "$".
+    doc["mapping"] = None if intake.mapping is None else json.dumps(intake.mapping)
     return doc
 
 
@@ -114,4 +122,6 @@ def from_document(doc: dict[str, Any]) -> dict[str, Any]:
     fields = {**doc, "intake_id": doc["_id"]}
     if "headers" in doc:
         fields["headers"] = [(header["name"], header["value"]) for header in doc["headers"]]
+    if isinstance(doc.get("mapping"), str):
+        fields["mapping"] = json.loads(doc["mapping"])
     return fields

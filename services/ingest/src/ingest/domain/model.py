@@ -29,6 +29,7 @@ class IntakeKind(StrEnum):
     """What a payload claims to be, which decides how it is normalised."""
 
     ORDER = "order"
+    CSV_ORDERS = "csv_orders"
 
 
 class IntakeSummary(BaseModel):
@@ -51,6 +52,8 @@ class Intake(IntakeSummary):
 
     headers: list[tuple[str, str]]
     body: str
+    # How to read the body, as given with it (the CSV column mapping); kept so a re-publish reads it the same way.
+    mapping: dict[str, str] | None = None
 
 
 def safe_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -91,6 +94,7 @@ def new_intake(
     raw: bytes,
     received_at: datetime,
     limit: int,
+    mapping: dict[str, str] | None = None,
 ) -> tuple[Intake, PayloadRejected | None]:
     """The intake record of a payload just received; one whose body cannot be read at all starts as failed.
 
@@ -108,5 +112,6 @@ def new_intake(
         body=body,
         status=IntakeStatus.FAILED if unreadable else IntakeStatus.RECEIVED,
         error=unreadable.reason if unreadable else None,
+        mapping=mapping,
     )
     return intake, unreadable

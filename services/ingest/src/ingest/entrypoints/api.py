@@ -1,4 +1,4 @@
-"""HTTP API of ingest: the generic order intake and the intake log for staff."""
+"""HTTP API of ingest: the generic order intake, the CSV order import and the intake log for staff."""
 
 import uuid
 
@@ -6,9 +6,17 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from fastapi.responses import JSONResponse
 
 from ingest.adapters.intake_store import IntakeStore
-from ingest.domain.errors import PayloadTooLarge
+from ingest.domain.errors import PayloadTooLarge, Problem
 from ingest.domain.model import IntakeStatus
-from ingest.entrypoints.schemas import IntakeAccepted, IntakeListItem, IntakePublic, order_payload_openapi
+from ingest.entrypoints.schemas import (
+    CsvImportAccepted,
+    IntakeAccepted,
+    IntakeListItem,
+    IntakePublic,
+    SkippedOrderPublic,
+    csv_file_openapi,
+    order_payload_openapi,
+)
 from ingest.service_layer import handlers
 from ingest.service_layer.handlers import Clock
 from oms_platform.auth import ApiKeys, Caller, require_role
@@ -58,6 +66,45 @@ def ingest_router(
             intake_id=receipt.intake_id, status=receipt.status, status_url=f"/intake/{receipt.intake_id}"
         )
 
+    @router.post(
+        "/imports/csv",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=CsvImportAccepted,
+        responses={413: _REJECTED, 422: {"description": "Stored as failed and nothing published; `detail` has one "
+                                                        "entry per bad row (`row`, 1-based with the header as row 1, "
+                                                        "`column`, `msg`), `intake_id` is the stored file."}},
+        openapi_extra=csv_file_openapi(),
+    )
+    async def import_csv_orders(
+        request: Request,
+        mapping: str | None = Query(
+            None, max_length=10_000,
+            description="A named layout (`standard`) or a JSON object mapping the file's column names to ours.",
+        ),
+        _: Caller = Depends(staff),
+    ) -> CsvImportAccepted | JSONResponse:
+        """Import a CSV order file (the raw body, text/csv): stored first, then all its orders or none."""
+        raw = await _read_body(request, limit=max_body_bytes)
+        receipt = await handlers.receive_csv_orders(
+            headers=request.headers.items(), raw=raw, mapping=mapping, store=store, bus=bus, clock=clock,
+            max_body_bytes=max_body_bytes, publish_timeout=publish_timeout,
+        )
+        if receipt.rejected is not None:
+            code = 413 if isinstance(receipt.rejected, PayloadTooLarge) else 422
+            return JSONResponse(
+                status_code=code,
+                content={
+                    "detail": [_row_error(problem) for problem in receipt.rejected.problems],
+                    "intake_id": str(receipt.intake_id),
+                },
+            )
+        return CsvImportAccepted(
+            intake_id=receipt.intake_id, status=receipt.status, status_url=f"/intake/{receipt.intake_id}",
+            orders=receipt.orders,
+            skipped=[SkippedOrderPublic(channel_order_id=s.channel_order_id, row=s.row, reason=s.reason)
+                     for s in receipt.skipped],
+        )
+
     @router.get("/intake", response_model=list[IntakeListItem])
     async def list_intake(
         status_: IntakeStatus | None = Query(None, alias="status"),
@@ -78,6 +125,20 @@ def ingest_router(
         return IntakePublic.model_validate(intake.model_dump())
 
     return router
+
+
+def _row_error(problem: Problem) -> dict:
+    """A CSV problem as JSON: FastAPI's loc/msg/type plus `row` and `column` where it has them."""
+    error = {**problem.as_json(), "row": None, "column": None}
+    where = problem.loc[1:]
+    if where and isinstance(where[0], int):
+        error["row"] = where[0]
+        error["column"] = where[1] if len(where) > 1 else None
+    elif len(where) > 1 and where[0] == "header":
+        error["row"], error["column"] = 1, where[1]
+    elif where and where[0] == "header":
+        error["row"] = 1
+    return error
 
 
 async def _read_body(request: Request, *, limit: int) -> bytes:

@@ -18,6 +18,21 @@ class IntakeAccepted(BaseModel):
     status_url: str
 
 
+class SkippedOrderPublic(BaseModel):
+    """An order of a CSV file deliberately not imported: its first row and why (cancelled, already_shipped)."""
+
+    channel_order_id: str
+    row: int
+    reason: str
+
+
+class CsvImportAccepted(IntakeAccepted):
+    """The answer to a CSV file whose every row is good: how many orders it sent, and which it skipped."""
+
+    orders: int
+    skipped: list[SkippedOrderPublic]
+
+
 class IntakeListItem(BaseModel):
     """An intake in a list: no headers, no body."""
 
@@ -36,6 +51,7 @@ class IntakePublic(IntakeListItem):
 
     headers: list[tuple[str, str]]
     body: str
+    mapping: dict[str, str] | None = None
 
 
 def order_payload_openapi() -> dict[str, Any]:
@@ -45,6 +61,16 @@ def order_payload_openapi() -> dict[str, Any]:
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": _inline_refs(schema)}},
+        }
+    }
+
+
+def csv_file_openapi() -> dict[str, Any]:
+    """The OpenAPI request body of the CSV order import: the file itself, as text/csv."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
         }
     }
 

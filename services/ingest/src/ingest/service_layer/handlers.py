@@ -1,4 +1,4 @@
-"""Ingest's use cases: receive an order payload (store it first, then publish), and re-publish stale intakes."""
+"""Ingest's use cases: receive an order payload or a CSV order file (store first, then publish); re-publish."""
 
 import asyncio
 import logging
@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ingest.adapters.intake_store import IntakeStore
+from ingest.domain.csv_orders import CHANNEL as CSV_CHANNEL
+from ingest.domain.csv_orders import CsvImport, SkippedOrder, parse_csv_orders, resolve_mapping
 from ingest.domain.errors import PayloadRejected
 from ingest.domain.model import Intake, IntakeKind, IntakeStatus, new_intake
 from ingest.domain.normalise import NormalisedOrder, normalise
@@ -32,7 +34,9 @@ class Receipt:
     rejected: PayloadRejected | None = None
 
 
-def order_received(intake: Intake, normalised: NormalisedOrder, *, bus: Bus) -> tuple[Envelope, str]:
+def order_received(
+    intake: Intake, normalised: NormalisedOrder, *, bus: Bus, event_id: uuid.UUID | None = None
+) -> tuple[Envelope, str]:
     """The `ingest.order_received` envelope of an intake and its Kafka key `<channel>:<channel_order_id>`.
 
     Everything in it derives from the stored intake (event id, correlation id = intake id, occurred_at =
@@ -43,7 +47,7 @@ def order_received(intake: Intake, normalised: NormalisedOrder, *, bus: Bus) -> 
     )
     envelope = bus.envelope(
         payload,
-        event_id=derived_id(intake.intake_id, ORDER_RECEIVED_PURPOSE),
+        event_id=event_id or derived_id(intake.intake_id, ORDER_RECEIVED_PURPOSE),
         correlation_id=intake.intake_id,
         now=intake.received_at,
     )
@@ -101,6 +105,105 @@ async def receive_order(
     return Receipt(intake.intake_id, IntakeStatus.PUBLISHED)
 
 
+def csv_order_event_id(intake_id: uuid.UUID, channel_order_id: str) -> uuid.UUID:
+    """The event id of one order of a CSV file: the same file intake and order always give the same id."""
+    return derived_id(intake_id, ORDER_RECEIVED_PURPOSE, channel_order_id)
+
+
+def read_csv_intake(intake: Intake) -> CsvImport:
+    """The orders of a stored CSV intake, read with the mapping it came with; CsvRejected naming every bad row."""
+    return parse_csv_orders(intake.body, mapping=intake.mapping)
+
+
+def messages_of(intake: Intake, *, bus: Bus) -> list[tuple[Envelope, str]]:
+    """Every `ingest.order_received` (and its key) an intake yields; PayloadRejected when it cannot be read."""
+    if intake.kind is IntakeKind.CSV_ORDERS:
+        return [
+            order_received(intake, normalised, bus=bus,
+                           event_id=csv_order_event_id(intake.intake_id, normalised.order.channel_order_id))
+            for normalised in read_csv_intake(intake).orders
+        ]
+    return [order_received(intake, normalise(intake), bus=bus)]
+
+
+@dataclass(frozen=True)
+class CsvReceipt:
+    """What became of a CSV file: its intake, how many orders were published, which were skipped, or every error."""
+
+    intake_id: uuid.UUID
+    status: IntakeStatus
+    orders: int = 0
+    skipped: tuple[SkippedOrder, ...] = ()
+    rejected: PayloadRejected | None = None
+
+
+async def receive_csv_orders(
+    *,
+    headers: Iterable[tuple[str, str]],
+    raw: bytes,
+    mapping: str | None,
+    store: IntakeStore,
+    bus: Bus,
+    clock: Clock,
+    max_body_bytes: int,
+    publish_timeout: float = 5.0,
+) -> CsvReceipt:
+    """Store a CSV order file in the intake log, read all of it, and publish its orders only if every row is good.
+
+    A file with any bad row (or an unusable mapping) is kept as failed with every row error and publishes
+    nothing. Publishing is all of the file's orders or, if Kafka fails or is slow, none for now: the intake
+    stays `received` and the re-publisher sends them all, with the same event ids.
+    """
+    received_at = clock()
+    try:
+        columns = resolve_mapping(mapping)
+    except PayloadRejected as rejected:
+        columns, bad_mapping = None, rejected
+    else:
+        bad_mapping = None
+    intake, unreadable = new_intake(
+        intake_id=uuid.uuid4(), kind=IntakeKind.CSV_ORDERS, channel=CSV_CHANNEL, headers=headers, raw=raw,
+        received_at=received_at, limit=max_body_bytes, mapping=columns,
+    )
+    await store.add(intake)
+    if unreadable is not None:
+        return CsvReceipt(intake.intake_id, IntakeStatus.FAILED, rejected=unreadable)
+    try:
+        if bad_mapping is not None:
+            raise bad_mapping
+        batch = read_csv_intake(intake)
+    except PayloadRejected as rejected:
+        await store.mark_failed(intake.intake_id, error=rejected.reason)
+        return CsvReceipt(intake.intake_id, IntakeStatus.FAILED, rejected=rejected)
+    except Exception as exc:
+        await store.mark_failed(intake.intake_id, error=f"normaliser failed: {type(exc).__name__}: {exc}")
+        raise
+    messages = [
+        order_received(intake, normalised, bus=bus,
+                       event_id=csv_order_event_id(intake.intake_id, normalised.order.channel_order_id))
+        for normalised in batch.orders
+    ]
+    skipped = tuple(batch.skipped)
+
+    async def publish_all() -> None:
+        for envelope, key in messages:
+            await bus.publish(envelope, key=key)
+
+    try:
+        await asyncio.wait_for(publish_all(), timeout=publish_timeout)
+    except Exception:  # noqa: BLE001 - the file is stored; the re-publisher sends every order (same event ids)
+        log.warning("CSV intake %s stored but not (fully) published; the re-publisher will send it",
+                    intake.intake_id, exc_info=True)
+        return CsvReceipt(intake.intake_id, IntakeStatus.RECEIVED, orders=len(messages), skipped=skipped)
+    first_event = messages[0][0].event_id if messages else None
+    try:
+        await store.mark_published(intake.intake_id, event_id=first_event, at=clock())
+    except Exception:  # noqa: BLE001 - published already; a stale `received` is only re-sent with the same ids
+        log.warning("CSV intake %s published but not marked", intake.intake_id, exc_info=True)
+        return CsvReceipt(intake.intake_id, IntakeStatus.RECEIVED, orders=len(messages), skipped=skipped)
+    return CsvReceipt(intake.intake_id, IntakeStatus.PUBLISHED, orders=len(messages), skipped=skipped)
+
+
 async def republish_stale(
     *, store: IntakeStore, bus: Bus, clock: Clock, older_than: timedelta, batch: int = 100
 ) -> int:
@@ -113,7 +216,7 @@ async def republish_stale(
     published = 0
     for intake in await store.stale(received_before=clock() - older_than, limit=batch):
         try:
-            normalised = normalise(intake)
+            messages = messages_of(intake, bus=bus)
         except PayloadRejected as rejected:
             await store.mark_failed(intake.intake_id, error=rejected.reason)
             continue
@@ -121,10 +224,11 @@ async def republish_stale(
             log.exception("normalising intake %s failed", intake.intake_id)
             await store.mark_failed(intake.intake_id, error=f"normaliser failed: {type(exc).__name__}: {exc}")
             continue
-        envelope, key = order_received(intake, normalised, bus=bus)
-        await bus.publish(envelope, key=key)
-        await store.mark_published(intake.intake_id, event_id=envelope.event_id, at=clock())
+        for envelope, key in messages:
+            await bus.publish(envelope, key=key)
+        first_event = messages[0][0].event_id if messages else None
+        await store.mark_published(intake.intake_id, event_id=first_event, at=clock())
         published += 1
-        log.info("re-published intake %s as %s", intake.intake_id, envelope.event_id)
+        log.info("re-published intake %s (%d message(s))", intake.intake_id, len(messages))
     return published
 
