@@ -61,7 +61,7 @@ class TestCsvImport:
 
         listed = await ops.get(f"{orders}/orders", params={"limit": 500})
         assert listed.status_code == 200
-        refs = [o["channel_order_id"] for o in listed.json() if o["channel"] == "csv"]
+        refs = [o["channel_order_id"] for o in listed.json()["items"] if o["channel"] == "csv"]
         assert refs.count("PHONE-10001") == 1 and refs.count("PHONE-10002") == 1
 
     async def test_a_file_with_a_bad_row_is_422_with_row_numbers_and_no_order_appears(self, system, ops):

@@ -51,8 +51,8 @@ class TestTelephoneOrderEndToEnd:
 
         # Staff type in a telephone sale.
         placed = await ops.post(f"{orders}/orders", json=phone_order(mug, tee))
-        assert placed.status_code == 202, placed.text
-        order_id, order_number = placed.json()["order_id"], placed.json()["order_number"]
+        assert placed.status_code in (201, 202), placed.text  # 202: the worker did not answer in time
+        order_id = placed.json()["order_id"]
 
         async def allocated():
             response = await ops.get(f"{orders}/orders/{order_id}")
@@ -60,13 +60,14 @@ class TestTelephoneOrderEndToEnd:
 
         order = await wait_for(allocated, what="the order to be open with its stock allocated")
         assert order["status"] == "open"
+        order_number = order["order_number"]
         mug_levels = (await ops.get(f"{inventory}/stock/{mug}")).json()
         assert (mug_levels["on_hand"], mug_levels["allocated"], mug_levels["available"]) == (10, 2, 8)
 
         # Process it.
         jobs_before = len(printer.jobs())
         response = await ops.post(f"{orders}/orders/{order_id}/process")
-        assert response.status_code == 202, response.text
+        assert response.status_code in (200, 202), response.text
 
         async def processed():
             body = (await ops.get(f"{orders}/orders/{order_id}")).json()

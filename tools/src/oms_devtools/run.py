@@ -152,7 +152,7 @@ def _demo_loop(system: System, key: str, stopping) -> None:
             print(f"  (orders API: {exc})", flush=True)
             time.sleep(2)
             continue
-        for order in orders.json():
+        for order in orders.json()["items"]:
             order_id, state = order["order_id"], order["status"]
             if reported.get(order_id) != state:
                 reported[order_id] = state
@@ -160,7 +160,7 @@ def _demo_loop(system: System, key: str, stopping) -> None:
                 print(f"  {order['order_number']:<22} {state}{extra}", flush=True)
             if state == "open" and order["stock_allocated"] and order_id not in asked:
                 asked.add(order_id)
-                httpx.post(f"{system.url('orders')}/orders/{order_id}/process", headers=headers, timeout=5)
+                httpx.post(f"{system.url('orders')}/orders/{order_id}/process", headers=headers, timeout=15)
         for _ in range(4):
             if stopping():
                 break

@@ -6,8 +6,23 @@ from datetime import UTC, datetime
 import pytest
 
 from oms_contracts import derived_id, new_envelope
-from oms_contracts.inventory.v1 import AdjustStock, AllocateStock, ShipStock, StockAllocated, StockLevelChanged
-from oms_contracts.orders.v1 import OrderOpened, OrderProcessed, OrderProcessingStarted
+from oms_contracts.inventory.v1 import (
+    AdjustStock,
+    AllocateStock,
+    ReleaseStock,
+    ShipStock,
+    StockAllocated,
+    StockLevelChanged,
+)
+from oms_contracts.orders.v1 import (
+    OrderCancelled,
+    OrderLocked,
+    OrderOpened,
+    OrderParked,
+    OrderProcessed,
+    OrderProcessingStarted,
+    OrderUnlocked,
+)
 from oms_platform.messaging import PermanentError
 from inventory.service_layer.handlers import forward_event, handle_command
 
@@ -155,6 +170,40 @@ class TestShipStock:
         assert entry["on_hand_delta"] == -1 and "clamped at 0, 2 unaccounted for" in entry["reason"]
 
 
+class TestReleaseStock:
+    async def test_releasing_gives_the_allocation_back_records_it_and_announces_the_level(
+        self, stock_in, handle, command, repo, bus
+    ):
+        await stock_in(delta=10)
+        order_id = uuid.uuid4()
+        await handle(command(AllocateStock(order_id=order_id, sku="MUG", quantity=3)))
+        await handle(command(ReleaseStock(order_id=order_id, sku="MUG", quantity=3)))
+        assert levels(repo) == (10, 0, 10)
+        entry = repo.entries_of("MUG")[-1]
+        assert entry["allocated_delta"] == -3 and entry["order_id"] == str(order_id)
+        assert bus.payloads(StockLevelChanged)[-1].available == 10
+
+    async def test_releasing_more_than_is_allocated_stops_at_zero(self, stock_in, handle, command, repo):
+        await stock_in(delta=10)
+        await handle(command(AllocateStock(order_id=uuid.uuid4(), sku="MUG", quantity=1)))
+        await handle(command(ReleaseStock(order_id=uuid.uuid4(), sku="MUG", quantity=4)))
+        assert levels(repo) == (10, 0, 10)
+
+    async def test_same_release_twice_changes_nothing_and_republishes_the_same_event(
+        self, stock_in, handle, command, repo, bus
+    ):
+        await stock_in(delta=10)
+        order_id = uuid.uuid4()
+        await handle(command(AllocateStock(order_id=order_id, sku="MUG", quantity=2)))
+        await handle(command(AllocateStock(order_id=uuid.uuid4(), sku="MUG", quantity=2)))
+        release = command(ReleaseStock(order_id=order_id, sku="MUG", quantity=2))
+        await handle(release)
+        published = len(bus.published)
+        await handle(release)
+        assert levels(repo) == (10, 2, 8)
+        assert bus.event_ids()[published:] == bus.event_ids()[published - 1:published]
+
+
 class TestCrashBetweenLedgerAndStock:
     async def test_the_redelivered_command_finishes_the_update_and_publishes_once_more(
         self, stock_in, handle, command, repo, bus
@@ -234,4 +283,30 @@ class TestForwardOrderEvents:
 
     async def test_other_order_events_are_ignored(self, bus, command, make_order):
         await forward_event(command(OrderProcessingStarted(order=make_order(), requested_by="ops")), bus=bus)
+        assert bus.published == []
+
+    async def test_a_locked_order_releases_its_stock_per_sku(self, bus, command, make_order):
+        event = command(OrderLocked(order=make_order(("MUG", 2), ("TEE", 1)), reason="fraud check", by="ops"))
+        await forward_event(event, bus=bus)
+        assert [(p.sku, p.quantity) for p in bus.payloads(ReleaseStock)] == [("MUG", 2), ("TEE", 1)]
+        assert bus.published[0][0].event_id == derived_id(event.event_id, "release", "MUG")
+
+    async def test_an_unlocked_order_allocates_its_stock_again(self, bus, command, make_order):
+        event = command(OrderUnlocked(order=make_order(("MUG", 2)), reason="checked", by="ops"))
+        await forward_event(event, bus=bus)
+        [(envelope, key)] = bus.published
+        assert isinstance(envelope.payload, AllocateStock) and envelope.payload.quantity == 2 and key == "MUG"
+        assert envelope.event_id == derived_id(event.event_id, "reallocate", "MUG")
+
+    async def test_a_cancelled_order_that_held_stock_releases_it(self, bus, command, make_order):
+        await forward_event(command(OrderCancelled(order=make_order(("MUG", 2)), reason="buyer", by="ops")), bus=bus)
+        assert [(p.sku, p.quantity) for p in bus.payloads(ReleaseStock)] == [("MUG", 2)]
+
+    async def test_a_cancelled_order_that_was_locked_releases_nothing_twice(self, bus, command, make_order):
+        cancelled = OrderCancelled(order=make_order(("MUG", 2)), reason="buyer", by="ops", stock_held=False)
+        await forward_event(command(cancelled), bus=bus)
+        assert bus.published == []
+
+    async def test_a_parked_order_keeps_its_stock(self, bus, command, make_order):
+        await forward_event(command(OrderParked(order_id=make_order().order_id, reason="wait", by="ops")), bus=bus)
         assert bus.published == []

@@ -4,7 +4,14 @@ import uuid
 
 import pytest
 
-from oms_contracts.inventory.v1 import AdjustStock, AllocateStock, ShipStock, StockAllocated, StockLevelChanged
+from oms_contracts.inventory.v1 import (
+    AdjustStock,
+    AllocateStock,
+    ReleaseStock,
+    ShipStock,
+    StockAllocated,
+    StockLevelChanged,
+)
 from inventory.domain.errors import StockRefused
 from inventory.domain.model import Levels, Stock, decide
 
@@ -75,6 +82,18 @@ class TestShip:
         assert stock.apply(stock.ship(order_id=ORDER, quantity=2)).at("default") == Levels(on_hand=3, allocated=0)
 
 
+class TestRelease:
+    def test_releasing_gives_the_allocation_back_and_leaves_on_hand_alone(self):
+        stock = stocked(10, 3)
+        assert stock.apply(stock.release(order_id=ORDER, quantity=3)).at("default") == Levels(on_hand=10, allocated=0)
+
+    def test_releasing_never_takes_allocated_below_zero_and_says_so(self):
+        stock = stocked(10, 1)
+        change = stock.release(order_id=ORDER, quantity=3)
+        assert stock.apply(change).at("default") == Levels(on_hand=10, allocated=0)
+        assert "only 1 allocated" in change.reason
+
+
 class TestDecide:
     def test_an_adjustment_of_a_new_sku_creates_its_stock_and_announces_the_level(self):
         decision = decide(None, AdjustStock(sku="MUG", delta=5, reason="opening stock", adjusted_by="ops"))
@@ -95,3 +114,12 @@ class TestDecide:
     def test_shipping_an_unknown_sku_changes_and_announces_nothing(self):
         decision = decide(None, ShipStock(order_id=ORDER, sku="NOPE", quantity=1))
         assert decision.stock is None and decision.events == []
+
+    def test_releasing_an_unknown_sku_changes_and_announces_nothing(self):
+        decision = decide(None, ReleaseStock(order_id=ORDER, sku="NOPE", quantity=1))
+        assert decision.stock is None and decision.events == []
+
+    def test_releasing_a_known_sku_announces_the_new_level(self):
+        decision = decide(stocked(5, 2), ReleaseStock(order_id=ORDER, sku="MUG", quantity=2))
+        [event] = decision.events
+        assert isinstance(event, StockLevelChanged) and (event.allocated, event.available) == (0, 5)

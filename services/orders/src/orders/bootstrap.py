@@ -20,9 +20,9 @@ def build_api(settings: Settings) -> FastAPI:
     """The FastAPI app with its broker (publishing only) and Mongo client."""
     broker, mongo = connect(settings, client_id="orders-api")
     repo = MongoOrderRepository(mongo[settings.database])
-    guards = ProcessingGuards(require_paid=settings.require_paid, require_stock=settings.require_stock)
     keys = ApiKeys(settings.api_keys.get_secret_value())
-    router = orders_router(repo=repo, bus=Bus(broker, PRODUCER), keys=keys, guards=guards)
+    router = orders_router(repo=repo, bus=Bus(broker, PRODUCER), keys=keys,
+                           command_timeout=settings.command_timeout_seconds)
     return service_api("orders", settings, broker, mongo, router)
 
 

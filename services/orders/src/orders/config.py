@@ -15,4 +15,7 @@ class Settings(ServiceSettings):
     api_port: int = 8102
     database: str = "oms_orders"
     require_paid: bool = Field(True, description="Refuse to process an unpaid order.")
+    command_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long a state-changing request waits for the worker before answering 202."
+    )
     require_stock: bool = Field(True, description="Refuse to process an order whose stock is not all allocated.")

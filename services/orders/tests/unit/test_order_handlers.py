@@ -10,7 +10,15 @@ from oms_contracts.fulfilment.v1 import ShipmentConfirmed
 from oms_contracts.ingest.v1 import OrderReceived
 from oms_contracts.inventory.v1 import StockAllocated, StockLevelChanged
 from oms_contracts.orders.v1 import (
+    CancelOrder,
     CommandRejected,
+    LockOrder,
+    OrderCancelled,
+    OrderLocked,
+    OrderUnlocked,
+    ParkOrder,
+    UnlockOrder,
+    UnparkOrder,
     ConfirmShipment,
     OrderOpened,
     OrderProcessed,
@@ -94,6 +102,68 @@ class TestProcessOrder:
     async def test_processing_an_unknown_order_is_a_permanent_error(self, handle):
         with pytest.raises(PermanentError):
             await handle(command(ProcessOrder(order_id=uuid.uuid4(), requested_by="ops")))
+
+
+class TestHoldAndCancel:
+    async def test_each_hold_command_is_applied_stored_and_published_keyed_by_order_id(
+        self, handle, repo, bus, make_details
+    ):
+        order_id = await place(handle, make_details())
+        for command_type in (ParkOrder, UnparkOrder, LockOrder, UnlockOrder, CancelOrder):
+            await handle(command(command_type(order_id=order_id, reason=f"why {command_type.TYPE}",
+                                              requested_by="ops")))
+        doc = repo.docs[str(order_id)]
+        assert doc["status"] == "cancelled"
+        assert [e["what"] for e in doc["order"]["timeline"]] == [
+            "opened", "parked", "unparked", "locked", "unlocked", "cancelled"]
+        assert all(e["by"] == "ops" for e in doc["order"]["timeline"][1:])
+        assert [type(p).__name__ for p in bus.payloads()][1:] == [
+            "OrderParked", "OrderUnparked", "OrderLocked", "OrderUnlocked", "OrderCancelled"]
+        assert {key for _, key in bus.published} == {str(order_id)}
+
+    async def test_same_cancel_twice_changes_nothing_and_republishes_the_same_event(
+        self, handle, repo, bus, make_details
+    ):
+        order_id = await place(handle, make_details())
+        cancel = command(CancelOrder(order_id=order_id, reason="buyer", requested_by="ops"))
+        await handle(cancel)
+        stored = repo.docs[str(order_id)]
+        await handle(cancel)
+        assert repo.docs[str(order_id)] == stored
+        assert len(bus.payloads(OrderCancelled)) == 2 and bus.event_ids()[-1] == bus.event_ids()[-2]
+        assert bus.payloads(CommandRejected) == []
+
+    async def test_a_refused_hold_is_published_with_its_reason_and_recorded(self, handle, repo, bus, make_details):
+        order_id = await place(handle, make_details())
+        await handle(command(UnlockOrder(order_id=order_id, reason="x", requested_by="ops")))
+        [rejected] = bus.payloads(CommandRejected)
+        assert rejected.reason == "order is not locked" and rejected.command_type == "orders.unlock_order"
+        assert repo.docs[str(order_id)]["order"]["timeline"][-1]["what"] == "orders.unlock_order refused"
+
+    async def test_process_racing_cancel_the_first_wins_and_the_second_is_rejected(
+        self, handle, repo, bus, make_details
+    ):
+        order_id = await place(handle, make_details())
+        await allocate(handle, order_id)
+        await handle(command(CancelOrder(order_id=order_id, reason="buyer", requested_by="ops")))
+        await handle(command(ProcessOrder(order_id=order_id, requested_by="ops")))
+        assert repo.docs[str(order_id)]["status"] == "cancelled"
+        assert bus.payloads(OrderProcessingStarted) == []
+        [rejected] = bus.payloads(CommandRejected)
+        assert "order is cancelled" in rejected.reason
+
+    async def test_locked_and_unlocked_events_carry_the_order_for_inventory(self, handle, bus, make_details):
+        order_id = await place(handle, make_details())
+        await handle(command(LockOrder(order_id=order_id, reason="fraud", requested_by="ops")))
+        await handle(command(UnlockOrder(order_id=order_id, reason="ok", requested_by="ops")))
+        [locked] = bus.payloads(OrderLocked)
+        [unlocked] = bus.payloads(OrderUnlocked)
+        assert locked.order.order_id == unlocked.order.order_id == order_id
+        assert [line.sku for line in unlocked.order.details.lines] == ["MUG-BLUE", "TEE-L"]
+
+    async def test_parking_an_unknown_order_is_a_permanent_error(self, handle):
+        with pytest.raises(PermanentError):
+            await handle(command(ParkOrder(order_id=uuid.uuid4(), reason="x", requested_by="ops")))
 
 
 class TestConfirmShipment:

@@ -5,7 +5,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from oms_contracts.orders.v1 import OrderOpened, OrderProcessed, OrderProcessingStarted
+from oms_contracts.orders.v1 import (
+    OrderCancelled,
+    OrderLocked,
+    OrderOpened,
+    OrderParked,
+    OrderProcessed,
+    OrderProcessingStarted,
+    OrderUnlocked,
+    OrderUnparked,
+)
 from orders.domain.errors import OrderRefused
 from orders.domain.model import Order, OrderStatus, ProcessingGuards, Shipment
 
@@ -126,3 +135,116 @@ class TestShipmentConfirmation:
     def test_an_open_order_cannot_be_confirmed(self, open_order):
         with pytest.raises(OrderRefused):
             open_order().confirm_shipment(shipment=self.shipment(), now=NOW)
+
+
+class TestParking:
+    def test_a_parked_order_keeps_its_stock_and_says_why_in_the_timeline(self, open_order):
+        order = open_order()
+        allocate_all(order)
+        [event] = order.park(reason="buyer asked to wait", by="ops", now=NOW)
+        assert isinstance(event, OrderParked) and event.reason == "buyer asked to wait"
+        assert order.parked and order.stock_allocated and order.hold_reason == "buyer asked to wait"
+        assert (order.timeline[-1].what, order.timeline[-1].by, order.timeline[-1].detail) == (
+            "parked", "ops", "buyer asked to wait")
+
+    def test_a_parked_order_cannot_be_processed_until_unparked(self, open_order):
+        order = open_order()
+        allocate_all(order)
+        order.park(reason="wait", by="ops", now=NOW)
+        with pytest.raises(OrderRefused, match=r"order is parked \(wait\); unpark it first"):
+            order.start_processing(by="ops", now=NOW, guards=ProcessingGuards())
+        [event] = order.unpark(reason="go", by="ops", now=NOW)
+        assert isinstance(event, OrderUnparked) and not order.parked and order.hold_reason is None
+        assert order.start_processing(by="ops", now=NOW, guards=ProcessingGuards())
+
+    def test_parking_twice_or_unparking_an_unparked_order_is_refused(self, open_order):
+        order = open_order()
+        with pytest.raises(OrderRefused, match="not parked"):
+            order.unpark(reason="x", by="ops", now=NOW)
+        order.park(reason="x", by="ops", now=NOW)
+        with pytest.raises(OrderRefused, match="already parked"):
+            order.park(reason="x", by="ops", now=NOW)
+
+    def test_only_an_open_order_can_be_parked(self, open_order):
+        order = open_order()
+        allocate_all(order)
+        order.start_processing(by="ops", now=NOW, guards=ProcessingGuards())
+        with pytest.raises(OrderRefused, match="order is processing, only an open order can be parked"):
+            order.park(reason="x", by="ops", now=NOW)
+
+
+class TestLocking:
+    def test_a_locked_order_releases_its_stock(self, open_order):
+        order = open_order()
+        allocate_all(order)
+        [event] = order.lock(reason="fraud check", by="ops", now=NOW)
+        assert isinstance(event, OrderLocked) and event.order.order_id == order.order_id
+        assert order.locked and not order.stock_allocated
+        assert order.timeline[-1].what == "locked" and "fraud check" in order.timeline[-1].detail
+
+    def test_a_locked_order_cannot_be_processed(self, open_order):
+        order = open_order()
+        order.lock(reason="fraud check", by="ops", now=NOW)
+        with pytest.raises(OrderRefused, match=r"order is locked \(fraud check\); unlock it first"):
+            order.start_processing(by="ops", now=NOW, guards=ProcessingGuards(require_stock=False))
+
+    def test_an_allocation_answer_reaching_a_locked_order_is_ignored(self, open_order):
+        order = open_order()
+        order.lock(reason="fraud check", by="ops", now=NOW)
+        allocate_all(order)
+        assert order.allocations == {} and order.timeline[-1].what == "allocation ignored"
+
+    def test_unlocking_asks_for_stock_again_and_the_answers_count(self, open_order):
+        order = open_order()
+        order.lock(reason="fraud check", by="ops", now=NOW)
+        [event] = order.unlock(reason="checked", by="ops", now=NOW)
+        assert isinstance(event, OrderUnlocked) and not order.locked
+        allocate_all(order)
+        assert order.stock_allocated
+
+    def test_locking_twice_or_unlocking_an_unlocked_order_is_refused(self, open_order):
+        order = open_order()
+        with pytest.raises(OrderRefused, match="not locked"):
+            order.unlock(reason="x", by="ops", now=NOW)
+        order.lock(reason="x", by="ops", now=NOW)
+        with pytest.raises(OrderRefused, match="already locked"):
+            order.lock(reason="x", by="ops", now=NOW)
+
+    def test_a_parked_and_locked_order_keeps_the_other_hold_reason_when_one_is_lifted(self, open_order):
+        order = open_order()
+        order.park(reason="wait", by="ops", now=NOW)
+        order.lock(reason="fraud", by="ops", now=NOW)
+        order.unlock(reason="ok", by="ops", now=NOW)
+        assert order.parked and order.hold_reason == "fraud"
+
+
+class TestCancelling:
+    def test_a_cancelled_order_is_terminal_and_releases_its_stock(self, open_order):
+        order = open_order()
+        allocate_all(order)
+        [event] = order.cancel(reason="buyer cancelled", by="ops", now=NOW)
+        assert isinstance(event, OrderCancelled) and event.stock_held and event.reason == "buyer cancelled"
+        assert order.status is OrderStatus.CANCELLED and order.cancelled_at == NOW
+        with pytest.raises(OrderRefused, match="order is cancelled, only an open order can be processed"):
+            order.start_processing(by="ops", now=NOW, guards=ProcessingGuards())
+        with pytest.raises(OrderRefused, match="order is cancelled, only an open order can be cancelled"):
+            order.cancel(reason="again", by="ops", now=NOW)
+
+    def test_cancelling_a_locked_order_releases_nothing_twice(self, open_order):
+        order = open_order()
+        order.lock(reason="fraud", by="ops", now=NOW)
+        [event] = order.cancel(reason="fraud confirmed", by="ops", now=NOW)
+        assert not event.stock_held
+
+    def test_a_parked_order_may_be_cancelled(self, open_order):
+        order = open_order()
+        order.park(reason="wait", by="ops", now=NOW)
+        [event] = order.cancel(reason="never mind", by="ops", now=NOW)
+        assert event.stock_held and order.status is OrderStatus.CANCELLED
+
+    def test_an_order_in_processing_cannot_be_cancelled(self, open_order):
+        order = open_order()
+        allocate_all(order)
+        order.start_processing(by="ops", now=NOW, guards=ProcessingGuards())
+        with pytest.raises(OrderRefused, match="order is processing, only an open order can be cancelled"):
+            order.cancel(reason="too late", by="ops", now=NOW)

@@ -49,6 +49,17 @@ class ShipStock(Message):
     quantity: int = Field(gt=0)
 
 
+@register
+class ReleaseStock(Message):
+    """An order no longer needs its stock (locked or cancelled): release its allocation, not below zero."""
+
+    TYPE = "inventory.release_stock"
+    TOPIC = topics.INVENTORY_COMMANDS
+    order_id: uuid.UUID
+    sku: Sku
+    quantity: int = Field(gt=0)
+
+
 # Events (topic oms.inventory.events)
 
 

@@ -68,6 +68,61 @@ class ConfirmShipment(Message):
     shipped_at: AwareDatetime
 
 
+@register
+class ParkOrder(Message):
+    """Put an open order on hold; it keeps its stock."""
+
+    TYPE = "orders.park_order"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    reason: str = Field(min_length=1, max_length=500)
+    requested_by: str
+
+
+@register
+class UnparkOrder(Message):
+    """Take a parked order off hold."""
+
+    TYPE = "orders.unpark_order"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    reason: str = Field(min_length=1, max_length=500)
+    requested_by: str
+
+
+@register
+class LockOrder(Message):
+    """Freeze an open order; its stock is released."""
+
+    TYPE = "orders.lock_order"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    reason: str = Field(min_length=1, max_length=500)
+    requested_by: str
+
+
+@register
+class UnlockOrder(Message):
+    """Unfreeze a locked order; its stock is allocated again."""
+
+    TYPE = "orders.unlock_order"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    reason: str = Field(min_length=1, max_length=500)
+    requested_by: str
+
+
+@register
+class CancelOrder(Message):
+    """Cancel an open order for good; its stock is released."""
+
+    TYPE = "orders.cancel_order"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    reason: str = Field(min_length=1, max_length=500)
+    requested_by: str
+
+
 # Events (topic oms.orders.events)
 
 
@@ -121,3 +176,59 @@ class CommandRejected(Message):
     command_type: str
     command_id: uuid.UUID
     reason: str
+
+
+@register
+class OrderParked(Message):
+    """The order is on hold; it keeps its stock."""
+
+    TYPE = "orders.order_parked"
+    TOPIC = topics.ORDERS_EVENTS
+    order_id: uuid.UUID
+    reason: str
+    by: str
+
+
+@register
+class OrderUnparked(Message):
+    """The order is off hold."""
+
+    TYPE = "orders.order_unparked"
+    TOPIC = topics.ORDERS_EVENTS
+    order_id: uuid.UUID
+    reason: str
+    by: str
+
+
+@register
+class OrderLocked(Message):
+    """The order is frozen: inventory releases its stock."""
+
+    TYPE = "orders.order_locked"
+    TOPIC = topics.ORDERS_EVENTS
+    order: OrderSnapshot
+    reason: str
+    by: str
+
+
+@register
+class OrderUnlocked(Message):
+    """The order is unfrozen: inventory allocates its stock again."""
+
+    TYPE = "orders.order_unlocked"
+    TOPIC = topics.ORDERS_EVENTS
+    order: OrderSnapshot
+    reason: str
+    by: str
+
+
+@register
+class OrderCancelled(Message):
+    """The order is cancelled for good; when `stock_held`, inventory releases its stock (a locked order held none)."""
+
+    TYPE = "orders.order_cancelled"
+    TOPIC = topics.ORDERS_EVENTS
+    order: OrderSnapshot
+    reason: str
+    by: str
+    stock_held: bool = True

@@ -15,6 +15,7 @@ from oms_contracts.inventory.v1 import (
     DEFAULT_LOCATION,
     AdjustStock,
     AllocateStock,
+    ReleaseStock,
     ShipStock,
     StockAllocated,
     StockLevelChanged,
@@ -113,6 +114,15 @@ class Stock(BaseModel):
             location=location, on_hand_delta=-taken, allocated_delta=-released, reason=reason, order_id=order_id
         )
 
+    def release(self, *, order_id: uuid.UUID, quantity: int, location: str = DEFAULT_LOCATION) -> Change:
+        """An order no longer needs its stock (locked or cancelled): release its allocation, not below zero."""
+        before = self.at(location)
+        released = min(quantity, max(before.allocated, 0))
+        reason = f"released from order {order_id}"
+        if released < quantity:
+            reason += f" (only {before.allocated} allocated)"
+        return Change(location=location, allocated_delta=-released, reason=reason, order_id=order_id)
+
     def apply(self, change: Change) -> "Stock":
         """The stock after `change`; the rules above keep both levels at zero or more."""
         before = self.at(change.location)
@@ -138,7 +148,7 @@ class Decision:
     events: list[Message] = field(default_factory=list)
 
 
-def decide(stock: Stock | None, command: AdjustStock | AllocateStock | ShipStock) -> Decision:
+def decide(stock: Stock | None, command: AdjustStock | AllocateStock | ShipStock | ReleaseStock) -> Decision:
     """Apply the stock rules to one command; raises StockRefused when the command is not allowed."""
     if isinstance(command, AdjustStock):
         current = stock or Stock.new(command.sku)
@@ -174,6 +184,17 @@ def decide(stock: Stock | None, command: AdjustStock | AllocateStock | ShipStock
             )
             return Decision(change, None, [])
         change = stock.ship(order_id=command.order_id, quantity=command.quantity)
+        after = stock.apply(change)
+        return Decision(change, after, [level_changed(after, change)])
+    if isinstance(command, ReleaseStock):
+        if stock is None:
+            change = Change(
+                location=DEFAULT_LOCATION,
+                reason=f"unknown SKU: released {command.quantity} from order {command.order_id}, nothing allocated",
+                order_id=command.order_id,
+            )
+            return Decision(change, None, [])
+        change = stock.release(order_id=command.order_id, quantity=command.quantity)
         after = stock.apply(change)
         return Decision(change, after, [level_changed(after, change)])
     raise TypeError(f"inventory cannot handle {type(command).__name__}")

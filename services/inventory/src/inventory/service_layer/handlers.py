@@ -13,15 +13,29 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from oms_contracts import Envelope, Message, decode, derived_id, encode
-from oms_contracts.inventory.v1 import DEFAULT_LOCATION, AdjustStock, AllocateStock, ShipStock, StockAllocated
-from oms_contracts.orders.v1 import OrderOpened, OrderProcessed, OrderSnapshot
+from oms_contracts.inventory.v1 import (
+    DEFAULT_LOCATION,
+    AdjustStock,
+    AllocateStock,
+    ReleaseStock,
+    ShipStock,
+    StockAllocated,
+)
+from oms_contracts.orders.v1 import (
+    OrderCancelled,
+    OrderLocked,
+    OrderOpened,
+    OrderProcessed,
+    OrderSnapshot,
+    OrderUnlocked,
+)
 from oms_platform.messaging import Bus, PermanentError
 from inventory.adapters.repository import StockRepository
 from inventory.domain.errors import StockRefused
 from inventory.domain.model import Change, Decision, LedgerEntry, RecordedMessage, Stock, decide
 
 Clock = Callable[[], datetime]
-STOCK_COMMANDS = (AdjustStock, AllocateStock, ShipStock)
+STOCK_COMMANDS = (AdjustStock, AllocateStock, ShipStock, ReleaseStock)
 
 
 async def handle_command(envelope: Envelope, *, repo: StockRepository, bus: Bus, clock: Clock) -> None:
@@ -71,7 +85,7 @@ async def _finish(entry: LedgerEntry, stock: Stock | None, *, repo: StockReposit
 
 def _entry(
     envelope: Envelope,
-    command: AdjustStock | AllocateStock | ShipStock,
+    command: AdjustStock | AllocateStock | ShipStock | ReleaseStock,
     *,
     seq: int,
     now: datetime,
@@ -123,12 +137,19 @@ def _unpack(entry: LedgerEntry) -> list[tuple[Envelope, str]]:
 
 
 async def forward_event(envelope: Envelope, *, bus: Bus) -> None:
-    """Turn an opened order into AllocateStock and a processed one into ShipStock, one per SKU; ignore the rest."""
+    """Turn order events into stock commands, one per SKU; ignore the rest.
+
+    Opened or unlocked: AllocateStock. Processed: ShipStock. Locked, or cancelled while holding stock: ReleaseStock.
+    """
     event = envelope.payload
     if isinstance(event, OrderOpened):
         make, purpose = AllocateStock, "allocate"
+    elif isinstance(event, OrderUnlocked):
+        make, purpose = AllocateStock, "reallocate"
     elif isinstance(event, OrderProcessed):
         make, purpose = ShipStock, "ship"
+    elif isinstance(event, OrderLocked) or (isinstance(event, OrderCancelled) and event.stock_held):
+        make, purpose = ReleaseStock, "release"
     else:
         return
     for sku, quantity in quantities_by_sku(event.order).items():

@@ -1,12 +1,78 @@
 """Order documents in MongoDB (collection `orders`, `_id` = order id)."""
 
+import re
 import uuid
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from oms_platform.documents import save_document
+
+if TYPE_CHECKING:
+    from orders.domain.model import Order
+
+# Sort orders of the list: name → (document field, direction). `_id` breaks ties, so paging never skips or repeats.
+SORTS = {
+    "newest": ("opened_at", DESCENDING),
+    "oldest": ("opened_at", ASCENDING),
+    "order_number": ("order_number", ASCENDING),
+}
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """What staff filter the order list by; None means any."""
+
+    status: str | None = None
+    channel: str | None = None
+    paid: bool | None = None
+    parked: bool | None = None
+    locked: bool | None = None
+    country: str | None = None
+    sku: str | None = None
+    text: str | None = None  # part of the order number, buyer name, email or postcode, any case
+
+
+def list_fields(order: "Order") -> dict[str, Any]:
+    """Top-level fields of an order document that the list filters, sorts and indexes on."""
+    details = order.details
+    searchable = [details.order_number, details.buyer.name, details.buyer.email or "",
+                  details.shipping_address.postcode or ""]
+    return {
+        "status": order.status.value,
+        "opened_at": order.opened_at.isoformat(),
+        "order_number": details.order_number,
+        "channel": details.channel,
+        "paid": details.paid,
+        "parked": order.parked,
+        "locked": order.locked,
+        "country": details.shipping_address.country,
+        "skus": sorted({line.sku for line in details.lines}),
+        "search": " ".join(searchable).lower(),
+    }
+
+
+def filter_query(f: OrderFilter) -> dict[str, Any]:
+    """The MongoDB filter of an OrderFilter (only operators FerretDB v1 supports)."""
+    query: dict[str, Any] = {
+        field: value
+        for field, value in (("status", f.status), ("channel", f.channel), ("paid", f.paid), ("parked", f.parked),
+                             ("locked", f.locked), ("country", f.country), ("skus", f.sku))
+        if value is not None
+    }
+    if f.text:
+        query["search"] = {"$regex": re.escape(f.text.lower())}
+    return query
+
+
+def after_query(sort: str, after: tuple[Any, str]) -> dict[str, Any]:
+    """Documents that come after (sort value, _id) in the given sort order."""
+    field, direction = SORTS[sort]
+    beyond = "$gt" if direction == ASCENDING else "$lt"
+    value, last_id = after
+    return {"$or": [{field: {beyond: value}}, {field: value, "_id": {beyond: last_id}}]}
 
 
 class OrderRepository(Protocol):
@@ -29,6 +95,10 @@ class MongoOrderRepository:
             [("details.channel", ASCENDING), ("details.channel_order_id", ASCENDING)], unique=True
         )
         await self.orders.create_index([("status", ASCENDING), ("opened_at", DESCENDING)])
+        await self.orders.create_index([("opened_at", DESCENDING), ("_id", DESCENDING)])
+        await self.orders.create_index([("channel", ASCENDING), ("opened_at", DESCENDING)])
+        await self.orders.create_index([("skus", ASCENDING)])
+        await self.orders.create_index([("order_number", ASCENDING)])
 
     async def get(self, order_id: uuid.UUID) -> dict[str, Any] | None:
         """The order document, or None."""
@@ -38,8 +108,21 @@ class MongoOrderRepository:
         """Insert or replace at the version read."""
         await save_document(self.orders, doc)
 
-    async def list(self, *, status: str | None, limit: int) -> list[dict[str, Any]]:
-        """Newest orders first, optionally of one status."""
-        query = {"status": status} if status else {}
-        cursor = self.orders.find(query, {"handled": 0}).sort("opened_at", DESCENDING).limit(limit)
+    async def list(
+        self, *, where: OrderFilter, sort: str = "newest", limit: int = 50, after: tuple[Any, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """One page of orders matching `where`, in `sort` order, starting after (sort value, _id)."""
+        field, direction = SORTS[sort]
+        query = filter_query(where)
+        if after is not None:
+            query = {"$and": [query, after_query(sort, after)]} if query else after_query(sort, after)
+        cursor = (
+            self.orders.find(query, {"handled": 0})
+            .sort([(field, direction), ("_id", direction)])
+            .limit(limit)
+        )
         return await cursor.to_list(length=limit)
+
+    async def count(self, *, where: OrderFilter) -> int:
+        """How many orders match `where`."""
+        return await self.orders.count_documents(filter_query(where))

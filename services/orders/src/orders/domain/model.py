@@ -8,7 +8,17 @@ from pydantic import BaseModel, Field
 
 from oms_contracts import Message
 from oms_contracts.common import OrderDetails
-from oms_contracts.orders.v1 import OrderOpened, OrderProcessed, OrderProcessingStarted, OrderSnapshot
+from oms_contracts.orders.v1 import (
+    OrderCancelled,
+    OrderLocked,
+    OrderOpened,
+    OrderParked,
+    OrderProcessed,
+    OrderProcessingStarted,
+    OrderSnapshot,
+    OrderUnlocked,
+    OrderUnparked,
+)
 from orders.domain.errors import OrderRefused
 
 
@@ -18,6 +28,7 @@ class OrderStatus(StrEnum):
     OPEN = "open"
     PROCESSING = "processing"  # handed to fulfilment, waiting for the shipment to be confirmed
     PROCESSED = "processed"
+    CANCELLED = "cancelled"  # terminal; its stock was released
 
 
 class SkuAllocation(BaseModel):
@@ -66,6 +77,10 @@ class Order(BaseModel):
     allocations: dict[str, SkuAllocation] = Field(default_factory=dict)
     shipment: Shipment | None = None
     processed_at: datetime | None = None
+    parked: bool = False  # on hold, keeps its stock
+    locked: bool = False  # frozen, its stock released
+    hold_reason: str | None = None
+    cancelled_at: datetime | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
 
     @classmethod
@@ -109,7 +124,10 @@ class Order(BaseModel):
         return []
 
     def record_allocation(self, *, sku: str, requested: int, short: int, known_sku: bool, now: datetime) -> None:
-        """Remember inventory's answer for one SKU."""
+        """Remember inventory's answer for one SKU (an answer reaching a locked or cancelled order is stale)."""
+        if self.locked or self.status is OrderStatus.CANCELLED:
+            self.note(now, "allocation ignored", "inventory", f"{sku}: the order holds no stock now")
+            return
         self.allocations[sku] = SkuAllocation(requested=requested, short=short, known_sku=known_sku)
         if not known_sku:
             self.note(now, "unlinked item", "inventory", f"{sku} is not a stock item")
@@ -139,6 +157,10 @@ class Order(BaseModel):
         """Hand the order to fulfilment, if every guard passes; otherwise raise OrderRefused saying why."""
         if self.status is not OrderStatus.OPEN:
             raise OrderRefused(f"order is {self.status.value}, only an open order can be processed")
+        if self.locked:
+            raise OrderRefused(f"order is locked ({self.hold_reason}); unlock it first")
+        if self.parked:
+            raise OrderRefused(f"order is parked ({self.hold_reason}); unpark it first")
         if guards.require_paid and not self.details.paid:
             raise OrderRefused("order is not paid")
         if guards.require_stock and not self.stock_allocated:
@@ -146,6 +168,60 @@ class Order(BaseModel):
         self.status = OrderStatus.PROCESSING
         self.note(now, "processing started", by)
         return [OrderProcessingStarted(order=self.snapshot(), requested_by=by)]
+
+    def park(self, *, reason: str, by: str, now: datetime) -> list[Message]:
+        """Put the order on hold; it keeps its stock."""
+        self._require_open("parked")
+        if self.parked:
+            raise OrderRefused("order is already parked")
+        self.parked, self.hold_reason = True, reason
+        self.note(now, "parked", by, reason)
+        return [OrderParked(order_id=self.order_id, reason=reason, by=by)]
+
+    def unpark(self, *, reason: str, by: str, now: datetime) -> list[Message]:
+        """Take the order off hold."""
+        if not self.parked:
+            raise OrderRefused("order is not parked")
+        self.parked = False
+        self.hold_reason = self.hold_reason if self.locked else None
+        self.note(now, "unparked", by, reason)
+        return [OrderUnparked(order_id=self.order_id, reason=reason, by=by)]
+
+    def lock(self, *, reason: str, by: str, now: datetime) -> list[Message]:
+        """Freeze the order; inventory releases its stock, so its allocations are forgotten."""
+        self._require_open("locked")
+        if self.locked:
+            raise OrderRefused("order is already locked")
+        self.locked, self.hold_reason = True, reason
+        self.allocations = {}
+        self.note(now, "locked", by, f"{reason}; stock released")
+        return [OrderLocked(order=self.snapshot(), reason=reason, by=by)]
+
+    def unlock(self, *, reason: str, by: str, now: datetime) -> list[Message]:
+        """Unfreeze the order; inventory allocates its stock again."""
+        if self.status is not OrderStatus.OPEN:
+            raise OrderRefused(f"order is {self.status.value}, only an open order can be unlocked")
+        if not self.locked:
+            raise OrderRefused("order is not locked")
+        self.locked = False
+        self.hold_reason = self.hold_reason if self.parked else None
+        self.note(now, "unlocked", by, f"{reason}; stock allocated again")
+        return [OrderUnlocked(order=self.snapshot(), reason=reason, by=by)]
+
+    def cancel(self, *, reason: str, by: str, now: datetime) -> list[Message]:
+        """Cancel the order for good; inventory releases its stock unless locking released it already."""
+        self._require_open("cancelled")
+        stock_held = not self.locked
+        self.status = OrderStatus.CANCELLED
+        self.cancelled_at = now
+        self.allocations = {}
+        self.note(now, "cancelled", by, reason + ("; stock released" if stock_held else ""))
+        return [OrderCancelled(order=self.snapshot(), reason=reason, by=by, stock_held=stock_held)]
+
+    def _require_open(self, becoming: str) -> None:
+        """Refuse unless the order is open."""
+        if self.status is not OrderStatus.OPEN:
+            raise OrderRefused(f"order is {self.status.value}, only an open order can be {becoming}")
 
     def unallocated_skus(self) -> list[str]:
         """SKUs whose stock is not (yet) allocated in full."""

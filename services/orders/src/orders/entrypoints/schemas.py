@@ -4,13 +4,15 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from oms_contracts.common import Address, Buyer, CurrencyCode, Money, OrderLine, Shipping
 
 
 class OrderCreate(BaseModel):
     """A telephone sale typed in by staff."""
+
+    model_config = ConfigDict(extra="forbid")
 
     order_number: str | None = Field(None, max_length=100, description="Leave out to get one generated.")
     buyer: Buyer
@@ -42,10 +44,14 @@ class OrderPublic(BaseModel):
     channel_order_id: str
     status: str
     paid: bool
+    parked: bool
+    locked: bool
+    hold_reason: str | None
     stock_allocated: bool
     unallocated_skus: list[str]
     opened_at: datetime
     processed_at: datetime | None
+    cancelled_at: datetime | None
     carrier: str | None
     tracking_number: str | None
     total: Decimal
@@ -54,5 +60,17 @@ class OrderPublic(BaseModel):
     timeline: list[dict]
 
 
-class ProcessRequest(BaseModel):
-    """Options of a process request (none yet besides who asks, which comes from the API key)."""
+class OrderPage(BaseModel):
+    """One page of the order list."""
+
+    items: list[OrderPublic]
+    total: int = Field(description="How many orders match the filters, over all pages.")
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class HoldRequest(BaseModel):
+    """Why staff park, unpark, lock, unlock or cancel an order (shown in its timeline)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "buyer asked us to wait"}]})
+
+    reason: str = Field(min_length=1, max_length=500)

@@ -13,16 +13,21 @@ from oms_contracts.fulfilment.v1 import ShipmentConfirmed
 from oms_contracts.ingest.v1 import OrderReceived
 from oms_contracts.inventory.v1 import StockAllocated
 from oms_contracts.orders.v1 import (
+    CancelOrder,
     CommandRejected,
     ConfirmShipment,
+    LockOrder,
+    ParkOrder,
     PlaceOrder,
     ProcessOrder,
     RecordStockAllocation,
+    UnlockOrder,
+    UnparkOrder,
     order_id_for,
 )
 from oms_platform.documents import Decision, handle_once
 from oms_platform.messaging import Bus, PermanentError
-from orders.adapters.repository import OrderRepository
+from orders.adapters.repository import OrderRepository, list_fields
 from orders.domain.errors import OrderRefused
 from orders.domain.model import Order, ProcessingGuards, Shipment
 
@@ -50,8 +55,7 @@ async def handle_command(
                     order_id=order_id, command_type=envelope.type, command_id=envelope.event_id, reason=str(refusal)
                 )
             ]
-        fields = {"status": order.status.value, "opened_at": order.opened_at.isoformat(),
-                  "order": order.model_dump(mode="json")}
+        fields = {**list_fields(order), "order": order.model_dump(mode="json")}
         return fields, [(p, str(order_id)) for p in payloads]
 
     await handle_once(envelope, aggregate_id=order_id, store=repo, bus=bus, decide=decide)
@@ -78,6 +82,9 @@ def _decide(
         raise OrderRefused("no such order")
     if isinstance(command, ProcessOrder):
         return order, order.start_processing(by=command.requested_by, now=now, guards=guards)
+    hold = _HOLD_ACTIONS.get(type(command))
+    if hold is not None:
+        return order, hold(order, reason=command.reason, by=command.requested_by, now=now)
     if isinstance(command, RecordStockAllocation):
         order.record_allocation(
             sku=command.sku, requested=command.requested, short=command.short, known_sku=command.known_sku, now=now
@@ -92,6 +99,16 @@ def _decide(
         )
         return order, order.confirm_shipment(shipment=shipment, now=now)
     raise PermanentError(f"orders cannot handle {command.TYPE}")
+
+
+# Hold and cancel commands: each is one Order method taking (reason, by, now).
+_HOLD_ACTIONS = {
+    ParkOrder: Order.park,
+    UnparkOrder: Order.unpark,
+    LockOrder: Order.lock,
+    UnlockOrder: Order.unlock,
+    CancelOrder: Order.cancel,
+}
 
 
 def _actor(command: Message) -> str:
