@@ -13,7 +13,7 @@ PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 # touches the data of a `make run` (and both can run side by side).
 TEST_INFRA_ENV := OMS_INFRA_DIR=$(CURDIR)/.oms/test-infra OMS_KAFKA_PORT=29092 OMS_KAFKA_CONTROLLER_PORT=29093 OMS_MONGO_PORT=27217
 
-.PHONY: help run stop test unit-test integration-test install system-deps infra-up infra-down infra-status schemas
+.PHONY: help run stop test unit-test install system-deps infra-up infra-down infra-status schemas bench
 
 help:
 	@echo "make run     start Kafka, FerretDB and all five services with a demo shop (Ctrl-C stops)"
@@ -22,6 +22,7 @@ help:
 	@echo "make infra-up | infra-down | infra-status    the local Kafka + FerretDB only"
 	@echo "make unit-test    the tests that need no infrastructure"
 	@echo "make schemas      export the message JSON Schemas and asyncapi.json to build/schemas"
+	@echo "make bench        benchmark scripts on the local infrastructure (BENCH_ARGS='--orders 100000')"
 
 system-deps:
 	@bash infra/system-deps.sh
@@ -65,3 +66,7 @@ test: system-deps install
 
 schemas: install
 	$(PY) -m oms_contracts export-schemas build/schemas
+
+bench: install
+	@$(INFRA) up
+	@set -a; source .oms/infra/infra.env; set +a; $(PY) benchmarks/orders_list.py $(BENCH_ARGS)
