@@ -116,6 +116,9 @@ def system(endpoints, printer, api_keys, tmp_path_factory) -> System:
         "OMS_MAX_ATTEMPTS": "3",
         "PRINTING_INVOICE_PRINTER": printer.uri,
         "PRINTING_LABEL_PRINTER": printer.uri,
+        "INGEST_WEBHOOK_SECRETS": (
+            "shopify:fernbrook:sample-shopify-client-secret-A,woocommerce:shop:sample-woo-webhook-secret-A"
+        ),
         **{f"{s.upper()}_DATABASE": f"oms_{s}_it_{run_id}" for s in SERVICES},
     }
     log_dir = tmp_path_factory.mktemp("service-logs")

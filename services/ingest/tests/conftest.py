@@ -4,6 +4,7 @@ import asyncio
 import copy
 import csv
 import io
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest.domain.model import Intake, IntakeStatus, IntakeSummary
+from ingest.domain.webhooks import WebhookSecrets, signature
 from oms_contracts import Envelope
 from oms_platform.testing import RecordingBus
 
@@ -25,6 +27,12 @@ class FakeIntakeStore:
         if intake.intake_id in self.intakes:
             raise KeyError(f"duplicate intake {intake.intake_id}")
         self.intakes[intake.intake_id] = copy.deepcopy(intake)
+
+    async def add_once(self, intake: Intake) -> bool:
+        if intake.intake_id in self.intakes:
+            return False
+        self.intakes[intake.intake_id] = copy.deepcopy(intake)
+        return True
 
     async def get(self, intake_id: uuid.UUID) -> Intake | None:
         return copy.deepcopy(self.intakes.get(intake_id))
@@ -45,6 +53,9 @@ class FakeIntakeStore:
 
     async def mark_failed(self, intake_id, *, error) -> bool:
         return self._move(intake_id, status=IntakeStatus.FAILED, error=error)
+
+    async def mark_skipped(self, intake_id, *, reason) -> bool:
+        return self._move(intake_id, status=IntakeStatus.SKIPPED, skip_reason=reason)
 
     def _move(self, intake_id, **changes) -> bool:
         current = self.intakes.get(intake_id)
@@ -159,3 +170,72 @@ def csv_file(sample_csv):
 
     build.base = dict(base)
     return build
+
+
+DATA = Path(__file__).parent / "data"
+SHOPIFY_SECRET = "sample-shopify-client-secret-A"
+WOOCOMMERCE_SECRET = "sample-woo-webhook-secret-A"
+
+
+class WebhookSample:
+    """A webhook delivery of the channel research's samples: raw body bytes (exactly as signed) and headers."""
+
+    def __init__(self, channel: str, name: str) -> None:
+        self.raw = (DATA / channel / f"{name}.body.json").read_bytes()
+        self.headers: dict[str, str] = json.loads((DATA / channel / f"{name}.headers.json").read_text())
+
+    def with_headers(self, **changes: str | None) -> dict[str, str]:
+        """The headers with some replaced (`X_Shopify_Topic="..."`) or dropped (None)."""
+        headers = dict(self.headers)
+        for name, value in changes.items():
+            name = name.replace("_", "-")
+            match = next((h for h in headers if h.lower() == name.lower()), name)
+            headers.pop(match, None)
+            if value is not None:
+                headers[match] = value
+        return headers
+
+
+@pytest.fixture
+def shopify_1021() -> WebhookSample:
+    """Shopify orders/create of order #1021 (one line, GBP 27.99), signed with SHOPIFY_SECRET."""
+    return WebhookSample("shopify", "webhook-orders-create-1021")
+
+
+@pytest.fixture
+def shopify_1022() -> WebhookSample:
+    """Shopify orders/create of order #1022 (two lines, a discount code, GBP 65.70)."""
+    return WebhookSample("shopify", "webhook-orders-create-1022")
+
+
+@pytest.fixture
+def woocommerce_1052() -> WebhookSample:
+    """WooCommerce order.created of order 1052 (EUR, prices without tax, a coupon), signed with WOOCOMMERCE_SECRET."""
+    return WebhookSample("woocommerce", "webhook-order.created-1052")
+
+
+@pytest.fixture
+def woocommerce_orders() -> list[dict]:
+    """The WooCommerce REST order list sample (orders 1052 and 1047), parsed."""
+    return json.loads((DATA / "woocommerce" / "orders-list.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def expected_orders() -> dict[str, dict]:
+    """What the channel research says each sample order normalises to, by `<channel>:<channel_order_id>`."""
+    expected = json.loads((DATA / "channels-expected.json").read_text(encoding="utf-8"))
+    return {f"{o['channel']}:{o['channel_order_id']}": o for o in expected["orders"]}
+
+
+@pytest.fixture
+def webhook_secrets():
+    """The sample secrets: Shopify account `fernbrook`, WooCommerce account `shop`; another Shopify account."""
+    return WebhookSecrets.parse(
+        f"shopify:fernbrook:{SHOPIFY_SECRET},woocommerce:shop:{WOOCOMMERCE_SECRET},shopify:other:other-secret"
+    )
+
+
+@pytest.fixture
+def sign():
+    """sign(raw, secret) -> the base64 HMAC-SHA256 header value."""
+    return signature

@@ -23,6 +23,7 @@ def build_api(settings: Settings) -> FastAPI:
     router = ingest_router(
         store=store, bus=Bus(broker, PRODUCER), keys=ApiKeys(settings.api_keys.get_secret_value()),
         clock=utc_now, max_body_bytes=settings.max_body_bytes, publish_timeout=settings.publish_timeout_seconds,
+        webhook_secrets=settings.parsed_webhook_secrets(), woocommerce_statuses=settings.woocommerce_statuses(),
     )
     return service_api("ingest", settings, broker, mongo, router)
 
@@ -37,6 +38,7 @@ def run_ingest_worker(settings: Settings) -> None:
             store=store, bus=Bus(broker, PRODUCER), clock=utc_now,
             older_than=timedelta(seconds=settings.republish_after_seconds),
             every=settings.republish_every_seconds, stop=stop,
+            woocommerce_statuses=settings.woocommerce_statuses(),
         )
 
     run_worker(broker, settings, mongo, on_startup=store.create_indexes, background=republish)

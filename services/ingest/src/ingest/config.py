@@ -1,15 +1,18 @@
 """Settings of the ingest service (env prefix INGEST_, plus the shared KAFKA_/MONGODB_/OMS_ ones)."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from ingest.domain.channel_orders import DEFAULT_WOOCOMMERCE_STATUSES
+from ingest.domain.webhooks import WebhookSecrets
 from oms_platform.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
     """Everything the ingest service reads from its environment."""
 
-    model_config = SettingsConfigDict(env_prefix="INGEST_")
+    # Inputs are left out of validation errors: they would print a malformed INGEST_WEBHOOK_SECRETS in the log.
+    model_config = SettingsConfigDict(env_prefix="INGEST_", hide_input_in_errors=True)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8101
@@ -28,3 +31,28 @@ class Settings(ServiceSettings):
     max_body_bytes: int = Field(
         1_000_000, ge=1024, le=8_000_000, description="Largest payload accepted; a larger one is refused with 413."
     )
+    webhook_secrets: SecretStr = Field(
+        SecretStr(""),
+        description="Shared secrets of the channel accounts that send webhooks: `channel:account:secret,...` or "
+        'JSON `{"channel:account": "secret" | ["new", "old"]}` (two secrets while rotating). A webhook for an '
+        "account not listed here is refused with 401.",
+    )
+    woocommerce_unprocessed_statuses: str = Field(
+        ",".join(DEFAULT_WOOCOMMERCE_STATUSES),
+        description="WooCommerce order statuses imported (comma-separated); orders in any other are skipped.",
+    )
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _secrets_readable(cls, value: SecretStr) -> SecretStr:
+        """Fail at startup, not at the first webhook (the error never quotes a secret)."""
+        WebhookSecrets.parse(value.get_secret_value())
+        return value
+
+    def parsed_webhook_secrets(self) -> WebhookSecrets:
+        """The webhook secrets per (channel, account)."""
+        return WebhookSecrets.parse(self.webhook_secrets.get_secret_value())
+
+    def woocommerce_statuses(self) -> tuple[str, ...]:
+        """The WooCommerce statuses configured as unprocessed."""
+        return tuple(s.strip() for s in self.woocommerce_unprocessed_statuses.split(",") if s.strip())

@@ -56,3 +56,9 @@ class TestCsvIntakeDocument:
         intake = stored_intake()
         assert to_document(intake)["mapping"] is None
         assert Intake.model_validate(from_document(to_document(intake))).mapping is None
+
+    def test_a_webhook_intake_reads_back_with_its_account_delivery_and_skip_reason(self):
+        intake = stored_intake(kind=IntakeKind.SHOPIFY_ORDER, channel="shopify", account="fernbrook",
+                               delivery_id="7d3f0c9e", topic="orders/create", status=IntakeStatus.SKIPPED,
+                               skip_reason="cancelled")
+        assert Intake.model_validate(from_document(to_document(intake))) == intake

@@ -4,8 +4,10 @@ Unlike aggregate documents, an intake document is written by the HTTP request th
 must be stored before the API answers 2xx, so it cannot wait for Kafka (which may be what is down). That is
 safe under "one writer per document" (DESIGN.md) because:
 
-- the document is created by an insert with a fresh uuid4 `_id` (atomic on MongoDB and FerretDB alike), and
-  its payload fields (headers, body, received_at) are never written again;
+- the document is created by an insert with a fresh uuid4 `_id`, or for a webhook an `_id` derived from the
+  channel's delivery id (atomic on MongoDB and FerretDB alike; a second insert of the same delivery fails with
+  a duplicate key, which is how redeliveries are absorbed), and its payload fields (headers, body,
+  received_at) are never written again;
 - afterwards only `status` moves, and only forward from `received`, through a guarded
   `update_one({_id, status: "received"}, ...)`. Two writers can touch it: the request that created it, and the
   re-publisher, which only looks at intakes still `received` after INGEST_REPUBLISH_AFTER_SECONDS, long after
@@ -23,12 +25,15 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ingest.domain.model import Intake, IntakeStatus, IntakeSummary
+from oms_platform.mongo import is_duplicate_key
 
 
 class IntakeStore(Protocol):
     """Where intake records live."""
 
     async def add(self, intake: Intake) -> None: ...
+
+    async def add_once(self, intake: Intake) -> bool: ...
 
     async def get(self, intake_id: uuid.UUID) -> Intake | None: ...
 
@@ -39,6 +44,8 @@ class IntakeStore(Protocol):
     async def mark_published(self, intake_id: uuid.UUID, *, event_id: uuid.UUID | None, at: datetime) -> bool: ...
 
     async def mark_failed(self, intake_id: uuid.UUID, *, error: str) -> bool: ...
+
+    async def mark_skipped(self, intake_id: uuid.UUID, *, reason: str) -> bool: ...
 
 
 class MongoIntakeStore:
@@ -55,6 +62,20 @@ class MongoIntakeStore:
     async def add(self, intake: Intake) -> None:
         """Insert a new intake record."""
         await self.intake.insert_one(to_document(intake))
+
+    async def add_once(self, intake: Intake) -> bool:
+        """Insert a new intake record; False (and nothing written) when one with its `_id` exists already.
+
+        Webhook intakes get an `_id` derived from the channel's delivery id, so this unique insert is what
+        absorbs a redelivered webhook (atomic on MongoDB and FerretDB alike).
+        """
+        try:
+            await self.intake.insert_one(to_document(intake))
+        except Exception as exc:
+            if is_duplicate_key(exc):
+                return False
+            raise
+        return True
 
     async def get(self, intake_id: uuid.UUID) -> Intake | None:
         """One intake record with its headers and body, or None."""
@@ -95,6 +116,15 @@ class MongoIntakeStore:
         result = await self.intake.update_one(
             {"_id": str(intake_id), "status": IntakeStatus.RECEIVED.value},
             {"$set": {"status": IntakeStatus.FAILED.value, "error": error}},
+        )
+        return result.matched_count == 1
+
+
+    async def mark_skipped(self, intake_id: uuid.UUID, *, reason: str) -> bool:
+        """Move a `received` intake to `skipped` with the reason; False when it had already moved on."""
+        result = await self.intake.update_one(
+            {"_id": str(intake_id), "status": IntakeStatus.RECEIVED.value},
+            {"$set": {"status": IntakeStatus.SKIPPED.value, "skip_reason": reason}},
         )
         return result.matched_count == 1
 

@@ -36,3 +36,12 @@ class PayloadRejected(Exception):
 
 class PayloadTooLarge(PayloadRejected):
     """A body over the configured size limit; only its beginning is kept."""
+
+
+class OrderSkipped(Exception):
+    """A payload read fine but deliberately not imported (a cancelled order, a status not configured as
+    unprocessed, a topic we do not handle); it stays in the intake log as skipped, with this reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

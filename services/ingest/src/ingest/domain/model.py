@@ -18,11 +18,13 @@ _SECRET_WORDS = ("secret", "token", "password", "passwd", "api-key", "apikey", "
 
 
 class IntakeStatus(StrEnum):
-    """Where an intake is: stored but not yet published, published, or failed (kept with its error)."""
+    """Where an intake is: stored but not yet published, published, failed (kept with its error) or skipped
+    (read fine but deliberately not imported, kept with the reason)."""
 
     RECEIVED = "received"
     PUBLISHED = "published"
     FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 class IntakeKind(StrEnum):
@@ -30,6 +32,8 @@ class IntakeKind(StrEnum):
 
     ORDER = "order"
     CSV_ORDERS = "csv_orders"
+    SHOPIFY_ORDER = "shopify_order"
+    WOOCOMMERCE_ORDER = "woocommerce_order"
 
 
 class IntakeSummary(BaseModel):
@@ -45,6 +49,11 @@ class IntakeSummary(BaseModel):
     error: str | None = None
     event_id: uuid.UUID | None = None
     published_at: datetime | None = None
+    # Webhooks: the channel account it was addressed to, the channel's delivery id and topic.
+    account: str | None = None
+    delivery_id: str | None = None
+    topic: str | None = None
+    skip_reason: str | None = None
 
 
 class Intake(IntakeSummary):
@@ -95,6 +104,9 @@ def new_intake(
     received_at: datetime,
     limit: int,
     mapping: dict[str, str] | None = None,
+    account: str | None = None,
+    delivery_id: str | None = None,
+    topic: str | None = None,
 ) -> tuple[Intake, PayloadRejected | None]:
     """The intake record of a payload just received; one whose body cannot be read at all starts as failed.
 
@@ -113,5 +125,8 @@ def new_intake(
         status=IntakeStatus.FAILED if unreadable else IntakeStatus.RECEIVED,
         error=unreadable.reason if unreadable else None,
         mapping=mapping,
+        account=account,
+        delivery_id=delivery_id,
+        topic=topic,
     )
     return intake, unreadable

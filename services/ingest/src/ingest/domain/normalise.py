@@ -1,12 +1,20 @@
 """Normalisers: turn the body of an intake into the order it describes, or say precisely what is wrong."""
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import AwareDatetime, ValidationError
 
-from ingest.domain.errors import PayloadRejected, Problem
+from ingest.domain.channel_orders import (
+    DEFAULT_WOOCOMMERCE_STATUSES,
+    SHOPIFY_ORDER_TOPICS,
+    WOOCOMMERCE_ORDER_TOPICS,
+    normalise_shopify_order,
+    normalise_woocommerce_order,
+)
+from ingest.domain.errors import OrderSkipped, PayloadRejected, Problem
 from ingest.domain.model import Intake, IntakeKind
 from oms_contracts.common import OrderDetails
 
@@ -25,10 +33,26 @@ class NormalisedOrder:
     channel_updated_at: datetime
 
 
-def normalise(intake: Intake) -> NormalisedOrder:
-    """The order an intake describes; raises PayloadRejected naming each problem."""
+def normalise(
+    intake: Intake, *, woocommerce_statuses: Iterable[str] = DEFAULT_WOOCOMMERCE_STATUSES
+) -> NormalisedOrder:
+    """The order an intake describes; raises PayloadRejected naming each problem, or OrderSkipped with why.
+
+    `woocommerce_statuses` are the WooCommerce statuses configured as unprocessed (the ones imported).
+    """
     if intake.kind is IntakeKind.ORDER:
         return normalise_generic_order(intake)
+    if intake.kind is IntakeKind.SHOPIFY_ORDER:
+        if intake.topic not in SHOPIFY_ORDER_TOPICS:
+            raise OrderSkipped(f"topic {intake.topic!r} is not handled ({', '.join(sorted(SHOPIFY_ORDER_TOPICS))})")
+        order, updated_at = normalise_shopify_order(intake.body)
+        return NormalisedOrder(order=order, channel_updated_at=updated_at)
+    if intake.kind is IntakeKind.WOOCOMMERCE_ORDER:
+        if intake.topic not in WOOCOMMERCE_ORDER_TOPICS:
+            raise OrderSkipped(
+                f"topic {intake.topic!r} is not handled ({', '.join(sorted(WOOCOMMERCE_ORDER_TOPICS))})")
+        order, updated_at = normalise_woocommerce_order(intake.body, unprocessed=woocommerce_statuses)
+        return NormalisedOrder(order=order, channel_updated_at=updated_at)
     raise PayloadRejected([Problem(loc=("body",), msg=f"no normaliser for {intake.kind!r}", type="unknown_kind")])
 
 

@@ -1,24 +1,28 @@
-"""HTTP API of ingest: the generic order intake, the CSV order import and the intake log for staff."""
+"""HTTP API of ingest: the generic order intake, channel webhooks, the CSV order import and the intake log."""
 
 import uuid
+from collections.abc import Iterable
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from ingest.adapters.intake_store import IntakeStore
 from ingest.domain.errors import PayloadTooLarge, Problem
+from ingest.domain.channel_orders import DEFAULT_WOOCOMMERCE_STATUSES
 from ingest.domain.model import IntakeStatus
+from ingest.domain.webhooks import WebhookSecrets
 from ingest.entrypoints.schemas import (
     CsvImportAccepted,
     IntakeAccepted,
     IntakeListItem,
     IntakePublic,
     SkippedOrderPublic,
+    WebhookAccepted,
     csv_file_openapi,
     order_payload_openapi,
 )
 from ingest.service_layer import handlers
-from ingest.service_layer.handlers import Clock
+from ingest.service_layer.handlers import Clock, WebhookOutcome
 from oms_platform.auth import ApiKeys, Caller, require_role
 from oms_platform.messaging import Bus
 
@@ -28,11 +32,53 @@ _REJECTED = {"description": "Stored as failed; `detail` names each problem like 
 
 
 def ingest_router(
-    *, store: IntakeStore, bus: Bus, keys: ApiKeys, clock: Clock, max_body_bytes: int, publish_timeout: float = 5.0
+    *,
+    store: IntakeStore,
+    bus: Bus,
+    keys: ApiKeys,
+    clock: Clock,
+    max_body_bytes: int,
+    publish_timeout: float = 5.0,
+    webhook_secrets: WebhookSecrets | None = None,
+    woocommerce_statuses: Iterable[str] = DEFAULT_WOOCOMMERCE_STATUSES,
 ) -> APIRouter:
-    """Routes for receiving channel orders and reading the intake log."""
+    """Routes for receiving channel orders and webhooks, and reading the intake log."""
     router = APIRouter(tags=["ingest"])
     staff = require_role(keys, "ops")
+    secrets = webhook_secrets or WebhookSecrets()
+    woocommerce_statuses = tuple(woocommerce_statuses)
+
+    @router.post(
+        "/webhooks/{channel}/{account}",
+        response_model=WebhookAccepted,
+        responses={401: {"description": "Signature missing or wrong (or no secret for this account); nothing "
+                                        "stored or published."},
+                   413: {"description": "Body over INGEST_MAX_BODY_BYTES; its signature cannot be checked, so "
+                                        "nothing is stored."}},
+    )
+    async def receive_webhook(
+        request: Request,
+        channel: str = Path(pattern=r"^(shopify|woocommerce)$"),
+        account: str = Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$"),
+    ) -> WebhookAccepted | JSONResponse:
+        """A Shopify (`orders/create`, `orders/updated`) or WooCommerce (`order.created`, `order.updated`)
+        webhook. No bearer key: the channel signs the raw body with the account's shared secret instead."""
+        raw = await _read_body(request, limit=max_body_bytes)
+        receipt = await handlers.receive_webhook(
+            channel=channel, account=account, headers=request.headers.items(), raw=raw, secrets=secrets,
+            store=store, bus=bus, clock=clock, max_body_bytes=max_body_bytes, publish_timeout=publish_timeout,
+            woocommerce_statuses=woocommerce_statuses,
+        )
+        if receipt.status is WebhookOutcome.UNAUTHORIZED:
+            return JSONResponse(status_code=401, content={"detail": "invalid webhook signature"})
+        if receipt.status is WebhookOutcome.TOO_LARGE:
+            return JSONResponse(status_code=413, content={"detail": receipt.reason})
+        # 200 even for a skipped or failed payload: it is kept in the intake log, and the channel resending it
+        # (Shopify retries non-2xx for hours, WooCommerce disables a webhook after 5 failures) would not help.
+        return WebhookAccepted(
+            intake_id=receipt.intake_id, status=receipt.status.value, reason=receipt.reason,
+            status_url=f"/intake/{receipt.intake_id}" if receipt.intake_id else None,
+        )
 
     @router.post(
         "/channels/{channel}/orders",

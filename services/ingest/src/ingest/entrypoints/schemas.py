@@ -18,6 +18,17 @@ class IntakeAccepted(BaseModel):
     status_url: str
 
 
+class WebhookAccepted(BaseModel):
+    """The answer to a signed webhook delivery: 200 whatever became of it (see `status`), so the channel does
+    not resend it. `status` is published, received (stored, Kafka slow), skipped (with `reason`), failed
+    (kept in the intake log with `reason`) or duplicate (this delivery id was received before)."""
+
+    intake_id: uuid.UUID | None
+    status: str
+    reason: str | None = None
+    status_url: str | None = None
+
+
 class SkippedOrderPublic(BaseModel):
     """An order of a CSV file deliberately not imported: its first row and why (cancelled, already_shipped)."""
 
@@ -44,6 +55,10 @@ class IntakeListItem(BaseModel):
     error: str | None
     event_id: uuid.UUID | None
     published_at: datetime | None
+    account: str | None = None
+    delivery_id: str | None = None
+    topic: str | None = None
+    skip_reason: str | None = None
 
 
 class IntakePublic(IntakeListItem):

@@ -2,9 +2,11 @@
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from datetime import timedelta
 
 from ingest.adapters.intake_store import IntakeStore
+from ingest.domain.channel_orders import DEFAULT_WOOCOMMERCE_STATUSES
 from ingest.service_layer import handlers
 from ingest.service_layer.handlers import Clock
 from oms_platform.messaging import Bus
@@ -13,7 +15,14 @@ log = logging.getLogger(__name__)
 
 
 async def run_republisher(
-    *, store: IntakeStore, bus: Bus, clock: Clock, older_than: timedelta, every: float, stop: asyncio.Event
+    *,
+    store: IntakeStore,
+    bus: Bus,
+    clock: Clock,
+    older_than: timedelta,
+    every: float,
+    stop: asyncio.Event,
+    woocommerce_statuses: Iterable[str] = DEFAULT_WOOCOMMERCE_STATUSES,
 ) -> None:
     """Every `every` seconds re-publish stale `received` intakes, until `stop` is set.
 
@@ -22,7 +31,8 @@ async def run_republisher(
     """
     while not stop.is_set():
         try:
-            await handlers.republish_stale(store=store, bus=bus, clock=clock, older_than=older_than)
+            await handlers.republish_stale(store=store, bus=bus, clock=clock, older_than=older_than,
+                                           woocommerce_statuses=woocommerce_statuses)
         except Exception:  # noqa: BLE001 - retried next round; the intakes wait as `received`
             log.exception("re-publish round failed; trying again in %.0f s", every)
         try:

@@ -1,18 +1,31 @@
-"""Ingest's use cases: receive an order payload or a CSV order file (store first, then publish); re-publish."""
+"""Ingest's use cases: receive an order payload, a channel webhook or a CSV order file (store first, then
+publish); re-publish."""
 
 import asyncio
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from ingest.adapters.intake_store import IntakeStore
+from ingest.domain.channel_orders import DEFAULT_WOOCOMMERCE_STATUSES
 from ingest.domain.csv_orders import CHANNEL as CSV_CHANNEL
 from ingest.domain.csv_orders import CsvImport, SkippedOrder, parse_csv_orders, resolve_mapping
-from ingest.domain.errors import PayloadRejected
+from ingest.domain.errors import OrderSkipped, PayloadRejected
 from ingest.domain.model import Intake, IntakeKind, IntakeStatus, new_intake
 from ingest.domain.normalise import NormalisedOrder, normalise
+from ingest.domain.webhooks import (
+    DELIVERY_HEADERS,
+    SHOPIFY,
+    SIGNATURE_HEADERS,
+    TOPIC_HEADERS,
+    WOOCOMMERCE,
+    WebhookSecrets,
+    signature_matches,
+)
 from oms_contracts import Envelope, derived_id
 from oms_contracts.ingest.v1 import OrderReceived
 from oms_platform.messaging import Bus
@@ -87,6 +100,15 @@ async def receive_order(
         # A normaliser bug: keep the payload as failed for staff to see, and let the caller answer 500.
         await store.mark_failed(intake.intake_id, error=f"normaliser failed: {type(exc).__name__}: {exc}")
         raise
+    status = await publish_intake(intake, normalised, store=store, bus=bus, clock=clock,
+                                  publish_timeout=publish_timeout)
+    return Receipt(intake.intake_id, status)
+
+
+async def publish_intake(
+    intake: Intake, normalised: NormalisedOrder, *, store: IntakeStore, bus: Bus, clock: Clock, publish_timeout: float
+) -> IntakeStatus:
+    """Publish the order of a stored intake and mark it published; `received` if Kafka failed or was slow."""
     envelope, key = order_received(intake, normalised, bus=bus)
     try:
         # Bounded, so a channel is not kept waiting for Kafka's own (40 s) timeout; a send that still goes
@@ -95,14 +117,14 @@ async def receive_order(
     except Exception:  # noqa: BLE001 - the payload is stored; the re-publisher sends it (same event id)
         log.warning("intake %s stored but not published; the re-publisher will send it", intake.intake_id,
                     exc_info=True)
-        return Receipt(intake.intake_id, IntakeStatus.RECEIVED)
+        return IntakeStatus.RECEIVED
     try:
         await store.mark_published(intake.intake_id, event_id=envelope.event_id, at=clock())
     except Exception:  # noqa: BLE001 - published already; a stale `received` is only re-sent with the same id
         log.warning("intake %s published but not marked; the re-publisher will send it again (same event id)",
                     intake.intake_id, exc_info=True)
-        return Receipt(intake.intake_id, IntakeStatus.RECEIVED)
-    return Receipt(intake.intake_id, IntakeStatus.PUBLISHED)
+        return IntakeStatus.RECEIVED
+    return IntakeStatus.PUBLISHED
 
 
 def csv_order_event_id(intake_id: uuid.UUID, channel_order_id: str) -> uuid.UUID:
@@ -115,15 +137,18 @@ def read_csv_intake(intake: Intake) -> CsvImport:
     return parse_csv_orders(intake.body, mapping=intake.mapping)
 
 
-def messages_of(intake: Intake, *, bus: Bus) -> list[tuple[Envelope, str]]:
-    """Every `ingest.order_received` (and its key) an intake yields; PayloadRejected when it cannot be read."""
+def messages_of(
+    intake: Intake, *, bus: Bus, woocommerce_statuses: Iterable[str] = DEFAULT_WOOCOMMERCE_STATUSES
+) -> list[tuple[Envelope, str]]:
+    """Every `ingest.order_received` (and its key) an intake yields; PayloadRejected when it cannot be read,
+    OrderSkipped when it is deliberately not imported."""
     if intake.kind is IntakeKind.CSV_ORDERS:
         return [
             order_received(intake, normalised, bus=bus,
                            event_id=csv_order_event_id(intake.intake_id, normalised.order.channel_order_id))
             for normalised in read_csv_intake(intake).orders
         ]
-    return [order_received(intake, normalise(intake), bus=bus)]
+    return [order_received(intake, normalise(intake, woocommerce_statuses=woocommerce_statuses), bus=bus)]
 
 
 @dataclass(frozen=True)
@@ -205,7 +230,13 @@ async def receive_csv_orders(
 
 
 async def republish_stale(
-    *, store: IntakeStore, bus: Bus, clock: Clock, older_than: timedelta, batch: int = 100
+    *,
+    store: IntakeStore,
+    bus: Bus,
+    clock: Clock,
+    older_than: timedelta,
+    batch: int = 100,
+    woocommerce_statuses: Iterable[str] = DEFAULT_WOOCOMMERCE_STATUSES,
 ) -> int:
     """Publish the intakes still `received` after `older_than` (oldest first); returns how many were published.
 
@@ -216,9 +247,12 @@ async def republish_stale(
     published = 0
     for intake in await store.stale(received_before=clock() - older_than, limit=batch):
         try:
-            messages = messages_of(intake, bus=bus)
+            messages = messages_of(intake, bus=bus, woocommerce_statuses=woocommerce_statuses)
         except PayloadRejected as rejected:
             await store.mark_failed(intake.intake_id, error=rejected.reason)
+            continue
+        except OrderSkipped as skipped:
+            await store.mark_skipped(intake.intake_id, reason=skipped.reason)
             continue
         except Exception as exc:  # noqa: BLE001 - a normaliser bug must not block the intakes behind it
             log.exception("normalising intake %s failed", intake.intake_id)
@@ -232,3 +266,100 @@ async def republish_stale(
         log.info("re-published intake %s (%d message(s))", intake.intake_id, len(messages))
     return published
 
+
+
+WEBHOOK_KINDS = {SHOPIFY: IntakeKind.SHOPIFY_ORDER, WOOCOMMERCE: IntakeKind.WOOCOMMERCE_ORDER}
+# Purpose in the derived intake id of a webhook delivery: the same delivery always gets the same intake id.
+WEBHOOK_DELIVERY_PURPOSE = "webhook-delivery"
+_WOOCOMMERCE_PING = re.compile(rb"^webhook_id=\d+$")
+
+
+class WebhookOutcome(StrEnum):
+    """What became of a webhook delivery, beyond the intake statuses."""
+
+    UNAUTHORIZED = "unauthorized"  # signature missing or wrong: nothing stored, nothing published
+    TOO_LARGE = "too_large"  # over the size limit, so its signature cannot be checked: nothing stored
+    PING = "ping"  # WooCommerce's unsigned `webhook_id=N` test delivery: nothing stored
+    DUPLICATE = "duplicate"  # a delivery id already in the intake log: nothing new stored or published
+
+
+@dataclass(frozen=True)
+class WebhookReceipt:
+    """What became of a webhook delivery: its intake (if stored) and status, or why it was turned away."""
+
+    status: IntakeStatus | WebhookOutcome
+    intake_id: uuid.UUID | None = None
+    reason: str | None = None
+
+
+def webhook_intake_id(channel: str, account: str, delivery_id: str) -> uuid.UUID:
+    """The intake id of a webhook delivery, derived from the channel's delivery id (the dedupe key)."""
+    return derived_id(f"{channel}:{account}", WEBHOOK_DELIVERY_PURPOSE, delivery_id)
+
+
+async def receive_webhook(
+    *,
+    channel: str,
+    account: str,
+    headers: Iterable[tuple[str, str]],
+    raw: bytes,
+    secrets: WebhookSecrets,
+    store: IntakeStore,
+    bus: Bus,
+    clock: Clock,
+    max_body_bytes: int,
+    publish_timeout: float = 5.0,
+    woocommerce_statuses: Iterable[str] = DEFAULT_WOOCOMMERCE_STATUSES,
+) -> WebhookReceipt:
+    """Verify a channel webhook's signature, store it once per delivery id, then normalise and publish it.
+
+    The signature is checked on the raw body before anything else: a forged or unsigned delivery is neither
+    stored nor published (it is logged, without secrets or signatures). A verified delivery whose id is in
+    the intake log already is a redelivery and changes nothing. A delivery that is skipped (cancelled,
+    status not unprocessed, unhandled topic) or cannot be normalised stays in the intake log with the reason;
+    the caller still answers 2xx, because the channel resending it would not make it any better.
+    """
+    headers = list(headers)
+    by_name = {name.lower(): value for name, value in headers}
+    if channel == WOOCOMMERCE and SIGNATURE_HEADERS[channel] not in by_name and _WOOCOMMERCE_PING.match(raw):
+        log.info("webhook %s/%s: ping delivery answered", channel, account)
+        return WebhookReceipt(WebhookOutcome.PING)
+    if len(raw) > max_body_bytes:
+        log.warning("webhook %s/%s refused: body over %d bytes, its signature cannot be checked",
+                    channel, account, max_body_bytes)
+        return WebhookReceipt(WebhookOutcome.TOO_LARGE, reason=f"body larger than {max_body_bytes} bytes")
+    account_secrets = secrets.of(channel, account)
+    given = by_name.get(SIGNATURE_HEADERS[channel])
+    if not signature_matches(raw, given, account_secrets):
+        why = ("no secret configured for this account" if not account_secrets
+               else "signature missing" if not given else "signature does not match")
+        log.warning("webhook %s/%s rejected (%s): %d bytes, delivery %r", channel, account, why, len(raw),
+                    by_name.get(DELIVERY_HEADERS[channel], "-"))
+        return WebhookReceipt(WebhookOutcome.UNAUTHORIZED, reason="invalid signature")
+    delivery_id = (by_name.get(DELIVERY_HEADERS[channel]) or "").strip() or None
+    intake_id = webhook_intake_id(channel, account, delivery_id) if delivery_id else uuid.uuid4()
+    intake, unreadable = new_intake(
+        intake_id=intake_id, kind=WEBHOOK_KINDS[channel], channel=channel, headers=headers, raw=raw,
+        received_at=clock(), limit=max_body_bytes, account=account, delivery_id=delivery_id,
+        topic=(by_name.get(TOPIC_HEADERS[channel]) or "").strip() or None,
+    )
+    if not await store.add_once(intake):
+        log.info("webhook %s/%s delivery %s received again: nothing to do", channel, account, delivery_id)
+        return WebhookReceipt(WebhookOutcome.DUPLICATE, intake_id)
+    if unreadable is not None:
+        return WebhookReceipt(IntakeStatus.FAILED, intake_id, unreadable.reason)
+    try:
+        normalised = normalise(intake, woocommerce_statuses=woocommerce_statuses)
+    except OrderSkipped as skipped:
+        await store.mark_skipped(intake_id, reason=skipped.reason)
+        return WebhookReceipt(IntakeStatus.SKIPPED, intake_id, skipped.reason)
+    except PayloadRejected as rejected:
+        await store.mark_failed(intake_id, error=rejected.reason)
+        log.warning("webhook %s/%s intake %s failed: %s", channel, account, intake_id, rejected.reason)
+        return WebhookReceipt(IntakeStatus.FAILED, intake_id, rejected.reason)
+    except Exception as exc:
+        await store.mark_failed(intake_id, error=f"normaliser failed: {type(exc).__name__}: {exc}")
+        raise
+    status = await publish_intake(intake, normalised, store=store, bus=bus, clock=clock,
+                                  publish_timeout=publish_timeout)
+    return WebhookReceipt(status, intake_id)
