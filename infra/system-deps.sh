@@ -3,7 +3,7 @@
 # Java + Maven (Kafka), Go (FerretDB) and Python come with our machines; WeasyPrint needs Pango and fonts,
 # the tests read PDFs back with poppler's pdftotext.
 set -euo pipefail
-packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils)
+packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils cups-ipp-utils avahi-daemon dbus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

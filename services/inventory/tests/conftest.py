@@ -6,13 +6,30 @@ from decimal import Decimal
 
 import pytest
 
-from oms_contracts import new_envelope
+from oms_contracts import new_envelope, topics
 from oms_contracts.common import Address, Buyer, OrderDetails, OrderLine, Shipping
 from oms_contracts.orders.v1 import OrderSnapshot
 from oms_platform.documents import ConcurrentWrite
-from oms_platform.testing import RecordingBus, SteppingClock
+from oms_platform.testing import InMemoryDocuments, RecordingBus, SteppingClock
+from inventory.adapters.items import OPEN_STATUSES, outstanding
 from inventory.adapters.repository import ledger_document, stock_document
 from inventory.domain.model import LedgerEntry, Stock
+from inventory.service_layer.handlers import handle_command
+
+
+class FakeItems(InMemoryDocuments):
+    """Stock item documents in a dict, listed in SKU order like the Mongo store."""
+
+    async def list(self, *, after: str | None, limit: int) -> list[dict]:
+        return [self.docs[sku] for sku in sorted(self.docs) if after is None or sku > after][:limit]
+
+
+class FakePurchaseOrders(InMemoryDocuments):
+    """Purchase order documents in a dict, with the Mongo store's `due` query."""
+
+    async def due(self, sku: str) -> int:
+        return sum(outstanding(doc, sku) for doc in self.docs.values()
+                   if sku in doc.get("skus", []) and doc["status"] in OPEN_STATUSES)
 
 
 class FakeRepository:
@@ -26,6 +43,8 @@ class FakeRepository:
         self.stock: dict[str, dict] = {}
         self.ledger: dict[str, dict] = {}
         self.crash_before_stock_save = False
+        self.items = FakeItems()
+        self.purchase_orders = FakePurchaseOrders()
 
     async def get_stock(self, sku: str) -> Stock | None:
         doc = self.stock.get(sku)
@@ -114,3 +133,24 @@ def bus() -> RecordingBus:
 @pytest.fixture
 def clock() -> SteppingClock:
     return SteppingClock()
+
+
+class WorkerBus(RecordingBus):
+    """Records like RecordingBus and, as the worker would, applies each inventory command as it is sent.
+
+    Set `running = False` to play a worker that is too slow to answer.
+    """
+
+    def __init__(self, repo, clock) -> None:
+        super().__init__("inventory")
+        self.repo, self.clock, self.running = repo, clock, True
+
+    async def publish(self, envelope, *, key: str) -> None:
+        await super().publish(envelope, key=key)
+        if self.running and envelope.payload.TOPIC == topics.INVENTORY_COMMANDS:
+            await handle_command(envelope, repo=self.repo, bus=self, clock=self.clock)
+
+
+@pytest.fixture
+def worker_bus(repo, clock) -> WorkerBus:
+    return WorkerBus(repo, clock)

@@ -2,9 +2,14 @@
 
 import asyncio
 import copy
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pymongo.errors import DuplicateKeyError
@@ -18,6 +23,7 @@ from oms_platform.testing import RecordingBus, SteppingClock
 from printing.adapters.printers import Destination, PrinterError
 from printing.service_layer.handlers import SendPolicy
 
+START_DNS_SD = Path(__file__).parent / "start-dns-sd.sh"
 INVOICE_PRINTER = "socket://invoices.test:9100"
 LABEL_PRINTER = "socket://labels.test:9100"
 
@@ -206,11 +212,12 @@ def renderer() -> FakeRenderer:
 
 @pytest.fixture
 def make_printers():
-    """Destinations for both document types, sending to the given fake printer(s)."""
+    """Destinations for every document type (packing slips go to the invoice printer), sending to the fakes."""
 
     def build(invoice_printer, label_printer=None) -> dict[str, Destination]:
         return {
             "invoice": Destination(INVOICE_PRINTER, invoice_printer),
+            "packing_slip": Destination(INVOICE_PRINTER, invoice_printer),
             "shipping_label": Destination(LABEL_PRINTER, label_printer or invoice_printer),
         }
 
@@ -248,3 +255,91 @@ def make_printer():
 def make_renderer():
     """Build a FakeRenderer: make_renderer(broken=True) fails like a bad template."""
     return FakeRenderer
+
+
+class IppEvePrinter:
+    """A real IPP Everywhere printer (CUPS' `ippeveprinter`) on 127.0.0.1 that keeps every job in `spool`."""
+
+    def __init__(self, spool: Path, formats: str, instant: bool = True) -> None:
+        self.spool = spool
+        self.formats = formats
+        self.instant = instant
+        self.port = _free_port()
+        self.log = spool.parent / f"ippeveprinter-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"ipp://127.0.0.1:{self.port}/ipp/print"
+
+    def start(self) -> "IppEvePrinter":
+        if shutil.which("ippeveprinter") is None:
+            pytest.fail("ippeveprinter is missing: install Debian's cups-ipp-utils (infra/system-deps.sh, as root)")
+        dns_sd = subprocess.run([str(START_DNS_SD)], capture_output=True, text=True, check=False)
+        if dns_sd.returncode != 0:
+            pytest.fail(f"ippeveprinter needs DNS-SD, and {START_DNS_SD.name} failed: {dns_sd.stderr.strip()}")
+        self.spool.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                # -c /bin/true "prints" each job at once (the built-in simulation takes ~10 s a job, answering
+                # server-error-busy meanwhile); -k keeps every document in the spool directory.
+                ["ippeveprinter", "-p", str(self.port), "-d", str(self.spool), "-k",
+                 *(["-c", "/bin/true"] if self.instant else []), "-f", self.formats, f"OMS Test {self.port}"],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"ippeveprinter exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"ippeveprinter did not listen on port {self.port} within 10 s: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    async def wait_for_files(self, count: int, timeout: float = 10.0) -> list[Path]:
+        """The documents the printer kept, oldest job first, once there are `count` of them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            # "<job id>-<job name>.<ext>"; the .prn files are what the -c command printed, not what we sent.
+            files = sorted(
+                (f for f in self.spool.iterdir() if f.is_file() and f.suffix != ".prn"),
+                key=lambda f: int(f.name.split("-", 1)[0]),
+            )
+            if len(files) >= count or time.monotonic() > deadline:
+                return files
+            await asyncio.sleep(0.05)
+
+
+def _free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def start_ipp_printer(tmp_path):
+    """Start a real IPP printer: start_ipp_printer(formats=..., instant=True) -> IppEvePrinter. It fails, never
+    skips, when it cannot start. instant=False keeps ippeveprinter's ~10 s simulated printing of each job."""
+    started: list[IppEvePrinter] = []
+
+    def start(formats: str = "application/pdf,application/octet-stream", instant: bool = True) -> IppEvePrinter:
+        printer = IppEvePrinter(tmp_path / f"spool-{len(started)}", formats, instant).start()
+        started.append(printer)
+        return printer
+
+    yield start
+    for printer in started:
+        printer.stop()

@@ -19,7 +19,7 @@ class Settings(ServiceSettings):
     database: str = "oms_fulfilment"
     documents: Annotated[tuple[str, ...], NoDecode] = Field(
         ("invoice", "shipping_label"),
-        description="Comma-separated documents every shipment prints, from: invoice, shipping_label.",
+        description="Comma-separated documents every shipment prints, from: invoice, packing_slip, shipping_label.",
     )
     confirm_on: Literal["printed", "immediately"] = Field(
         "printed",

@@ -41,6 +41,20 @@ class TestCreating:
         assert [d.document_type for d in shipment.documents] == ["shipping_label"]
         assert [e.document_type for e in events if isinstance(e, PrintDocument)] == ["shipping_label"]
 
+    def test_a_packing_slip_is_a_document_like_the_others(self, make_order):
+        order = make_order()
+        shipment, events = create(order, documents=("invoice", "packing_slip", "shipping_label"))
+        slip = next(e for e in events if isinstance(e, PrintDocument) and e.document_type == "packing_slip")
+        assert slip.job_id == print_job_id(order.order_id, "packing_slip", 1) and slip.order == order
+        for document_type in ("invoice", "shipping_label"):
+            shipment.record_document_outcome(job_id=job(shipment, document_type), printed=True, reason=None,
+                                             now=LATER)
+        assert shipment.status is ShipmentStatus.PRINTING  # the packing slip has not printed yet
+        [confirmed] = shipment.record_document_outcome(
+            job_id=job(shipment, "packing_slip"), printed=True, reason=None, now=LATER
+        )
+        assert isinstance(confirmed, ShipmentConfirmed)
+
     def test_confirm_immediately_confirms_after_the_print_jobs(self, make_order):
         shipment, events = create(make_order(), confirm_on="immediately")
         assert [type(e) for e in events] == [ShipmentCreated, PrintDocument, PrintDocument, ShipmentConfirmed]

@@ -1,6 +1,6 @@
 """Builds the inventory service's clients and wiring; nothing connects until a process starts."""
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
@@ -9,7 +9,7 @@ from oms_platform.messaging import Bus
 from oms_platform.runtime import connect, run_worker, service_api, utc_now
 from inventory.adapters.repository import MongoStockRepository
 from inventory.config import Settings
-from inventory.entrypoints.api import stock_router
+from inventory.entrypoints.api import items_router, purchase_orders_router, stock_router
 from inventory.entrypoints.worker import register_subscribers
 
 PRODUCER = "inventory"
@@ -20,7 +20,12 @@ def build_api(settings: Settings) -> FastAPI:
     keys = ApiKeys(settings.api_keys.get_secret_value())
     broker, mongo = connect(settings, client_id="inventory-api")
     repo = MongoStockRepository(mongo[settings.database])
-    router = stock_router(repo=repo, bus=Bus(broker, PRODUCER), keys=keys)
+    bus = Bus(broker, PRODUCER)
+    router = APIRouter()
+    router.include_router(stock_router(repo=repo, bus=bus, keys=keys))
+    timeout = settings.command_timeout_seconds
+    router.include_router(items_router(repo=repo, bus=bus, keys=keys, command_timeout=timeout))
+    router.include_router(purchase_orders_router(repo=repo, bus=bus, keys=keys, command_timeout=timeout))
     return service_api("inventory", settings, broker, mongo, router)
 
 

@@ -13,4 +13,9 @@ class Settings(ServiceSettings):
 
     api_host: str = Field("127.0.0.1", description="Address the API listens on.")
     api_port: int = Field(8103, description="Port of the API.")
-    database: str = Field("oms_inventory", description="MongoDB database holding `stock` and `ledger`.")
+    database: str = Field(
+        "oms_inventory", description="MongoDB database holding `stock`, `ledger`, `stock_items` and `purchase_orders`."
+    )
+    command_timeout_seconds: float = Field(
+        10.0, gt=0, description="Seconds PUT /stock-items and the purchase-order routes wait for the worker before 202."
+    )

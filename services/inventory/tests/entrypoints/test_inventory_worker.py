@@ -1,12 +1,23 @@
 """The inventory subscribers, wired on FastStream's in-memory test broker."""
 
 import json
+import uuid
 
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from oms_contracts import ContractError, DeadLetter, Envelope, decode, encode, new_envelope, topics
-from oms_contracts.inventory.v1 import AdjustStock, AllocateStock, StockAllocated
+from oms_contracts.inventory.v1 import (
+    AdjustStock,
+    AllocateStock,
+    CreatePurchaseOrder,
+    DefineStockItem,
+    PurchaseOrderLine,
+    ReceivePurchaseOrder,
+    ReceiveStock,
+    StockAllocated,
+    StockLow,
+)
 from oms_contracts.orders.v1 import OrderOpened
 from oms_platform.messaging import Bus
 from inventory.entrypoints.worker import register_subscribers
@@ -109,3 +120,72 @@ class TestStockCommandConsumer:
         assert repo.stock["MUG"]["on_hand"] == 6 and wiring.dead[topics.INVENTORY_COMMANDS] == []
         assert len(wiring.events) == 1
 
+
+
+def define_item(sku="MUG", minimum_level=5) -> Envelope:
+    return new_envelope(DefineStockItem(sku=sku, title="Blue mug", minimum_level=minimum_level, defined_by="ops"),
+                        producer="test")
+
+
+class TestStockItemCommands:
+    async def test_same_define_command_twice_changes_nothing(self, wiring, repo):
+        envelope = define_item()
+        async with TestKafkaBroker(wiring.broker) as br:
+            await br.publish(encode(envelope), topics.INVENTORY_COMMANDS, key=b"MUG")
+            stored = dict(repo.items.docs["MUG"])
+            await br.publish(encode(envelope), topics.INVENTORY_COMMANDS, key=b"MUG")
+        assert repo.items.docs["MUG"] == stored and stored["version"] == 1
+
+    async def test_a_bad_define_command_goes_to_the_dlq_and_the_next_one_flows(self, wiring, repo):
+        bad = {"type": "inventory.define_stock_item", "version": 1, "event_id": "x", "payload": {"sku": "MUG"}}
+        async with TestKafkaBroker(wiring.broker) as br:
+            await br.publish(json.dumps(bad).encode(), topics.INVENTORY_COMMANDS, key=b"MUG")
+            await br.publish(encode(define_item("TEE")), topics.INVENTORY_COMMANDS, key=b"TEE")
+        [dead] = wiring.dead[topics.INVENTORY_COMMANDS]
+        assert "inventory.define_stock_item" in dead.reason and dead.consumer_group == "inventory"
+        assert list(repo.items.docs) == ["TEE"]
+
+    async def test_an_allocation_below_the_minimum_level_publishes_stock_low(self, wiring, command, make_order):
+        order = make_order(("MUG", 2))
+        async with TestKafkaBroker(wiring.broker) as br:
+            await br.publish(encode(define_item("MUG", minimum_level=5)), topics.INVENTORY_COMMANDS, key=b"MUG")
+            await br.publish(encode(adjust("MUG", 6)), topics.INVENTORY_COMMANDS, key=b"MUG")
+            await br.publish(encode(command(OrderOpened(order=order))), topics.ORDERS_EVENTS, key=b"o")
+        [low] = [e.payload for e in wiring.events if isinstance(e.payload, StockLow)]
+        assert (low.sku, low.available, low.suggested_reorder) == ("MUG", 4, 3)
+
+
+PO_ID = uuid.UUID(int=7)
+
+
+def po_command(payload) -> Envelope:
+    return new_envelope(payload, producer="test")
+
+
+class TestPurchaseOrderCommands:
+    async def test_same_delivery_twice_changes_nothing_and_stock_rises_once(self, wiring, repo):
+        create = po_command(CreatePurchaseOrder(po_id=PO_ID, supplier="Potteries", created_by="ops",
+                                                lines=[PurchaseOrderLine(sku="MUG", quantity=10)]))
+        delivery = po_command(ReceivePurchaseOrder(po_id=PO_ID, received_by="ops",
+                                                   lines=[PurchaseOrderLine(sku="MUG", quantity=4)]))
+        key = str(PO_ID).encode()
+        async with TestKafkaBroker(wiring.broker) as br:
+            await br.publish(encode(create), topics.INVENTORY_COMMANDS, key=key)
+            await br.publish(encode(delivery), topics.INVENTORY_COMMANDS, key=key)
+            stored = dict(repo.purchase_orders.docs[str(PO_ID)])
+            await br.publish(encode(delivery), topics.INVENTORY_COMMANDS, key=key)
+        assert repo.purchase_orders.docs[str(PO_ID)] == stored and stored["status"] == "partially_delivered"
+        assert repo.stock["MUG"]["on_hand"] == 4 and len(repo.entries_of("MUG")) == 1
+
+    async def test_a_delivery_for_an_unknown_order_goes_to_the_dlq_and_the_next_one_flows(self, wiring, repo):
+        unknown = po_command(ReceivePurchaseOrder(po_id=uuid.uuid4(), received_by="ops",
+                                                  lines=[PurchaseOrderLine(sku="MUG", quantity=1)]))
+        async with TestKafkaBroker(wiring.broker) as br:
+            await br.publish(encode(unknown), topics.INVENTORY_COMMANDS, key=b"x")
+            await br.publish(b'{"type": "inventory.receive_stock", "version": 1, "payload": {}}',
+                             topics.INVENTORY_COMMANDS, key=b"x")
+            await br.publish(encode(po_command(ReceiveStock(sku="MUG", quantity=2, po_id=PO_ID))),
+                             topics.INVENTORY_COMMANDS, key=b"MUG")
+        missing, malformed = wiring.dead[topics.INVENTORY_COMMANDS]
+        assert "does not exist" in missing.reason and "inventory.receive_stock" in malformed.reason
+        assert repo.stock["MUG"]["on_hand"] == 2 and repo.purchase_orders.docs == {}

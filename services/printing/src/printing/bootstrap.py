@@ -22,18 +22,17 @@ def destinations(settings: Settings) -> dict[str, Destination]:
     """The printer of each document type."""
     timeout = settings.printer_timeout_seconds
     return {
-        "invoice": Destination(settings.invoice_printer, printer_for_uri(settings.invoice_printer, timeout=timeout)),
-        "shipping_label": Destination(
-            settings.label_printer, printer_for_uri(settings.label_printer, timeout=timeout)
-        ),
+        document_type: Destination(uri, printer_for_uri(uri, timeout=timeout))
+        for document_type, uri in settings.printer_uris().items()
     }
 
 
 def build_api(settings: Settings) -> FastAPI:
-    """The FastAPI app with its broker (for health and publishing) and Mongo client."""
+    """The FastAPI app with its broker (for health and publishing reprints) and Mongo client."""
     broker, mongo = connect(settings, client_id="printing-api")
     repo = MongoPrintJobRepository(mongo[settings.database])
-    router = print_jobs_router(repo=repo, keys=ApiKeys(settings.api_keys.get_secret_value()))
+    keys = ApiKeys(settings.api_keys.get_secret_value())
+    router = print_jobs_router(repo=repo, keys=keys, bus=Bus(broker, PRODUCER))
     return service_api("printing", settings, broker, mongo, router)
 
 

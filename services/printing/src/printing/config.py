@@ -17,6 +17,9 @@ class Settings(ServiceSettings):
     database: str = "oms_printing"
     invoice_printer: str = Field(description="URI of the printer for invoices (A4 PDF), e.g. socket://10.0.0.5:9100.")
     label_printer: str = Field(description="URI of the printer for shipping labels (ZPL), e.g. socket://10.0.0.6:9100.")
+    packing_slip_printer: str | None = Field(
+        None, description="URI of the printer for packing slips (A4 PDF); the invoice printer when not set."
+    )
     seller_name: str = Field(
         "OMS Shop", min_length=1, max_length=200, description="Seller name on invoices and labels."
     )
@@ -24,12 +27,22 @@ class Settings(ServiceSettings):
     send_attempts: int = Field(3, ge=1, le=20, description="Tries to reach a printer before the job fails.")
     send_max_backoff_seconds: float = Field(2.0, ge=0, description="Longest pause between two tries.")
 
-    @field_validator("invoice_printer", "label_printer")
+    @field_validator("invoice_printer", "label_printer", "packing_slip_printer")
     @classmethod
-    def _known_printer_uri(cls, uri: str, info: ValidationInfo) -> str:
+    def _known_printer_uri(cls, uri: str | None, info: ValidationInfo) -> str | None:
         """Refuse an unknown scheme or a malformed address now, not on the first job."""
+        if info.field_name == "packing_slip_printer" and not (uri or "").strip():
+            return None  # left out: packing slips go to the invoice printer
         try:
             printer_for_uri(uri, timeout=1.0)
         except ValueError as exc:
             raise ValueError(f"PRINTING_{info.field_name.upper()}: {exc}") from exc
         return uri.strip()
+
+    def printer_uris(self) -> dict[str, str]:
+        """The printer URI of each document type."""
+        return {
+            "invoice": self.invoice_printer,
+            "packing_slip": self.packing_slip_printer or self.invoice_printer,
+            "shipping_label": self.label_printer,
+        }

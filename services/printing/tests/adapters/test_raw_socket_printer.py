@@ -48,7 +48,7 @@ class TestPrinterUris:
         assert printer_for_uri("socket://labels.local", timeout=3) == RawSocketPrinter("labels.local", 9100, 3)
 
     @pytest.mark.parametrize(
-        "uri", ["ipp://10.0.0.5/ipp/print", "10.0.0.5:9100", "socket://", "socket://h:99999", "socket://h:9100/x"]
+        "uri", ["lpd://10.0.0.5/queue", "10.0.0.5:9100", "socket://", "socket://h:99999", "socket://h:9100/x"]
     )
     def test_anything_else_is_refused(self, uri):
         with pytest.raises(ValueError, match="printer URI"):

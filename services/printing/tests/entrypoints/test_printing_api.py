@@ -6,18 +6,27 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from oms_contracts.printing.v1 import ReprintJob
 from oms_platform.auth import ApiKeys
+from oms_platform.testing import RecordingBus
 from printing.entrypoints.api import print_jobs_router
-from printing.service_layer.handlers import handle_print_document
+from printing.service_layer.handlers import SendPolicy, handle_print_document
 
 OPS_KEY = "ops-key-0123456789abcdef"
 PACKER_KEY = "packer-key-0123456789abcdef"
 
 
 @pytest.fixture
-def client(repo):
+def api_bus() -> RecordingBus:
+    """What the API publishes (apart from what the handler publishes on `bus`)."""
+    return RecordingBus("printing")
+
+
+@pytest.fixture
+def client(repo, api_bus):
     app = FastAPI()
-    app.include_router(print_jobs_router(repo=repo, keys=ApiKeys(f"ops:{OPS_KEY},packer:{PACKER_KEY}")))
+    keys = ApiKeys(f"ops:{OPS_KEY},packer:{PACKER_KEY}")
+    app.include_router(print_jobs_router(repo=repo, keys=keys, bus=api_bus))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
@@ -84,4 +93,78 @@ class TestListingJobs:
 
     async def test_listing_needs_a_key(self, client):
         response = await client.get("/print-jobs")
+        assert response.status_code == 401
+
+
+class TestReprintingAJob:
+    async def test_a_printed_job_is_sent_to_reprint_keyed_by_job_id_naming_who_asked(
+        self, client, printed, print_command, api_bus
+    ):
+        job = await printed(print_command("shipping_label"))
+        response = await client.post(
+            f"/print-jobs/{job.job_id}/reprint", json={"reason": "  label smudged "}, headers=auth()
+        )
+        assert response.status_code == 202
+        [(envelope, key)] = api_bus.published
+        assert key == str(job.job_id) and response.json() == {
+            "job_id": str(job.job_id), "command_id": str(envelope.event_id)
+        }
+        assert envelope.payload == ReprintJob(job_id=job.job_id, reason="label smudged", requested_by="ops-key-1")
+
+    async def test_the_same_idempotency_key_asks_for_the_same_reprint(self, client, printed, print_command, api_bus):
+        job = await printed(print_command("invoice"))
+        for _ in range(2):
+            response = await client.post(
+                f"/print-jobs/{job.job_id}/reprint", json={"reason": "jammed"},
+                headers=auth() | {"Idempotency-Key": "bench-3-0001"},
+            )
+            assert response.status_code == 202
+        first, second = api_bus.event_ids()
+        assert first == second
+
+    async def test_without_a_key_each_request_is_another_reprint(self, client, printed, print_command, api_bus):
+        job = await printed(print_command("invoice"))
+        for _ in range(2):
+            await client.post(f"/print-jobs/{job.job_id}/reprint", json={"reason": "two copies"}, headers=auth())
+        first, second = api_bus.event_ids()
+        assert first != second
+
+    async def test_an_unknown_job_is_404(self, client, api_bus):
+        response = await client.post(f"/print-jobs/{uuid.uuid4()}/reprint", json={"reason": "x"}, headers=auth())
+        assert response.status_code == 404 and api_bus.published == []
+
+    async def test_a_job_that_never_printed_is_409_saying_why(
+        self, client, repo, bus, clock, renderer, make_printer, make_printers, print_command, api_bus
+    ):
+        command = print_command("shipping_label")
+        await handle_print_document(
+            command, repo=repo, bus=bus, renderer=renderer, printers=make_printers(make_printer(failures=99)),
+            clock=clock, policy=SendPolicy(attempts=1, max_backoff_seconds=0),
+        )
+        response = await client.post(
+            f"/print-jobs/{command.payload.job_id}/reprint", json={"reason": "again"}, headers=auth()
+        )
+        assert response.status_code == 409
+        detail = response.json()["detail"]
+        assert "has never printed" in detail and "nothing to reprint" in detail and "printer offline" in detail
+        assert api_bus.published == []
+
+    @pytest.mark.parametrize(
+        "body, field",
+        [({}, "reason"), ({"reason": "   "}, "reason"), ({"reason": "x", "copies": 2}, "copies")],
+    )
+    async def test_a_bad_body_gets_422_naming_the_field(self, client, printed, print_command, body, field):
+        job = await printed(print_command("invoice"))
+        response = await client.post(f"/print-jobs/{job.job_id}/reprint", json=body, headers=auth())
+        assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == field
+
+    async def test_a_packer_may_not_reprint(self, client, printed, print_command, api_bus):
+        job = await printed(print_command("invoice"))
+        response = await client.post(
+            f"/print-jobs/{job.job_id}/reprint", json={"reason": "x"}, headers=auth(PACKER_KEY)
+        )
+        assert response.status_code == 403 and api_bus.published == []
+
+    async def test_reprinting_needs_a_key(self, client):
+        response = await client.post(f"/print-jobs/{uuid.uuid4()}/reprint", json={"reason": "x"})
         assert response.status_code == 401

@@ -1,13 +1,14 @@
 """The printing subscriber, wired on FastStream's in-memory test broker with the real templates."""
 
 import json
+import uuid
 
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
-from oms_contracts import DeadLetter, decode, encode, topics
-from oms_contracts.printing.v1 import JobPrinted
+from oms_contracts import DeadLetter, decode, encode, new_envelope, topics
+from oms_contracts.printing.v1 import JobPrinted, ReprintJob
 from oms_platform.messaging import Bus
-from printing.adapters.printers import Destination, RawSocketPrinter
+from printing.adapters.printers import Destination, RawSocketPrinter, printer_for_uri
 from printing.adapters.renderers import DocumentRenderer
 from printing.entrypoints.worker import register_subscribers
 from printing.service_layer.handlers import SendPolicy
@@ -56,6 +57,24 @@ class TestPrintCommandConsumer:
         ]
         assert all(isinstance(e.payload, JobPrinted) for e in events)
         assert events[0].payload.size_bytes == len(pdf)
+
+    async def test_a_packing_slip_is_printed_as_a_pdf_on_its_printer(
+        self, repo, clock, make_printer, print_command
+    ):
+        slips, others = make_printer(), make_printer()
+        printers = {
+            "invoice": Destination("socket://invoices.test:9100", others),
+            "packing_slip": Destination("socket://slips.test:9100", slips),
+            "shipping_label": Destination("socket://labels.test:9100", others),
+        }
+        broker, events, _ = wired_broker(repo, clock, printers)
+        command = print_command("packing_slip")
+        async with TestKafkaBroker(broker) as br:
+            await br.publish(encode(command), topics.PRINTING_COMMANDS)
+        [pdf] = slips.received
+        assert pdf.startswith(b"%PDF") and others.received == []
+        [event] = events
+        assert event.payload.document_type == "packing_slip" and event.payload.printer == "socket://slips.test:9100"
 
     async def test_same_message_twice_changes_nothing(self, repo, clock, printer, make_printers, print_command):
         broker, events, _ = wired_broker(repo, clock, make_printers(printer))
@@ -108,3 +127,62 @@ class TestPrintCommandConsumer:
         pdf, zpl = await listener.wait_for_jobs(2)
         assert pdf.startswith(b"%PDF") and zpl.startswith(b"^XA") and zpl.rstrip().endswith(b"^XZ")
         assert [(e.payload.printer, e.payload.size_bytes) for e in events] == [(uri, len(pdf)), (uri, len(zpl))]
+
+
+    async def test_an_invoice_reaches_a_real_ipp_printer_and_a_label_a_raw_port(
+        self, repo, clock, start_listener, start_ipp_printer, make_order, print_command
+    ):
+        ipp, listener = start_ipp_printer(), await start_listener()
+        printers = {
+            "invoice": Destination(ipp.uri, printer_for_uri(ipp.uri, timeout=10)),
+            "shipping_label": Destination(
+                f"socket://127.0.0.1:{listener.port}", RawSocketPrinter("127.0.0.1", listener.port, timeout=5)
+            ),
+        }
+        broker, events, _ = wired_broker(repo, clock, printers)
+        order = make_order(order_number="PH-IPP-7")
+        async with TestKafkaBroker(broker) as br:
+            await br.publish(encode(print_command("invoice", order=order)), topics.PRINTING_COMMANDS)
+            await br.publish(encode(print_command("shipping_label", order=order)), topics.PRINTING_COMMANDS)
+        [kept] = await ipp.wait_for_files(1)
+        [zpl] = await listener.wait_for_jobs(1)
+        assert kept.read_bytes().startswith(b"%PDF") and b"PH-IPP-7" in zpl
+        assert [(e.type, e.payload.printer) for e in events] == [
+            ("printing.job_printed", ipp.uri), ("printing.job_printed", f"socket://127.0.0.1:{listener.port}")
+        ]
+        assert events[0].payload.size_bytes == kept.stat().st_size
+
+
+class TestReprintCommandConsumer:
+    async def test_a_reprint_prints_the_same_document_again_and_publishes_nothing(
+        self, repo, clock, printer, make_printers, print_command
+    ):
+        broker, events, _ = wired_broker(repo, clock, make_printers(printer))
+        command = print_command("invoice")
+        reprint = new_envelope(
+            ReprintJob(job_id=command.payload.job_id, reason="coffee on it", requested_by="ops-key-1"),
+            producer="printing-api",
+        )
+        async with TestKafkaBroker(broker) as br:
+            await br.publish(encode(command), topics.PRINTING_COMMANDS)
+            await br.publish(encode(reprint), topics.PRINTING_COMMANDS)
+            await br.publish(encode(reprint), topics.PRINTING_COMMANDS)  # redelivered: prints once
+        first, again = printer.received
+        assert first.startswith(b"%PDF") and again.startswith(b"%PDF")
+        assert [e.type for e in events] == ["printing.job_printed"]
+        notes = [h["note"] for h in repo.docs[str(command.payload.job_id)]["job"]["history"]]
+        assert notes.count("reprinted: coffee on it by ops-key-1") == 1
+
+    async def test_a_reprint_of_an_unknown_job_goes_to_the_dlq_and_the_next_one_still_flows(
+        self, repo, clock, printer, make_printers, print_command
+    ):
+        broker, events, dead = wired_broker(repo, clock, make_printers(printer))
+        unknown = new_envelope(
+            ReprintJob(job_id=uuid.uuid4(), reason="x", requested_by="ops-key-1"), producer="printing-api"
+        )
+        async with TestKafkaBroker(broker) as br:
+            await br.publish(encode(unknown), topics.PRINTING_COMMANDS)
+            await br.publish(encode(print_command("shipping_label")), topics.PRINTING_COMMANDS)
+        [letter] = dead
+        assert "does not exist" in letter.reason
+        assert len(printer.received) == 1 and [e.type for e in events] == ["printing.job_printed"]

@@ -78,3 +78,39 @@ class TestStartingAgain:
         job.mark_printed(now=at(3))
         with pytest.raises(InvalidTransition, match="already printed"):
             job.start_again(printer=job.printer, now=at(4))
+
+
+def printed_job() -> PrintJob:
+    job = new_job()
+    job.mark_rendered(size_bytes=10, now=at(1))
+    job.mark_sent(now=at(2))
+    job.mark_printed(now=at(3))
+    return job
+
+
+class TestReprinting:
+    def test_a_reprint_stays_printed_and_the_history_says_why_and_who(self):
+        job = printed_job()
+        job.record_reprint(reason="label smudged", by="ops-key-1", printer="socket://other.test:9100", now=at(9))
+        assert job.state is JobState.PRINTED and job.reprints == 1 and job.updated_at == at(9)
+        assert job.printer == "socket://other.test:9100"
+        last = job.history[-1]
+        assert (last.state, last.at, last.note) == (JobState.PRINTED, at(9), "reprinted: label smudged by ops-key-1")
+
+    def test_a_failed_reprint_keeps_the_job_printed_and_notes_the_error(self):
+        job = printed_job()
+        job.record_failed_reprint(reason="jammed", by="ops-key-1", error="printer offline", now=at(9))
+        assert job.state is JobState.PRINTED and job.reprints == 0
+        assert job.history[-1].note == "reprint failed: printer offline (asked: jammed by ops-key-1)"
+
+    def test_a_failed_job_cannot_be_reprinted_and_the_refusal_says_so(self):
+        job = new_job()
+        job.fail(reason="printer offline", now=at(1))
+        with pytest.raises(InvalidTransition, match=r"never printed.*failed \(printer offline\); issue it again"):
+            job.record_reprint(reason="x", by="ops", printer=job.printer, now=at(2))
+
+    def test_a_job_still_on_its_way_cannot_be_reprinted(self):
+        job = new_job()
+        job.mark_rendered(size_bytes=10, now=at(1))
+        with pytest.raises(InvalidTransition, match="still rendered"):
+            job.check_reprintable()

@@ -61,6 +61,35 @@ class TestInvoice:
         assert money(9.999, "USD") == "$10.00"
 
 
+class TestPackingSlip:
+    def test_the_packing_slip_is_a_pdf_listing_lines_ship_to_and_order_number(self, renderer, make_order, tmp_path):
+        pdf = renderer.packing_slip_pdf(make_order(order_number="PH-2026-0042"))
+        assert pdf.startswith(b"%PDF")
+        text = pdf_text(pdf, tmp_path)
+        for expected in (SELLER, "Packing slip", "PH-2026-0042", "2026-11-28", "Standard"):
+            assert expected in text
+        for expected in ("Ada Lovelace", "12 St James's Square", "London SW1Y 4JH", "GB"):
+            assert expected in text
+        lines = [" ".join(line.split()) for line in text.splitlines()]
+        assert any("MUG-BLUE Enamel mug, navy 2" in line for line in lines)
+        assert any("TEE-L Organic T-shirt, L 1" in line for line in lines)
+        assert any("Items 3" in line for line in lines)
+
+    def test_the_packing_slip_shows_no_prices_and_no_billing_address(self, renderer, make_order, tmp_path):
+        text = pdf_text(renderer.packing_slip_pdf(make_order()), tmp_path)
+        assert "£" not in text and "7.50" not in text and "Total" not in text
+        assert "Lord Byron" not in text
+
+    def test_the_order_number_is_a_code128_barcode_in_inline_svg(self, renderer, make_order):
+        html = renderer.packing_slip_html(make_order())
+        assert "<svg" in html and "<?xml" not in html
+
+    def test_buyer_text_is_escaped_not_interpreted_as_html(self, renderer, make_order):
+        evil = Address(name="<b>Eve</b>", line1="1 Main St", city="Leeds", postcode="LS1 1AA", country="GB")
+        html = renderer.packing_slip_html(make_order(shipping_address=evil))
+        assert "<b>Eve" not in html and "&lt;b&gt;Eve" in html
+
+
 class TestShippingLabel:
     def label(self, renderer, order, tracking_number="OM123456785GB") -> str:
         return renderer.shipping_label_zpl(order, carrier="OMS Post", tracking_number=tracking_number).decode()
@@ -98,4 +127,5 @@ class TestShippingLabel:
 class TestRenderingACommand:
     def test_an_invoice_command_gives_a_pdf_and_a_label_command_gives_zpl(self, renderer, print_command):
         assert renderer.render(print_command("invoice").payload).startswith(b"%PDF")
+        assert renderer.render(print_command("packing_slip").payload).startswith(b"%PDF")
         assert renderer.render(print_command("shipping_label").payload).startswith(b"^XA")

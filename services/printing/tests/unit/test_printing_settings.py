@@ -3,6 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
+from printing.bootstrap import destinations
 from printing.config import Settings
 
 REQUIRED = {
@@ -27,6 +28,27 @@ class TestPrinterSettings:
         assert settings.invoice_printer == "socket://127.0.0.1:9100"
         assert settings.label_printer == "socket://127.0.0.1:9101"
         assert settings.api_port == 8105 and settings.database == "oms_printing"
+
+    def test_ipp_printers_are_accepted(self, environment):
+        environment.setenv("PRINTING_INVOICE_PRINTER", "ipp://office.local:631/ipp/print")
+        assert Settings().invoice_printer == "ipp://office.local:631/ipp/print"
+
+    def test_packing_slips_go_to_the_invoice_printer_unless_they_have_their_own(self, environment):
+        assert Settings().printer_uris() == {
+            "invoice": "socket://127.0.0.1:9100",
+            "packing_slip": "socket://127.0.0.1:9100",
+            "shipping_label": "socket://127.0.0.1:9101",
+        }
+        environment.setenv("PRINTING_PACKING_SLIP_PRINTER", "socket://127.0.0.1:9102")
+        assert Settings().printer_uris()["packing_slip"] == "socket://127.0.0.1:9102"
+
+    def test_a_bad_packing_slip_printer_stops_the_service_naming_the_setting(self, environment):
+        environment.setenv("PRINTING_PACKING_SLIP_PRINTER", "lpd://10.0.0.6/queue")
+        with pytest.raises(ValidationError, match="PRINTING_PACKING_SLIP_PRINTER"):
+            Settings()
+
+    def test_every_document_type_has_a_destination(self, environment):
+        assert set(destinations(Settings())) == {"invoice", "packing_slip", "shipping_label"}
 
     def test_an_unknown_scheme_stops_the_service_naming_the_setting(self, environment):
         environment.setenv("PRINTING_LABEL_PRINTER", "lpd://10.0.0.6/queue")

@@ -1,8 +1,9 @@
 """Inventory commands and events, version 1. Key: the SKU, except order-facing events (the order id)."""
 
+import datetime
 import uuid
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from oms_contracts.common import Sku
 from oms_contracts import topics
@@ -89,3 +90,110 @@ class StockLevelChanged(Message):
     available: int
     reason: str
     order_id: uuid.UUID | None = None
+
+
+# Stock items and low stock (issue 4)
+
+
+@register
+class DefineStockItem(Message):
+    """Create or update the stock item of a SKU (key: the SKU); every field is replaced."""
+
+    TYPE = "inventory.define_stock_item"
+    TOPIC = topics.INVENTORY_COMMANDS
+    sku: Sku
+    title: str = Field(min_length=1, max_length=200)
+    barcode: str | None = Field(None, max_length=64)
+    weight: float | None = Field(None, ge=0, description="Kilograms.")
+    default_location: str = DEFAULT_LOCATION
+    minimum_level: int = Field(0, ge=0)
+    supplier: str | None = Field(None, max_length=200)
+    defined_by: str
+
+
+@register
+class StockLow(Message):
+    """A change left a SKU's available stock below its minimum level; key: the SKU.
+
+    suggested_reorder = minimum_level + allocated (open orders) − available − due, never below zero.
+    """
+
+    TYPE = "inventory.stock_low"
+    TOPIC = topics.INVENTORY_EVENTS
+    sku: Sku
+    available: int
+    allocated: int
+    minimum_level: int
+    due: int = 0
+    suggested_reorder: int = Field(ge=0)
+    supplier: str | None = None
+
+
+# Purchase orders (issue 4). PO commands are keyed by the PO id; ReceiveStock by the SKU.
+
+
+class PurchaseOrderLine(BaseModel):
+    """A quantity of one SKU on a purchase order or a delivery."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sku: Sku
+    quantity: int = Field(gt=0)
+
+
+@register
+class CreatePurchaseOrder(Message):
+    """Order stock from a supplier; key: the PO id."""
+
+    TYPE = "inventory.create_purchase_order"
+    TOPIC = topics.INVENTORY_COMMANDS
+    po_id: uuid.UUID
+    supplier: str = Field(min_length=1, max_length=200)
+    lines: list[PurchaseOrderLine] = Field(min_length=1)
+    expected_on: datetime.date | None = None
+    created_by: str
+
+
+@register
+class ReceivePurchaseOrder(Message):
+    """A delivery against a purchase order (partial allowed, more than ordered refused); key: the PO id."""
+
+    TYPE = "inventory.receive_purchase_order"
+    TOPIC = topics.INVENTORY_COMMANDS
+    po_id: uuid.UUID
+    lines: list[PurchaseOrderLine] = Field(min_length=1)
+    received_by: str
+
+
+@register
+class ReceiveStock(Message):
+    """Delivered stock arrived at a location: raise on_hand; key: the SKU."""
+
+    TYPE = "inventory.receive_stock"
+    TOPIC = topics.INVENTORY_COMMANDS
+    sku: Sku
+    quantity: int = Field(gt=0)
+    location: str = DEFAULT_LOCATION
+    po_id: uuid.UUID
+
+
+@register
+class PurchaseOrderChanged(Message):
+    """A purchase order was created or received a delivery; key: the PO id."""
+
+    TYPE = "inventory.purchase_order_changed"
+    TOPIC = topics.INVENTORY_EVENTS
+    po_id: uuid.UUID
+    status: str
+    received: list[PurchaseOrderLine] = Field(default_factory=list, description="This delivery's lines.")
+
+
+@register
+class PurchaseOrderRejected(Message):
+    """A purchase-order command was refused (e.g. over-delivery); key: the PO id."""
+
+    TYPE = "inventory.purchase_order_rejected"
+    TOPIC = topics.INVENTORY_EVENTS
+    po_id: uuid.UUID
+    command_type: str
+    reason: str

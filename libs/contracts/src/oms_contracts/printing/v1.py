@@ -8,7 +8,7 @@ from oms_contracts.envelope import Message, derived_id
 from oms_contracts.orders.v1 import OrderSnapshot
 from oms_contracts.registry import register
 
-DocumentType = Literal["invoice", "shipping_label"]
+DocumentType = Literal["invoice", "shipping_label", "packing_slip"]
 
 
 def print_job_id(order_id: uuid.UUID, document_type: str, revision: int) -> uuid.UUID:
@@ -31,6 +31,17 @@ class PrintDocument(Message):
     order: OrderSnapshot
     carrier: str
     tracking_number: str
+
+
+@register
+class ReprintJob(Message):
+    """Print a job that already printed once more, from the document it stored; staff gave a reason."""
+
+    TYPE = "printing.reprint_job"
+    TOPIC = topics.PRINTING_COMMANDS
+    job_id: uuid.UUID
+    reason: str
+    requested_by: str
 
 
 # Events (topic oms.printing.events)

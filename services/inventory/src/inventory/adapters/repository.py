@@ -1,4 +1,4 @@
-"""Stock documents (collection `stock`, `_id` = SKU) and the stock ledger (collection `ledger`, `_id` = command id)."""
+"""Stock documents (collection `stock`, `_id` = SKU), the stock ledger (`ledger`, `_id` = command id) and items."""
 
 import uuid
 from typing import Any, Protocol
@@ -6,13 +6,17 @@ from typing import Any, Protocol
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from inventory.adapters.items import ItemStore, MongoItemStore, MongoPurchaseOrderStore, PurchaseOrderStore
 from inventory.domain.model import LedgerEntry, Stock
 from oms_platform.documents import ConcurrentWrite
 from oms_platform.mongo import is_duplicate_key
 
 
 class StockRepository(Protocol):
-    """Where stock documents and ledger entries live."""
+    """Where stock documents and ledger entries live, and the stock items (read for minimum levels)."""
+
+    items: ItemStore
+    purchase_orders: PurchaseOrderStore
 
     async def get_stock(self, sku: str) -> Stock | None: ...
 
@@ -33,6 +37,8 @@ class MongoStockRepository:
     def __init__(self, db: AsyncDatabase) -> None:
         self.stock = db["stock"]
         self.ledger = db["ledger"]
+        self.items = MongoItemStore(db)
+        self.purchase_orders = MongoPurchaseOrderStore(db)
 
     async def create_indexes(self) -> None:
         """One ledger entry per (SKU, seq): a second writer claiming the same position fails."""

@@ -15,6 +15,7 @@ from oms_contracts.inventory.v1 import (
     DEFAULT_LOCATION,
     AdjustStock,
     AllocateStock,
+    ReceiveStock,
     ReleaseStock,
     ShipStock,
     StockAllocated,
@@ -148,8 +149,16 @@ class Decision:
     events: list[Message] = field(default_factory=list)
 
 
-def decide(stock: Stock | None, command: AdjustStock | AllocateStock | ShipStock | ReleaseStock) -> Decision:
+def decide(
+    stock: Stock | None, command: AdjustStock | AllocateStock | ShipStock | ReleaseStock | ReceiveStock
+) -> Decision:
     """Apply the stock rules to one command; raises StockRefused when the command is not allowed."""
+    if isinstance(command, ReceiveStock):
+        current = stock or Stock.new(command.sku)
+        change = current.adjust(location=command.location, delta=command.quantity,
+                                reason=f"received on purchase order {command.po_id}")
+        after = current.apply(change)
+        return Decision(change, after, [level_changed(after, change)])
     if isinstance(command, AdjustStock):
         current = stock or Stock.new(command.sku)
         change = current.adjust(location=command.location, delta=command.delta, reason=command.reason)
@@ -237,6 +246,7 @@ class LedgerEntry(BaseModel):
     allocated_delta: int
     reason: str
     order_id: uuid.UUID | None = None
+    purchase_order_id: uuid.UUID | None = None
     by: str | None = None
     at: datetime
     levels: Levels = Field(description="The location's levels after the entry.")

@@ -1,23 +1,52 @@
-"""HTTP API of inventory. Routes read from MongoDB but change stock only by sending commands."""
+"""HTTP API of inventory. Routes read from MongoDB but change stock and items only by sending commands.
 
+PUT /stock-items/{sku} and the purchase-order routes publish their command, then watch the document until the
+command appears in its `handled` map (201/200, or 409 with the reason when refused), or answer 202 with the
+command id when the worker is slow.
+"""
+
+import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, status
+from fastapi.responses import JSONResponse, Response
 
-from oms_contracts import derived_id
-from oms_contracts.inventory.v1 import AdjustStock
+from oms_contracts import Message, derived_id
+from oms_contracts.inventory.v1 import (
+    AdjustStock,
+    CreatePurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderRejected,
+    ReceivePurchaseOrder,
+)
+from oms_platform.documents import recorded_outcome
 from oms_platform.auth import ApiKeys, Caller, require_role
 from oms_platform.messaging import Bus
 from inventory.adapters.repository import StockRepository
 from inventory.domain.errors import StockRefused
+from inventory.domain.items import StockItem, parse_csv, to_csv
+from inventory.domain.purchase_orders import OverDelivery, PurchaseOrder
 from inventory.domain.model import Stock
 from inventory.entrypoints.schemas import (
     AdjustmentAccepted,
+    CommandAccepted,
+    DeliveryCreate,
+    ImportAccepted,
     LedgerEntryPublic,
     LedgerPage,
+    PurchaseOrderCreate,
+    PurchaseOrderPublic,
     StockAdjustmentCreate,
+    StockItemCreate,
+    StockItemPage,
+    StockItemPublic,
     StockPublic,
 )
+from inventory.entrypoints.outcomes import wait_for_outcome
+from inventory.service_layer.handlers import item_of
+
+MAX_IMPORT_BYTES = 5_000_000
+MAX_IMPORT_ROWS = 10_000
 
 SkuPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^\S(.*\S)?$", description="The SKU.")]
 
@@ -67,7 +96,7 @@ def stock_router(*, repo: StockRepository, bus: Bus, keys: ApiKeys) -> APIRouter
                 status.HTTP_404_NOT_FOUND,
                 f"SKU {sku!r} has no stock record: it was never adjusted in (POST /stock/{sku}/adjustments)",
             )
-        return StockPublic.of(stock)
+        return StockPublic.of(stock, due=await repo.purchase_orders.due(sku))
 
     @router.get("/{sku}/ledger", response_model=LedgerPage)
     async def get_ledger(
@@ -85,3 +114,195 @@ def stock_router(*, repo: StockRepository, bus: Bus, keys: ApiKeys) -> APIRouter
         )
 
     return router
+
+
+def items_router(*, repo: StockRepository, bus: Bus, keys: ApiKeys, command_timeout: float = 10.0) -> APIRouter:
+    """Routes for defining, reading, importing and exporting stock items."""
+    router = APIRouter(prefix="/stock-items", tags=["stock items"])
+    staff = require_role(keys, "ops")
+
+    @router.get("/export", response_class=Response,
+                responses={200: {"content": {"text/csv": {}}, "description": "Every item, in SKU order."}})
+    async def export_items(_: Caller = Depends(staff)) -> Response:
+        """Every stock item as CSV, with the columns the import takes."""
+        items: list[StockItem] = []
+        after = None
+        while page := await repo.items.list(after=after, limit=500):
+            items += [item_of(doc) for doc in page]
+            after = page[-1]["_id"]
+        return Response(to_csv(items), media_type="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="stock-items.csv"'})
+
+    @router.post(
+        "/import",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=ImportAccepted,
+        openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}},
+        responses={422: {"description": "Some rows are wrong: `rows` lists each with its reasons; nothing applied."},
+                   415: {"description": "The body is not text/csv."}},
+    )
+    async def import_items(request: Request, caller: Caller = Depends(staff)) -> ImportAccepted | JSONResponse:
+        """Define many items from CSV (sku,title,barcode,weight,default_location,minimum_level,supplier).
+
+        Every row is checked first; if any is wrong nothing is sent. Rows count from 1 after the header.
+        """
+        if not request.headers.get("content-type", "").startswith("text/csv"):
+            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the CSV as text/csv")
+        raw = await request.body()
+        if len(raw) > MAX_IMPORT_BYTES:
+            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"at most {MAX_IMPORT_BYTES} bytes")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise HTTPException(422, "the CSV is not UTF-8") from None
+        items, errors = parse_csv(text)
+        if not errors and not items:
+            raise HTTPException(422, "the CSV has no rows")
+        if len(items) + len(errors) > MAX_IMPORT_ROWS:
+            raise HTTPException(422, f"at most {MAX_IMPORT_ROWS} rows per import")
+        if errors:
+            return JSONResponse(
+                {"detail": f"{len(errors)} row(s) are wrong; nothing was imported",
+                 "rows": [error.model_dump() for error in errors]},
+                status_code=422,
+            )
+        command_ids = []
+        for item in items:
+            envelope = bus.envelope(item.command(defined_by=caller.name))
+            await bus.publish(envelope, key=item.sku)
+            command_ids.append(envelope.event_id)
+        return ImportAccepted(accepted=len(items), command_ids=command_ids)
+
+    @router.put(
+        "/{sku}",
+        response_model=StockItemPublic,
+        responses={201: {"model": StockItemPublic, "description": "The item was created."},
+                   202: {"model": CommandAccepted, "description": "The worker did not answer in time."}},
+    )
+    async def define_item(
+        sku: SkuPath,
+        body: StockItemCreate,
+        caller: Caller = Depends(staff),
+        idempotency_key: str | None = Header(None, max_length=100),
+    ) -> JSONResponse:
+        """Create or replace a SKU's stock item and answer with it once the worker has stored it."""
+        item = StockItem(sku=sku, **body.model_dump())
+        event_id = derived_id("inventory-api", "define", sku, idempotency_key) if idempotency_key else uuid.uuid4()
+        envelope = bus.envelope(item.command(defined_by=caller.name), event_id=event_id)
+        before = await repo.items.get(sku)
+        if recorded_outcome(before, event_id) is not None:
+            doc = before  # a repeated request: its first outcome
+        else:
+            await bus.publish(envelope, key=sku)
+            doc = await wait_for_outcome(lambda: repo.items.get(sku), event_id, timeout=command_timeout)
+        if recorded_outcome(doc, event_id) is None:
+            accepted = CommandAccepted(command_id=event_id, status_url=f"/stock-items/{sku}")
+            return JSONResponse(accepted.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+        return JSONResponse(StockItemPublic.of(doc).model_dump(mode="json"),
+                            status_code=status.HTTP_201_CREATED if before is None else status.HTTP_200_OK)
+
+    @router.get("/{sku}", response_model=StockItemPublic,
+                responses={404: {"description": "No stock item has this SKU."}})
+    async def get_item(sku: SkuPath, _: Caller = Depends(staff)) -> StockItemPublic:
+        """One stock item."""
+        doc = await repo.items.get(sku)
+        if doc is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no stock item with SKU {sku!r} (PUT /stock-items/{sku})")
+        return StockItemPublic.of(doc)
+
+    @router.get("", response_model=StockItemPage)
+    async def list_items(
+        limit: int = Query(100, ge=1, le=500),
+        after: str | None = Query(None, max_length=64, description="The last SKU of the previous page."),
+        _: Caller = Depends(staff),
+    ) -> StockItemPage:
+        """A page of stock items in SKU order."""
+        docs = await repo.items.list(after=after, limit=limit + 1)
+        page = docs[:limit]
+        return StockItemPage(items=[StockItemPublic.of(doc) for doc in page],
+                             next_after=page[-1]["_id"] if len(docs) > limit else None)
+
+    return router
+
+
+def purchase_orders_router(
+    *, repo: StockRepository, bus: Bus, keys: ApiKeys, command_timeout: float = 10.0
+) -> APIRouter:
+    """Routes for creating purchase orders, receiving deliveries against them and reading them."""
+    router = APIRouter(prefix="/purchase-orders", tags=["purchase orders"])
+    staff = require_role(keys, "ops")
+    outcomes = {
+        202: {"model": CommandAccepted, "description": "The worker did not answer in time; poll `status_url`."},
+        409: {"description": "Refused (e.g. more delivered than ordered); `detail` says why."},
+    }
+
+    async def send(command: Message, *, route: str, key: str | None, success: int) -> JSONResponse:
+        """Publish a PO command (unless already handled) and answer with its outcome."""
+        po_id = command.po_id
+        event_id = derived_id("inventory-api", route, str(po_id), key) if key else uuid.uuid4()
+        envelope = bus.envelope(command, event_id=event_id)
+        doc = await repo.purchase_orders.get(po_id)
+        if recorded_outcome(doc, event_id) is None:
+            await bus.publish(envelope, key=str(po_id))
+            doc = await wait_for_outcome(lambda: repo.purchase_orders.get(po_id), event_id,
+                                         timeout=command_timeout)
+        outcome = recorded_outcome(doc, event_id)
+        if outcome is None:
+            accepted = CommandAccepted(command_id=event_id, status_url=f"/purchase-orders/{po_id}")
+            return JSONResponse(accepted.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+        for published, _ in outcome:
+            if isinstance(published.payload, PurchaseOrderRejected):
+                return JSONResponse({"detail": published.payload.reason}, status_code=status.HTTP_409_CONFLICT)
+        return JSONResponse(PurchaseOrderPublic.of(doc).model_dump(mode="json"), status_code=success)
+
+    @router.post("", status_code=status.HTTP_201_CREATED, response_model=PurchaseOrderPublic, responses=outcomes)
+    async def create_purchase_order(
+        body: PurchaseOrderCreate,
+        caller: Caller = Depends(staff),
+        idempotency_key: str | None = Header(None, max_length=100),
+    ) -> JSONResponse:
+        """Order stock from a supplier. Repeat a request with the same Idempotency-Key to get the same order."""
+        po_id = derived_id("inventory-api", "purchase-order", idempotency_key) if idempotency_key else uuid.uuid4()
+        command = CreatePurchaseOrder(
+            po_id=po_id, supplier=body.supplier, expected_on=body.expected_on, created_by=caller.name,
+            lines=[PurchaseOrderLine(sku=line.sku, quantity=line.quantity) for line in body.lines],
+        )
+        return await send(command, route="create", key=idempotency_key, success=status.HTTP_201_CREATED)
+
+    @router.get("/{po_id}", response_model=PurchaseOrderPublic,
+                responses={404: {"description": "No such purchase order."}})
+    async def get_purchase_order(po_id: uuid.UUID, _: Caller = Depends(staff)) -> PurchaseOrderPublic:
+        """One purchase order with what was ordered, received and is still outstanding per SKU."""
+        return PurchaseOrderPublic.of(await _load_purchase_order(repo, po_id))
+
+    @router.post("/{po_id}/deliveries", response_model=PurchaseOrderPublic,
+                 responses={**outcomes, 404: {"description": "No such purchase order."}})
+    async def receive_delivery(
+        po_id: uuid.UUID,
+        body: DeliveryCreate,
+        caller: Caller = Depends(staff),
+        idempotency_key: str | None = Header(None, max_length=100),
+    ) -> JSONResponse:
+        """Receive a delivery: on_hand rises per line; more than outstanding is 409 and nothing is received."""
+        doc = await _load_purchase_order(repo, po_id)
+        lines = [PurchaseOrderLine(sku=line.sku, quantity=line.quantity) for line in body.lines]
+        already = idempotency_key and recorded_outcome(
+            doc, derived_id("inventory-api", "delivery", str(po_id), idempotency_key)) is not None
+        if not already:
+            # Checked now so staff hear at once; the worker checks again against the order it applies to.
+            try:
+                PurchaseOrder.model_validate(doc["purchase_order"]).receive(lines)
+            except OverDelivery as refusal:
+                raise HTTPException(status.HTTP_409_CONFLICT, str(refusal)) from refusal
+        command = ReceivePurchaseOrder(po_id=po_id, lines=lines, received_by=caller.name)
+        return await send(command, route="delivery", key=idempotency_key, success=status.HTTP_200_OK)
+
+    return router
+
+
+async def _load_purchase_order(repo: StockRepository, po_id: uuid.UUID) -> dict:
+    """The purchase order's document, or 404."""
+    doc = await repo.purchase_orders.get(po_id)
+    if doc is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"purchase order {po_id} not found")
+    return doc

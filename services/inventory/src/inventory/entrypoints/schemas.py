@@ -1,12 +1,13 @@
 """Shapes of the inventory HTTP API."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from oms_contracts.inventory.v1 import DEFAULT_LOCATION
 from inventory.domain.model import LOCATION_PATTERN, LedgerEntry, Levels, Stock
+from inventory.domain.purchase_orders import PurchaseOrder
 
 
 class StockAdjustmentCreate(BaseModel):
@@ -53,12 +54,13 @@ class StockPublic(BaseModel):
     allocated: int
     available: int
     oversold: bool
+    due: int = Field(0, description="Ordered on open purchase orders, not yet received.")
     seq: int = Field(description="The ledger entry these levels reflect.")
     updated_at: datetime | None
     locations: dict[str, LevelsPublic]
 
     @classmethod
-    def of(cls, stock: Stock) -> "StockPublic":
+    def of(cls, stock: Stock, *, due: int = 0) -> "StockPublic":
         """The API view of a SKU's stock."""
         totals = stock.totals
         return cls(
@@ -67,6 +69,7 @@ class StockPublic(BaseModel):
             allocated=totals.allocated,
             available=totals.available,
             oversold=totals.available < 0,
+            due=due,
             seq=stock.seq,
             updated_at=stock.updated_at,
             locations={name: LevelsPublic.of(levels) for name, levels in sorted(stock.locations.items())},
@@ -84,6 +87,7 @@ class LedgerEntryPublic(BaseModel):
     allocated_delta: int
     reason: str
     order_id: uuid.UUID | None
+    purchase_order_id: uuid.UUID | None = None
     by: str | None
     at: datetime
     levels: LevelsPublic = Field(description="The location's levels after the entry.")
@@ -95,7 +99,7 @@ class LedgerEntryPublic(BaseModel):
         """The API view of a ledger entry."""
         return cls(
             **entry.model_dump(include={"seq", "command_type", "location", "on_hand_delta", "allocated_delta",
-                                        "reason", "order_id", "by", "at", "refused"}),
+                                        "reason", "order_id", "purchase_order_id", "by", "at", "refused"}),
             command_id=entry.entry_id,
             levels=LevelsPublic.of(entry.levels),
             totals=LevelsPublic.of(entry.totals),
@@ -108,3 +112,120 @@ class LedgerPage(BaseModel):
     sku: str
     entries: list[LedgerEntryPublic]
     next_after_seq: int | None = Field(description="None when this is the last page.")
+
+
+class StockItemCreate(BaseModel):
+    """What a SKU is; PUT replaces every field (unknown fields are refused)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=200)
+    barcode: str | None = Field(None, max_length=64)
+    weight: float | None = Field(None, ge=0, description="Kilograms.")
+    default_location: str = Field(DEFAULT_LOCATION, pattern=LOCATION_PATTERN)
+    minimum_level: int = Field(0, ge=0, description="Below this available level a reorder is suggested.")
+    supplier: str | None = Field(None, max_length=200)
+
+
+class StockItemPublic(BaseModel):
+    """A stock item as staff see it."""
+
+    sku: str
+    title: str
+    barcode: str | None
+    weight: float | None
+    default_location: str
+    minimum_level: int
+    supplier: str | None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    defined_by: str | None = None
+
+    @classmethod
+    def of(cls, doc: dict) -> "StockItemPublic":
+        """The API view of a stored item document."""
+        return cls.model_validate({name: doc.get(name) for name in cls.model_fields})
+
+
+class StockItemPage(BaseModel):
+    """A page of stock items in SKU order; pass `next_after` as `after` for the next page."""
+
+    items: list[StockItemPublic]
+    next_after: str | None = Field(description="None when this is the last page.")
+
+
+class CommandAccepted(BaseModel):
+    """The command was sent but the worker has not answered yet; poll `status_url`."""
+
+    command_id: uuid.UUID
+    status_url: str
+
+
+class ImportAccepted(BaseModel):
+    """Every row was valid and sent as one command; the items appear as the worker applies them."""
+
+    accepted: int
+    command_ids: list[uuid.UUID]
+
+
+class PurchaseOrderLineCreate(BaseModel):
+    """A quantity of one SKU."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0, le=1_000_000)
+
+
+class PurchaseOrderCreate(BaseModel):
+    """Stock ordered from a supplier."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    supplier: str = Field(min_length=1, max_length=200)
+    lines: list[PurchaseOrderLineCreate] = Field(min_length=1, max_length=500)
+    expected_on: date | None = None
+
+
+class DeliveryCreate(BaseModel):
+    """What arrived against a purchase order (part of it is fine; more than ordered is refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lines: list[PurchaseOrderLineCreate] = Field(min_length=1, max_length=500)
+
+
+class PurchaseOrderLinePublic(BaseModel):
+    """One SKU of a purchase order."""
+
+    sku: str
+    ordered: int
+    received: int
+    outstanding: int
+
+
+class PurchaseOrderPublic(BaseModel):
+    """A purchase order as staff see it."""
+
+    po_id: uuid.UUID
+    supplier: str
+    expected_on: date | None
+    status: str
+    lines: list[PurchaseOrderLinePublic]
+    deliveries: int
+    created_by: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def of(cls, doc: dict) -> "PurchaseOrderPublic":
+        """The API view of a stored purchase order document."""
+        po = PurchaseOrder.model_validate(doc["purchase_order"])
+        return cls(
+            **po.model_dump(include={"po_id", "supplier", "expected_on", "deliveries", "created_by"}),
+            status=po.status.value,
+            lines=[PurchaseOrderLinePublic(sku=li.sku, ordered=li.ordered, received=li.received,
+                                           outstanding=li.outstanding) for li in po.lines],
+            created_at=doc.get("created_at"),
+            updated_at=doc.get("updated_at"),
+        )

@@ -6,6 +6,12 @@ the command published. The order of writes is: insert the entry (unique id and u
 the stock document guarded by its previous seq, publish. A crash after the insert leaves a *pending* entry
 (seq above the stock's); whoever handles that SKU next finishes it first, so nothing is lost or done twice.
 
+Stock items (collection `stock_items`, key SKU) are written by the same consumer through `define_stock_item`,
+with the `handled` map of oms_platform.documents as their idempotency record. A stock change that leaves
+`available` below the item's minimum level also publishes `inventory.stock_low` (recorded in the ledger entry),
+its reorder suggestion counting what open purchase orders still have due. Purchase orders (`purchase_orders`,
+key PO id) are written by the same consumer through `handle_purchase_order`.
+
 Order events are turned into stock commands by `forward_event`; it stores nothing.
 """
 
@@ -17,6 +23,12 @@ from oms_contracts.inventory.v1 import (
     DEFAULT_LOCATION,
     AdjustStock,
     AllocateStock,
+    CreatePurchaseOrder,
+    DefineStockItem,
+    PurchaseOrderChanged,
+    PurchaseOrderRejected,
+    ReceivePurchaseOrder,
+    ReceiveStock,
     ReleaseStock,
     ShipStock,
     StockAllocated,
@@ -29,18 +41,27 @@ from oms_contracts.orders.v1 import (
     OrderSnapshot,
     OrderUnlocked,
 )
+from oms_platform.documents import handle_once
 from oms_platform.messaging import Bus, PermanentError
 from inventory.adapters.repository import StockRepository
 from inventory.domain.errors import StockRefused
+from inventory.domain.items import StockItem, low_stock
 from inventory.domain.model import Change, Decision, LedgerEntry, RecordedMessage, Stock, decide
+from inventory.domain.purchase_orders import OverDelivery, PurchaseOrder
 
 Clock = Callable[[], datetime]
-STOCK_COMMANDS = (AdjustStock, AllocateStock, ShipStock, ReleaseStock)
+STOCK_COMMANDS = (AdjustStock, AllocateStock, ShipStock, ReleaseStock, ReceiveStock)
 
 
 async def handle_command(envelope: Envelope, *, repo: StockRepository, bus: Bus, clock: Clock) -> None:
-    """Apply one stock command exactly once, then publish what it caused (again, with the same ids, on redelivery)."""
+    """Apply one inventory command exactly once, then publish what it caused (again, same ids, on redelivery)."""
     command = envelope.payload
+    if isinstance(command, DefineStockItem):
+        await define_stock_item(envelope, repo=repo, bus=bus, clock=clock)
+        return
+    if isinstance(command, (CreatePurchaseOrder, ReceivePurchaseOrder)):
+        await handle_purchase_order(envelope, repo=repo, bus=bus, clock=clock)
+        return
     if not isinstance(command, STOCK_COMMANDS):
         raise PermanentError(f"inventory cannot handle {envelope.type}")
     stock = await repo.get_stock(command.sku)
@@ -66,6 +87,11 @@ async def handle_command(envelope: Envelope, *, repo: StockRepository, bus: Bus,
         entry = _entry(envelope, command, seq=seq, now=now, stock=stock, change=None, refused=str(refusal))
         await repo.add_entry(entry)
         raise PermanentError(str(refusal)) from refusal
+    if decision.stock is not None:
+        item = await stock_item(repo, command.sku)
+        if item is not None and decision.stock.totals.available < item.minimum_level:
+            due = await repo.purchase_orders.due(command.sku)
+            decision.events.append(low_stock(item, decision.stock.totals, due=due))
     published = _envelopes(decision, cause=envelope, bus=bus, now=now)
     entry = _entry(envelope, command, seq=seq, now=now, stock=decision.stock or stock, change=decision.change,
                    applies_to_stock=decision.stock is not None, published=published)
@@ -73,6 +99,73 @@ async def handle_command(envelope: Envelope, *, repo: StockRepository, bus: Bus,
     if decision.stock is not None:
         await repo.save_stock(entry.roll_forward(stock), previous_seq=stock.seq if stock else None)
     await bus.publish_all(published)
+
+
+async def define_stock_item(envelope: Envelope, *, repo: StockRepository, bus: Bus, clock: Clock) -> None:
+    """Create or replace a SKU's stock item, once per command (a redelivery changes nothing)."""
+    command: DefineStockItem = envelope.payload
+
+    async def decide_item(doc: dict | None) -> tuple[dict, list]:
+        item = StockItem.of(command)
+        created_at = doc["created_at"] if doc else clock().isoformat()
+        return {**item.model_dump(), "created_at": created_at, "updated_at": clock().isoformat(),
+                "defined_by": command.defined_by}, []
+
+    await handle_once(envelope, aggregate_id=command.sku, store=repo.items, bus=bus, decide=decide_item)
+
+
+async def handle_purchase_order(envelope: Envelope, *, repo: StockRepository, bus: Bus, clock: Clock) -> None:
+    """Create a purchase order or receive a delivery against it, once per command.
+
+    A delivery sends one ReceiveStock per line (keyed by SKU, ids derived from this command), so stock rises
+    exactly once even when this command is redelivered. A refusal is recorded as PurchaseOrderRejected.
+    """
+    command: CreatePurchaseOrder | ReceivePurchaseOrder = envelope.payload
+
+    async def decide_po(doc: dict | None) -> tuple[dict, list]:
+        po_key = str(command.po_id)
+        current = None if doc is None else PurchaseOrder.model_validate(doc["purchase_order"])
+        kept = {k: v for k, v in doc.items() if k not in ("_id", "version", "handled")} if doc else {}
+
+        def rejected(reason: str) -> tuple[dict, list]:
+            refusal = PurchaseOrderRejected(po_id=command.po_id, command_type=envelope.type, reason=reason)
+            return kept, [(refusal, po_key)]
+
+        if isinstance(command, CreatePurchaseOrder):
+            if current is not None:
+                return rejected(f"purchase order {command.po_id} already exists")
+            after = PurchaseOrder.create(po_id=command.po_id, supplier=command.supplier, lines=command.lines,
+                                         expected_on=command.expected_on, created_by=command.created_by)
+            outgoing: list = []
+        else:
+            if current is None:
+                # Nothing to record it in (and no document is invented for it): dead-lettered with the reason.
+                raise PermanentError(f"purchase order {command.po_id} does not exist")
+            try:
+                after = current.receive(command.lines)
+            except OverDelivery as refusal:
+                return rejected(str(refusal))
+            outgoing = [(ReceiveStock(sku=line.sku, quantity=line.quantity, po_id=command.po_id), line.sku)
+                        for line in command.lines]
+        changed = PurchaseOrderChanged(po_id=command.po_id, status=after.status.value,
+                                       received=command.lines if isinstance(command, ReceivePurchaseOrder) else [])
+        fields = {"purchase_order": after.model_dump(mode="json"), "status": after.status.value,
+                  "skus": sorted(line.sku for line in after.lines),
+                  "created_at": doc["created_at"] if doc else clock().isoformat(), "updated_at": clock().isoformat()}
+        return fields, [*outgoing, (changed, po_key)]
+
+    await handle_once(envelope, aggregate_id=command.po_id, store=repo.purchase_orders, bus=bus, decide=decide_po)
+
+
+async def stock_item(repo: StockRepository, sku: str) -> StockItem | None:
+    """The stock item of a SKU (read only), or None when it was never defined."""
+    doc = await repo.items.get(sku)
+    return None if doc is None else item_of(doc)
+
+
+def item_of(doc: dict) -> StockItem:
+    """A stock item from its stored document."""
+    return StockItem.model_validate({name: doc.get(name) for name in StockItem.model_fields if name in doc})
 
 
 async def _finish(entry: LedgerEntry, stock: Stock | None, *, repo: StockRepository, bus: Bus) -> Stock:
@@ -85,7 +178,7 @@ async def _finish(entry: LedgerEntry, stock: Stock | None, *, repo: StockReposit
 
 def _entry(
     envelope: Envelope,
-    command: AdjustStock | AllocateStock | ShipStock | ReleaseStock,
+    command: AdjustStock | AllocateStock | ShipStock | ReleaseStock | ReceiveStock,
     *,
     seq: int,
     now: datetime,
@@ -108,6 +201,7 @@ def _entry(
         allocated_delta=change.allocated_delta if change else 0,
         reason=change.reason if change else f"refused: {refused}",
         order_id=getattr(command, "order_id", None),
+        purchase_order_id=getattr(command, "po_id", None),
         by=getattr(command, "adjusted_by", None),
         at=now,
         levels=stock.at(location),

@@ -1,6 +1,7 @@
 """Documents made from the Jinja2 templates shipped in `printing/templates/`.
 
 - `invoice.html` → A4 PDF through WeasyPrint (HTML autoescaped; Code128 barcode of the order number as inline SVG).
+- `packing_slip.html` → A4 PDF the same way: ship-to, the lines (SKU, title, quantity; no prices), order barcode.
 - `shipping_label.zpl.j2` → ZPL II for a 4×6 in label at 203 dpi. ZPL has no quoting: a `^` or `~` inside field
   data starts a command (`^XZ` ends the label, `~JA` cancels every job). So every value the label template prints
   goes through `zpl_text` (the environment's `finalize`, which a template cannot forget): `^` and `~` are
@@ -25,7 +26,11 @@ from oms_contracts.common import Address
 from oms_contracts.orders.v1 import OrderSnapshot
 from oms_contracts.printing.v1 import PrintDocument
 
-CONTENT_TYPES = {"invoice": "application/pdf", "shipping_label": "application/vnd.zebra-zpl"}
+CONTENT_TYPES = {
+    "invoice": "application/pdf",
+    "packing_slip": "application/pdf",
+    "shipping_label": "application/vnd.zebra-zpl",
+}
 _CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -37,7 +42,7 @@ class Renderer(Protocol):
 
 
 class DocumentRenderer:
-    """Renders invoices (PDF) and shipping labels (ZPL) from the packaged templates."""
+    """Renders invoices and packing slips (PDF) and shipping labels (ZPL) from the packaged templates."""
 
     def __init__(self, *, seller_name: str) -> None:
         self.seller_name = seller_name
@@ -61,6 +66,8 @@ class DocumentRenderer:
         """The document a print command asks for."""
         if command.document_type == "invoice":
             return self.invoice_pdf(command.order)
+        if command.document_type == "packing_slip":
+            return self.packing_slip_pdf(command.order)
         if command.document_type == "shipping_label":
             return self.shipping_label_zpl(
                 command.order, carrier=command.carrier, tracking_number=command.tracking_number
@@ -84,6 +91,23 @@ class DocumentRenderer:
         from weasyprint import HTML  # imported on first use: loading Pango takes a moment
 
         return HTML(string=self.invoice_html(order)).write_pdf()
+
+    def packing_slip_html(self, order: OrderSnapshot) -> str:
+        """The packing slip as HTML: ship-to and what goes in the parcel, without prices."""
+        details = order.details
+        return self._html.get_template("packing_slip.html").render(
+            seller_name=self.seller_name,
+            order=details,
+            order_date=_order_date(order),
+            item_count=sum(line.quantity for line in details.lines),
+            barcode_svg=code128_svg(details.order_number),
+        )
+
+    def packing_slip_pdf(self, order: OrderSnapshot) -> bytes:
+        """The packing slip as an A4 PDF."""
+        from weasyprint import HTML  # imported on first use: loading Pango takes a moment
+
+        return HTML(string=self.packing_slip_html(order)).write_pdf()
 
     def shipping_label_zpl(self, order: OrderSnapshot, *, carrier: str, tracking_number: str) -> bytes:
         """The shipping label as ZPL II, UTF-8 encoded (the template selects UTF-8 with ^CI28)."""

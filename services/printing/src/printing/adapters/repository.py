@@ -6,6 +6,7 @@ from typing import Any, Protocol
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from oms_contracts.printing.v1 import PrintDocument
 from oms_platform.documents import save_document
 from printing.domain.model import PrintJob
 
@@ -41,12 +42,17 @@ class MongoPrintJobRepository:
     async def list(self, *, order_id: uuid.UUID | None, limit: int) -> list[dict[str, Any]]:
         """Newest jobs first, optionally of one order."""
         query = {"order_id": str(order_id)} if order_id else {}
-        cursor = self.jobs.find(query, {"handled": 0}).sort("created_at", DESCENDING).limit(limit)
+        cursor = self.jobs.find(query, {"handled": 0, "command": 0}).sort("created_at", DESCENDING).limit(limit)
         return await cursor.to_list(length=limit)
 
 
-def job_document(job: PrintJob, *, previous: dict[str, Any] | None) -> dict[str, Any]:
-    """The document that stores `job`, carrying over the version and idempotency record of `previous`."""
+def job_document(
+    job: PrintJob, *, previous: dict[str, Any] | None, command: PrintDocument | None = None
+) -> dict[str, Any]:
+    """The document that stores `job`, carrying over the version, idempotency record and command of `previous`.
+
+    `command` is the print command the job renders from; it is kept so that a reprint renders the same document.
+    """
     return {
         "_id": str(job.job_id),
         "version": previous["version"] if previous else 0,
@@ -56,7 +62,14 @@ def job_document(job: PrintJob, *, previous: dict[str, Any] | None) -> dict[str,
         "state": job.state.value,
         "created_at": job.created_at.isoformat(),
         "job": job.model_dump(mode="json"),
+        "command": command.model_dump(mode="json") if command else (previous or {}).get("command"),
     }
+
+
+def stored_command(doc: dict[str, Any]) -> PrintDocument | None:
+    """The print command a job document renders from, or None for a job stored before commands were kept."""
+    data = doc.get("command")
+    return PrintDocument.model_validate(data) if data else None
 
 
 def job_from_document(doc: dict[str, Any]) -> PrintJob:

@@ -3,6 +3,8 @@
 States: queued → rendered → sent → printed, or failed from any of the first three. `printed` is final: the
 same job issued again never prints again. A failed job may be issued again (it never printed), and a job found
 half-way (a crash interrupted the attempt) is resumed; both go back to `queued` with a note in the history.
+A printed job can be *reprinted* on request (a reason and who asked): its state stays `printed`, and the history
+records each reprint, or why it could not be printed again.
 """
 
 import uuid
@@ -54,6 +56,7 @@ class PrintJob(BaseModel):
     size_bytes: int | None = None
     reason: str | None = None
     attempts: int = Field(1, description="How many times the job was started (issued again or resumed adds one).")
+    reprints: int = Field(0, description="How many times staff had the printed job printed again.")
     history: list[HistoryEntry]
     created_at: datetime
     updated_at: datetime
@@ -111,6 +114,31 @@ class PrintJob(BaseModel):
     def mark_printed(self, *, now: datetime) -> None:
         """The printer took the whole document."""
         self._enter(JobState.PRINTED, now)
+
+    def check_reprintable(self) -> None:
+        """Raise InvalidTransition, saying why, unless the job has printed (there is something to print again)."""
+        if self.state is JobState.PRINTED:
+            return
+        if self.state is JobState.FAILED:
+            why = f"it failed ({self.reason}); issue it again instead"
+        else:
+            why = f"it is still {self.state.value}"
+        raise InvalidTransition(f"print job {self.job_id} has never printed, so there is nothing to reprint: {why}")
+
+    def record_reprint(self, *, reason: str, by: str, printer: str, now: datetime) -> None:
+        """The printed job was printed again, on request."""
+        self.check_reprintable()
+        self.reprints += 1
+        self.printer = printer
+        self.updated_at = now
+        self.history.append(HistoryEntry(state=JobState.PRINTED, at=now, note=f"reprinted: {reason} by {by}"))
+
+    def record_failed_reprint(self, *, reason: str, by: str, error: str, now: datetime) -> None:
+        """A requested reprint could not be printed; the job stays printed (its first copy did)."""
+        self.check_reprintable()
+        self.updated_at = now
+        note = f"reprint failed: {error} (asked: {reason} by {by})"
+        self.history.append(HistoryEntry(state=JobState.PRINTED, at=now, note=note))
 
     def fail(self, *, reason: str, now: datetime) -> None:
         """Give up on the job, saying why."""

@@ -1,16 +1,20 @@
-"""HTTP API of print jobs: read-only; jobs are created and changed only by the command consumer."""
+"""HTTP API of print jobs. Routes read jobs and publish commands; only the command consumer writes jobs."""
 
 import uuid
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
 
+from oms_contracts import derived_id
+from oms_contracts.printing.v1 import ReprintJob
 from oms_platform.auth import ApiKeys, Caller, require_role
-from printing.adapters.repository import PrintJobRepository, job_from_document
-from printing.entrypoints.schemas import PrintJobPublic
+from oms_platform.messaging import Bus
+from printing.adapters.repository import PrintJobRepository, job_from_document, stored_command
+from printing.domain.errors import InvalidTransition
+from printing.entrypoints.schemas import PrintJobPublic, ReprintAccepted, ReprintRequest
 
 
-def print_jobs_router(*, repo: PrintJobRepository, keys: ApiKeys) -> APIRouter:
-    """Routes for reading print jobs and their history."""
+def print_jobs_router(*, repo: PrintJobRepository, keys: ApiKeys, bus: Bus) -> APIRouter:
+    """Routes for reading print jobs and their history, and for reprinting a printed job."""
     router = APIRouter(prefix="/print-jobs", tags=["print jobs"])
     staff = require_role(keys, "ops")
 
@@ -31,6 +35,42 @@ def print_jobs_router(*, repo: PrintJobRepository, keys: ApiKeys) -> APIRouter:
         if doc is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"print job {job_id} not found")
         return _public(doc)
+
+    @router.post(
+        "/{job_id}/reprint",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=ReprintAccepted,
+        responses={404: {"description": "no such job"}, 409: {"description": "the job has never printed"}},
+    )
+    async def reprint_print_job(
+        job_id: uuid.UUID,
+        body: ReprintRequest,
+        caller: Caller = Depends(staff),
+        idempotency_key: str | None = Header(
+            None, max_length=200, description="The same key again asks for the same reprint (it prints once)."
+        ),
+    ) -> ReprintAccepted:
+        """Print a printed job once more, with a reason; the worker renders it again from the stored order."""
+        doc = await repo.get(job_id)
+        if doc is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"print job {job_id} not found")
+        try:
+            job_from_document(doc).check_reprintable()
+        except InvalidTransition as refusal:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(refusal)) from refusal
+        if stored_command(doc) is None:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"print job {job_id} printed before documents were kept for reprinting; issue a new revision",
+            )
+        command_id = (
+            derived_id("printing-api", "reprint", str(job_id), caller.name, idempotency_key)
+            if idempotency_key
+            else uuid.uuid4()
+        )
+        command = ReprintJob(job_id=job_id, reason=body.reason, requested_by=caller.name)
+        await bus.publish(bus.envelope(command, event_id=command_id), key=str(job_id))
+        return ReprintAccepted(job_id=job_id, command_id=command_id)
 
     return router
 

@@ -3,7 +3,9 @@
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 
 class HistoryEntryPublic(BaseModel):
@@ -27,6 +29,22 @@ class PrintJobPublic(BaseModel):
     size_bytes: int | None
     reason: str | None
     attempts: int
+    reprints: int
     created_at: datetime
     updated_at: datetime
     history: list[HistoryEntryPublic]
+
+
+class ReprintRequest(BaseModel):
+    """Why staff want a printed job printed again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class ReprintAccepted(BaseModel):
+    """The reprint was sent to the printing worker; the job's history shows when it printed."""
+
+    job_id: uuid.UUID
+    command_id: uuid.UUID

@@ -1,10 +1,11 @@
-"""Kafka subscriber of the printing service: thin, it hands each print command to the handler."""
+"""Kafka subscriber of the printing service: thin, it hands each print or reprint command to its handler."""
 
 from collections.abc import Mapping
 
 from faststream.kafka import KafkaBroker
 
 from oms_contracts import Envelope, topics
+from oms_contracts.printing.v1 import ReprintJob
 from oms_platform.messaging import Bus, subscribe
 from printing.adapters.printers import Destination
 from printing.adapters.renderers import Renderer
@@ -27,6 +28,11 @@ def register_subscribers(
     """Wire the consumer of oms.printing.commands (group `printing`), the only writer of print jobs."""
 
     async def on_print_command(envelope: Envelope) -> None:
+        if isinstance(envelope.payload, ReprintJob):
+            await handlers.handle_reprint_job(
+                envelope, repo=repo, renderer=renderer, printers=printers, clock=clock, policy=policy
+            )
+            return
         await handlers.handle_print_document(
             envelope, repo=repo, bus=bus, renderer=renderer, printers=printers, clock=clock, policy=policy
         )

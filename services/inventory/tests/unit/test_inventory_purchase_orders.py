@@ -1,0 +1,133 @@
+"""Purchase orders: created and received once per command, over-delivery refused, deliveries raising on_hand."""
+
+import datetime
+import uuid
+
+import pytest
+
+from oms_contracts.inventory.v1 import (
+    AdjustStock,
+    CreatePurchaseOrder,
+    DefineStockItem,
+    PurchaseOrderChanged,
+    PurchaseOrderLine,
+    PurchaseOrderRejected,
+    ReceivePurchaseOrder,
+    ReceiveStock,
+    StockLow,
+)
+from oms_platform.messaging import PermanentError
+from inventory.service_layer.handlers import handle_command
+
+PO_ID = uuid.UUID(int=42)
+
+
+@pytest.fixture
+def handle(repo, bus, clock):
+    async def run(envelope):
+        await handle_command(envelope, repo=repo, bus=bus, clock=clock)
+
+    return run
+
+
+def create(**lines) -> CreatePurchaseOrder:
+    return CreatePurchaseOrder(po_id=PO_ID, supplier="Potteries Ltd", expected_on=datetime.date(2026, 12, 5),
+                               created_by="ops", lines=[PurchaseOrderLine(sku=s, quantity=q) for s, q in lines.items()])
+
+
+def receive(**lines) -> ReceivePurchaseOrder:
+    return ReceivePurchaseOrder(po_id=PO_ID, received_by="ops",
+                                lines=[PurchaseOrderLine(sku=s, quantity=q) for s, q in lines.items()])
+
+
+async def apply_stock_commands(bus, handle):
+    """Run the ReceiveStock commands the PO handler sent, as the stock consumer would."""
+    for envelope, _ in list(bus.published):
+        if isinstance(envelope.payload, ReceiveStock):
+            await handle(envelope)
+
+
+class TestCreatePurchaseOrder:
+    async def test_a_new_order_is_open_with_its_lines(self, handle, command, repo, bus):
+        await handle(command(create(MUG=10, TEE=4)))
+        doc = repo.purchase_orders.docs[str(PO_ID)]
+        assert doc["status"] == "open" and doc["purchase_order"]["supplier"] == "Potteries Ltd"
+        assert [(li["sku"], li["ordered"], li["received"]) for li in doc["purchase_order"]["lines"]] == [
+            ("MUG", 10, 0), ("TEE", 4, 0)]
+        [(changed, key)] = bus.published
+        assert changed.payload.status == "open" and key == str(PO_ID)
+
+    async def test_creating_the_same_id_again_with_another_command_is_rejected(self, handle, command, repo, bus):
+        await handle(command(create(MUG=10)))
+        await handle(command(create(MUG=99)))
+        [rejected] = bus.payloads(PurchaseOrderRejected)
+        assert "already exists" in rejected.reason
+        assert repo.purchase_orders.docs[str(PO_ID)]["purchase_order"]["lines"][0]["ordered"] == 10
+
+
+class TestReceiveDelivery:
+    async def test_a_partial_delivery_raises_on_hand_with_the_po_in_the_ledger(self, handle, command, repo, bus):
+        await handle(command(create(MUG=10, TEE=4)))
+        await handle(command(receive(MUG=4)))
+        await apply_stock_commands(bus, handle)
+        assert repo.purchase_orders.docs[str(PO_ID)]["status"] == "partially_delivered"
+        assert repo.stock["MUG"]["on_hand"] == 4 and "TEE" not in repo.stock
+        [entry] = repo.entries_of("MUG")
+        assert entry["purchase_order_id"] == str(PO_ID) and entry["reason"] == f"received on purchase order {PO_ID}"
+        assert [k for e, k in bus.published if isinstance(e.payload, ReceiveStock)] == ["MUG"]
+
+    async def test_receiving_everything_outstanding_makes_it_delivered(self, handle, command, repo, bus):
+        await handle(command(create(MUG=10, TEE=4)))
+        await handle(command(receive(MUG=4)))
+        await handle(command(receive(MUG=6, TEE=4)))
+        await apply_stock_commands(bus, handle)
+        assert repo.purchase_orders.docs[str(PO_ID)]["status"] == "delivered"
+        assert (repo.stock["MUG"]["on_hand"], repo.stock["TEE"]["on_hand"]) == (10, 4)
+        assert [p.status for p in bus.payloads(PurchaseOrderChanged)] == ["open", "partially_delivered", "delivered"]
+
+    async def test_over_delivery_is_rejected_with_the_reason_and_changes_nothing(self, handle, command, repo, bus):
+        await handle(command(create(MUG=10)))
+        await handle(command(receive(MUG=8)))
+        before = repo.purchase_orders.docs[str(PO_ID)]["purchase_order"]
+        await handle(command(receive(MUG=3, JUG=1)))
+        [rejected] = bus.payloads(PurchaseOrderRejected)
+        assert "MUG: receiving 3 would exceed the 10 ordered (8 already received, 2 outstanding)" in rejected.reason
+        assert "JUG is not on purchase order" in rejected.reason
+        assert repo.purchase_orders.docs[str(PO_ID)]["purchase_order"] == before
+        assert len(bus.payloads(ReceiveStock)) == 1
+
+    async def test_same_delivery_twice_changes_nothing_and_resends_the_same_stock_commands(
+        self, handle, command, repo, bus
+    ):
+        await handle(command(create(MUG=10)))
+        delivery = command(receive(MUG=4))
+        await handle(delivery)
+        stored = repo.purchase_orders.docs[str(PO_ID)]
+        await handle(delivery)
+        await apply_stock_commands(bus, handle)
+        assert repo.purchase_orders.docs[str(PO_ID)] == stored
+        first, second = [e.event_id for e, _ in bus.published if isinstance(e.payload, ReceiveStock)]
+        assert first == second and repo.stock["MUG"]["on_hand"] == 4
+
+    async def test_a_delivery_for_an_unknown_order_is_refused_permanently_and_stores_nothing(
+        self, handle, command, repo
+    ):
+        with pytest.raises(PermanentError, match="does not exist"):
+            await handle(command(receive(MUG=1)))
+        assert repo.purchase_orders.docs == {}
+
+
+class TestDue:
+    async def test_open_orders_count_as_due_in_the_reorder_suggestion_until_received(
+        self, handle, command, repo, bus
+    ):
+        await handle(command(DefineStockItem(sku="MUG", title="Mug", minimum_level=5, defined_by="ops")))
+        await handle(command(create(MUG=10)))
+        await handle(command(receive(MUG=4)))
+        assert await repo.purchase_orders.due("MUG") == 6
+        await handle(command(AdjustStock(sku="MUG", delta=1, reason="found", adjusted_by="ops")))
+        [low] = bus.payloads(StockLow)
+        # minimum + open orders − available − due = 5 + 0 − 1 − 6, not below zero
+        assert (low.due, low.suggested_reorder) == (6, 0)
+        await handle(command(receive(MUG=6)))
+        assert await repo.purchase_orders.due("MUG") == 0

@@ -1,0 +1,125 @@
+"""Reprinting a printed job: rendered again from the stored command, printed once per reprint command."""
+
+import uuid
+
+import pytest
+
+from oms_contracts import new_envelope
+from oms_contracts.printing.v1 import ReprintJob
+from oms_platform.messaging import PermanentError
+from printing.service_layer.handlers import SendPolicy, handle_print_document, handle_reprint_job
+
+
+@pytest.fixture
+def print_once(repo, bus, clock, renderer, make_printers, fast_policy):
+    """Handle a print command with the fakes and the given printer, as the worker would."""
+
+    async def run(envelope, printer):
+        await handle_print_document(
+            envelope, repo=repo, bus=bus, renderer=renderer, printers=make_printers(printer), clock=clock,
+            policy=fast_policy,
+        )
+        return envelope.payload.job_id
+
+    return run
+
+
+@pytest.fixture
+def reprint(repo, clock, renderer, make_printers, fast_policy):
+    """Handle a reprint command with the fakes; `printer=` and `renderer_=` say where it goes and what renders it."""
+
+    async def run(envelope, printer, renderer_=None, policy: SendPolicy = fast_policy):
+        await handle_reprint_job(
+            envelope, repo=repo, renderer=renderer_ or renderer, printers=make_printers(printer), clock=clock,
+            policy=policy,
+        )
+
+    return run
+
+
+def reprint_command(job_id, reason="label smudged", by="ops-key-1"):
+    return new_envelope(ReprintJob(job_id=job_id, reason=reason, requested_by=by), producer="printing-api")
+
+
+def history(repo, job_id) -> list[tuple[str, str | None]]:
+    return [(h["state"], h["note"]) for h in repo.docs[str(job_id)]["job"]["history"]]
+
+
+class TestReprintingAPrintedJob:
+    async def test_the_stored_document_is_rendered_and_sent_again_and_the_history_says_why_and_who(
+        self, print_once, reprint, repo, bus, make_printer, renderer, print_command
+    ):
+        printer = make_printer()
+        job_id = await print_once(print_command("shipping_label"), printer)
+        published_before = list(bus.published)
+        await reprint(reprint_command(job_id), printer)
+        assert printer.received == [b"shipping_label of PH-1001"] * 2
+        assert renderer.rendered == [job_id, job_id]
+        assert history(repo, job_id)[-1] == ("printed", "reprinted: label smudged by ops-key-1")
+        doc = repo.docs[str(job_id)]
+        assert doc["state"] == "printed" and doc["job"]["reprints"] == 1
+        assert bus.published == published_before  # fulfilment is not told again: nothing to re-confirm
+
+    async def test_the_same_reprint_command_twice_prints_once(
+        self, print_once, reprint, repo, make_printer, print_command
+    ):
+        printer = make_printer()
+        job_id = await print_once(print_command("invoice"), printer)
+        command = reprint_command(job_id)
+        await reprint(command, printer)
+        stored = repo.docs[str(job_id)]
+        await reprint(command, printer)
+        assert len(printer.received) == 2
+        assert repo.docs[str(job_id)] == stored
+
+    async def test_two_reprint_commands_print_two_copies(self, print_once, reprint, repo, make_printer, print_command):
+        printer = make_printer()
+        job_id = await print_once(print_command("invoice"), printer)
+        await reprint(reprint_command(job_id, reason="first copy torn"), printer)
+        await reprint(reprint_command(job_id, reason="second copy lost", by="admin-key-2"), printer)
+        assert len(printer.received) == 3 and repo.docs[str(job_id)]["job"]["reprints"] == 2
+        assert [note for _, note in history(repo, job_id)[-2:]] == [
+            "reprinted: first copy torn by ops-key-1", "reprinted: second copy lost by admin-key-2"
+        ]
+
+    async def test_a_dead_printer_leaves_the_job_printed_with_the_failed_reprint_in_its_history(
+        self, print_once, reprint, repo, make_printer, print_command
+    ):
+        job_id = await print_once(print_command("invoice"), make_printer())
+        dead = make_printer(failures=99)
+        await reprint(reprint_command(job_id), dead)  # returns normally: the partition moves on
+        assert dead.tries == 3 and dead.received == []
+        state, note = history(repo, job_id)[-1]
+        assert state == "printed" and note.startswith("reprint failed: printer gave up after 3 attempt(s)")
+        assert "(asked: label smudged by ops-key-1)" in note
+        assert repo.docs[str(job_id)]["job"]["reprints"] == 0
+
+    async def test_a_reprint_that_cannot_render_is_noted_and_nothing_is_sent(
+        self, print_once, reprint, repo, make_printer, make_renderer, print_command
+    ):
+        printer = make_printer()
+        job_id = await print_once(print_command("invoice"), printer)
+        await reprint(reprint_command(job_id), printer, renderer_=make_renderer(broken=True))
+        assert len(printer.received) == 1
+        assert history(repo, job_id)[-1][1].startswith("reprint failed: could not render the invoice: ValueError")
+
+
+class TestReprintRefused:
+    async def test_an_unknown_job_is_refused_for_good(self, reprint, make_printer):
+        with pytest.raises(PermanentError, match="does not exist"):
+            await reprint(reprint_command(uuid.uuid4()), make_printer())
+
+    async def test_a_job_that_never_printed_is_not_printed_and_its_state_is_unchanged(
+        self, print_once, reprint, repo, make_printer, print_command
+    ):
+        dead = make_printer(failures=99)
+        job_id = await print_once(print_command("invoice"), dead)
+        before = repo.docs[str(job_id)]["job"]
+        printer = make_printer()
+        await reprint(reprint_command(job_id), printer)
+        assert printer.tries == 0
+        assert repo.docs[str(job_id)]["job"] == before
+
+    async def test_a_print_command_is_not_a_reprint(self, reprint, make_printer, print_command):
+        with pytest.raises(PermanentError):
+            await reprint(print_command("invoice"), make_printer())
