@@ -5,6 +5,7 @@ command finds its entry and re-publishes those same envelopes (same event ids) i
 so a crash between "stored" and "published" loses nothing. `version` guards against a second writer.
 """
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -102,3 +103,25 @@ async def handle_once(
     record_outcome(new_doc, envelope.event_id, published)
     await store.save(new_doc)
     await bus.publish_all(published)
+
+
+# Back off while the worker is busy, then keep polling every 0.2 s.
+POLL_SECONDS = (0.02, 0.05, 0.1, 0.2)
+
+
+async def wait_for_outcome(
+    load: Callable[[], Awaitable[dict[str, Any] | None]], event_id: uuid.UUID, *, timeout: float
+) -> dict[str, Any] | None:
+    """The document once it records `event_id` as handled (read-only polling), or the latest read at the deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    attempt = 0
+    while True:
+        doc = await load()
+        if recorded_outcome(doc, event_id) is not None:
+            return doc
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return doc
+        await asyncio.sleep(min(POLL_SECONDS[min(attempt, len(POLL_SECONDS) - 1)], remaining))
+        attempt += 1

@@ -42,7 +42,7 @@ from inventory.entrypoints.schemas import (
     StockItemPublic,
     StockPublic,
 )
-from inventory.entrypoints.outcomes import wait_for_outcome
+from oms_platform.documents import wait_for_outcome
 from inventory.service_layer.handlers import item_of
 
 MAX_IMPORT_BYTES = 5_000_000

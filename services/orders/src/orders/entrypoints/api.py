@@ -6,7 +6,6 @@ with the command id when the worker has not answered in time. With an `Idempoten
 from the key, so a repeated request is the same command and gets the first request's outcome.
 """
 
-import asyncio
 import base64
 import binascii
 import json
@@ -32,14 +31,13 @@ from oms_contracts.orders.v1 import (
     order_id_for,
 )
 from oms_platform.auth import ApiKeys, Caller, require_role
-from oms_platform.documents import recorded_outcome
+from oms_platform.documents import recorded_outcome, wait_for_outcome
 from oms_platform.messaging import Bus
 from orders.adapters.repository import SORTS, MongoOrderRepository, OrderFilter
 from orders.domain.model import Order, OrderStatus
 from orders.entrypoints.schemas import HoldRequest, OrderAccepted, OrderCreate, OrderPage, OrderPublic
 
 PHONE_CHANNEL = "phone"
-POLL_SECONDS = (0.02, 0.05, 0.1, 0.2)  # back off while the worker is busy, then keep polling every 0.2 s
 
 # route name → command of the hold and cancel routes (body: {reason})
 HOLD_COMMANDS: dict[str, type[Message]] = {
@@ -70,7 +68,7 @@ def orders_router(*, repo: MongoOrderRepository, bus: Bus, keys: ApiKeys, comman
         doc = await repo.get(order_id)
         if recorded_outcome(doc, event_id) is None:
             await bus.publish(envelope, key=str(order_id))
-            doc = await _wait_for_outcome(repo, order_id, event_id, timeout=command_timeout)
+            doc = await wait_for_outcome(lambda: repo.get(order_id), event_id, timeout=command_timeout)
         return _answer(envelope, doc, success=success)
 
     @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderPublic, responses=OUTCOMES)
@@ -162,24 +160,6 @@ def _add_hold_route(router: APIRouter, action: str, command_type: type[Message],
         f"/{{order_id}}/{action}", route, methods=["POST"], name=f"{action}_order", response_model=OrderPublic,
         responses=OUTCOMES, summary=f"{action.capitalize()} an order",
     )
-
-
-async def _wait_for_outcome(
-    repo: MongoOrderRepository, order_id: uuid.UUID, event_id: uuid.UUID, *, timeout: float
-) -> dict | None:
-    """The order document once it records `event_id` as handled, or the latest one read when time runs out."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    attempt = 0
-    while True:
-        doc = await repo.get(order_id)
-        if recorded_outcome(doc, event_id) is not None:
-            return doc
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            return doc
-        await asyncio.sleep(min(POLL_SECONDS[min(attempt, len(POLL_SECONDS) - 1)], remaining))
-        attempt += 1
 
 
 def _answer(envelope: Envelope, doc: dict | None, *, success: int) -> JSONResponse:
