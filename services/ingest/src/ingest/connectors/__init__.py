@@ -1,0 +1,1 @@
+"""Polling connectors: one module per channel behind the interface in `base`."""

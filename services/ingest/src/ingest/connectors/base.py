@@ -1,0 +1,63 @@
+"""The one small interface every polling channel connector implements.
+
+A connector knows one channel's documented API (or database schema): how to authenticate, page, filter on
+the statuses configured as unprocessed and respect its rate limits (`fetch`), and how to read one of its
+raw orders into our normalised `OrderDetails` (`normalise`). It keeps no state of its own: the poller stores
+each raw order in the intake log first and the cursor after, so a restart neither misses nor re-imports.
+Write-back (shipped, tracking, cancel, refund) is added to this interface by the write-back issue.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from oms_contracts.common import OrderDetails
+
+
+@dataclass(frozen=True)
+class RawOrder:
+    """One order exactly as the channel gave it.
+
+    `body` is the channel's own text (JSON for REST APIs; for database connectors the JSON of the order's rows,
+    so staff see what was read); `updated_at` is the channel's last-modified time of this version: the same
+    order at the same `updated_at` is the same intake (a re-fetch changes nothing), a later one is an update.
+    """
+
+    channel_order_id: str
+    body: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Page:
+    """What one `fetch` returned: raw orders, the cursor to store once they are safe, and whether more wait."""
+
+    orders: list[RawOrder] = field(default_factory=list)
+    cursor: str | None = None  # opaque to the poller; None = keep the cursor it had
+    more: bool = False
+
+
+class ConnectorError(Exception):
+    """The channel refused or failed a fetch (bad credentials, 5xx, bad response); the reason is for staff."""
+
+
+class RateLimited(ConnectorError):
+    """The channel said to slow down; `retry_after` seconds is how long it asked us to wait."""
+
+    def __init__(self, reason: str, *, retry_after: float) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class Connector(Protocol):
+    """A channel's orders, fetched page by page since a cursor and normalised one by one."""
+
+    channel: str  # the channel name orders carry, e.g. "magento", "ebay"
+
+    async def fetch(self, cursor: str | None) -> Page:
+        """The next page of new or changed orders since `cursor` (None: the channel's configured start)."""
+        ...
+
+    def normalise(self, raw: RawOrder) -> OrderDetails:
+        """The order `raw` describes; raises OrderSkipped (not an unprocessed status, FBA...) or PayloadRejected."""
+        ...
