@@ -8,7 +8,7 @@ from pymongo import ASCENDING, DESCENDING
 from oms_platform.testing import InMemoryDocuments, RecordingBus, SteppingClock, sample_order_details
 from orders.adapters.repository import SORTS, OrderFilter, filter_query
 from orders.domain.model import ProcessingGuards
-from orders.service_layer.handlers import handle_command
+from orders.service_layer.handlers import forward_event, handle_command
 
 
 class FakeRepository(InMemoryDocuments):
@@ -52,6 +52,15 @@ class InProcessBus(RecordingBus):
             await handle_command(envelope, repo=self.repo, bus=self, guards=self.guards, clock=self.clock)
 
 
+class LinkedBus(InProcessBus):
+    """InProcessBus that also runs the orders forwarder on orders events (split, merge and resend feed new orders)."""
+
+    async def publish(self, envelope: Envelope, *, key: str) -> None:
+        await super().publish(envelope, key=key)
+        if envelope.payload.TOPIC == topics.ORDERS_EVENTS:
+            await forward_event(envelope, bus=self)
+
+
 @pytest.fixture(name="make_details")
 def make_details_fixture():
     """Build OrderDetails for a test; keyword overrides change fields."""
@@ -77,3 +86,9 @@ def clock() -> SteppingClock:
 def worker_bus(repo, clock) -> InProcessBus:
     """A bus whose orders commands are handled straight away by the orders command handler."""
     return InProcessBus(repo, clock, ProcessingGuards())
+
+
+@pytest.fixture
+def linked_bus(repo, clock) -> LinkedBus:
+    """A bus running the orders worker in-process, forwarders included."""
+    return LinkedBus(repo, clock, ProcessingGuards())

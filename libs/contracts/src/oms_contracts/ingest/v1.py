@@ -19,3 +19,7 @@ class OrderReceived(Message):
     intake_id: uuid.UUID
     channel_updated_at: AwareDatetime
     order: OrderDetails
+    # Optional import marks (defaults = a plain new open order): place it locked with this reason (Amazon FBA),
+    # or flag that the channel already marks it shipped (marketplace downloads take those too).
+    lock_reason: str | None = None
+    shipped_on_channel: bool = False

@@ -2,10 +2,11 @@
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from oms_contracts.common import OrderDetails, Sku
+from oms_contracts.common import Money, OrderDetails, Sku
 from oms_contracts import topics
 from oms_contracts.envelope import Message, derived_id
 from oms_contracts.registry import register
@@ -142,6 +143,9 @@ class OrderOpened(Message):
     TYPE = "orders.order_opened"
     TOPIC = topics.ORDERS_EVENTS
     order: OrderSnapshot
+    allocates_stock: bool = Field(
+        True, description="False when the order took over stock already allocated (a split or merge result)."
+    )
 
 
 @register
@@ -232,3 +236,212 @@ class OrderCancelled(Message):
     reason: str
     by: str
     stock_held: bool = True
+
+
+# Split, merge, resend and return (links between orders; RMAs on processed orders)
+
+
+class OrderLink(BaseModel):
+    """A link from one order to another, e.g. ("split_from", source id)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    kind: Literal["split_from", "split_into", "merged_from", "merged_into", "resend_of", "resent_as"]
+    order_id: uuid.UUID
+
+
+class LineQuantity(BaseModel):
+    """How much of one order line an action takes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    line_id: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0, le=100_000)
+
+
+class AllocationShare(BaseModel):
+    """Inventory's answer for one SKU, handed from one order to another with the stock it stands for."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    sku: Sku
+    requested: int = Field(ge=0)
+    short: int = Field(ge=0)
+    known_sku: bool = True
+
+
+class ReturnLine(BaseModel):
+    """One line of a return: how much comes back and whether it goes back on the shelf or in the bin."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    line_id: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0, le=100_000)
+    action: Literal["restock", "scrap"]
+
+
+class ReturnedStock(BaseModel):
+    """A received return line as inventory needs it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    sku: Sku
+    quantity: int = Field(gt=0)
+    action: Literal["restock", "scrap"]
+
+
+@register
+class SplitOrder(Message):
+    """Move chosen lines (and quantities) of an open order into a new linked order `new_order_id`."""
+
+    TYPE = "orders.split_order"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    new_order_id: uuid.UUID
+    lines: list[LineQuantity] = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500)
+    requested_by: str
+
+
+@register
+class OpenLinkedOrder(Message):
+    """Open an order made from another one (split off or resent), linked to it.
+
+    With `allocations` the order takes over stock its source had allocated; without, inventory allocates afresh.
+    """
+
+    TYPE = "orders.open_linked_order"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    order: OrderDetails
+    link: OrderLink
+    allocations: list[AllocationShare] | None = None
+    reason: str
+    requested_by: str
+
+
+@register
+class MergeOrder(Message):
+    """Fold this open order into the merged order `merged_order_id` (one command per original)."""
+
+    TYPE = "orders.merge_order"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    merged_order_id: uuid.UUID
+    merge_key: str = Field(description="What every original must share (buyer, address, channel, ...).")
+    originals: list[uuid.UUID] = Field(min_length=2, max_length=50)
+    requested_by: str
+
+
+@register
+class AbsorbMergedOrder(Message):
+    """Add one merged original's lines and stock to the merged order (created by the first one)."""
+
+    TYPE = "orders.absorb_merged_order"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    original_order_id: uuid.UUID
+    order: OrderDetails
+    allocations: list[AllocationShare]
+    originals: list[uuid.UUID]
+    requested_by: str
+
+
+@register
+class ResendOrder(Message):
+    """Send chosen lines of a processed order again, as a new linked zero-value order `resend_order_id`."""
+
+    TYPE = "orders.resend_order"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    resend_order_id: uuid.UUID
+    lines: list[LineQuantity] = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500)
+    requested_by: str
+
+
+@register
+class BookReturn(Message):
+    """Book an RMA on a processed order; it is actioned when the goods arrive."""
+
+    TYPE = "orders.book_return"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    rma_id: uuid.UUID
+    lines: list[ReturnLine] = Field(min_length=1, max_length=500)
+    reason_category: str = Field(min_length=1, max_length=100)
+    refund: Money
+    requested_by: str
+
+
+@register
+class ReceiveReturn(Message):
+    """The goods of a booked RMA arrived: restock lines go back to stock, scrap lines do not."""
+
+    TYPE = "orders.receive_return"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    rma_id: uuid.UUID
+    requested_by: str
+
+
+@register
+class OrderSplit(Message):
+    """Lines left this order for the new order `new_order_id` (`order`), with the stock allocated to them."""
+
+    TYPE = "orders.order_split"
+    TOPIC = topics.ORDERS_EVENTS
+    order_id: uuid.UUID
+    new_order_id: uuid.UUID
+    order: OrderDetails
+    allocations: list[AllocationShare]
+    reason: str
+    by: str
+
+
+@register
+class OrderMerged(Message):
+    """This order was folded into `merged_order_id`; its stock now stands for the merged order."""
+
+    TYPE = "orders.order_merged"
+    TOPIC = topics.ORDERS_EVENTS
+    order_id: uuid.UUID
+    merged_order_id: uuid.UUID
+    order: OrderDetails
+    allocations: list[AllocationShare]
+    originals: list[uuid.UUID]
+    by: str
+
+
+@register
+class OrderResent(Message):
+    """A processed order is sent again as the new open order `resend_order_id` (`order`)."""
+
+    TYPE = "orders.order_resent"
+    TOPIC = topics.ORDERS_EVENTS
+    order_id: uuid.UUID
+    resend_order_id: uuid.UUID
+    order: OrderDetails
+    reason: str
+    by: str
+
+
+@register
+class ReturnBooked(Message):
+    """An RMA was booked on a processed order."""
+
+    TYPE = "orders.return_booked"
+    TOPIC = topics.ORDERS_EVENTS
+    order_id: uuid.UUID
+    rma_id: uuid.UUID
+    lines: list[ReturnLine]
+    reason_category: str
+    refund: Money
+    by: str
+
+
+@register
+class ReturnReceived(Message):
+    """The goods of an RMA arrived: inventory puts the restock lines back on hand."""
+
+    TYPE = "orders.return_received"
+    TOPIC = topics.ORDERS_EVENTS
+    order_id: uuid.UUID
+    rma_id: uuid.UUID
+    lines: list[ReturnedStock]
+    by: str

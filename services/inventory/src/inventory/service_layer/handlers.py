@@ -40,6 +40,7 @@ from oms_contracts.orders.v1 import (
     OrderProcessed,
     OrderSnapshot,
     OrderUnlocked,
+    ReturnReceived,
 )
 from oms_platform.documents import handle_once
 from oms_platform.messaging import Bus, PermanentError
@@ -236,6 +237,11 @@ async def forward_event(envelope: Envelope, *, bus: Bus) -> None:
     Opened or unlocked: AllocateStock. Processed: ShipStock. Locked, or cancelled while holding stock: ReleaseStock.
     """
     event = envelope.payload
+    if isinstance(event, ReturnReceived):
+        await _forward_restock(envelope, event, bus=bus)
+        return
+    if isinstance(event, OrderOpened) and not event.allocates_stock:
+        return  # a split or merge result: it took over stock its source orders had allocated
     if isinstance(event, OrderOpened):
         make, purpose = AllocateStock, "allocate"
     elif isinstance(event, OrderUnlocked):
@@ -249,6 +255,19 @@ async def forward_event(envelope: Envelope, *, bus: Bus) -> None:
     for sku, quantity in quantities_by_sku(event.order).items():
         command = make(order_id=event.order.order_id, sku=sku, quantity=quantity)
         forwarded = bus.envelope(command, cause=envelope, event_id=derived_id(envelope.event_id, purpose, sku))
+        await bus.publish(forwarded, key=sku)
+
+
+async def _forward_restock(envelope: Envelope, event: ReturnReceived, *, bus: Bus) -> None:
+    """A received return: one AdjustStock per restocked SKU raises on_hand by exactly that quantity (scrap: nothing)."""
+    restock: dict[str, int] = {}
+    for line in event.lines:
+        if line.action == "restock":
+            restock[line.sku] = restock.get(line.sku, 0) + line.quantity
+    for sku, quantity in restock.items():
+        reason = f"returned on RMA {event.rma_id} (order {event.order_id})"
+        command = AdjustStock(sku=sku, delta=quantity, reason=reason, adjusted_by=event.by)
+        forwarded = bus.envelope(command, cause=envelope, event_id=derived_id(envelope.event_id, "restock", sku))
         await bus.publish(forwarded, key=sku)
 
 

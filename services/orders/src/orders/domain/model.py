@@ -10,6 +10,7 @@ from oms_contracts import Message
 from oms_contracts.common import OrderDetails
 from oms_contracts.orders.v1 import (
     OrderCancelled,
+    OrderLink,
     OrderLocked,
     OrderOpened,
     OrderParked,
@@ -20,6 +21,7 @@ from oms_contracts.orders.v1 import (
     OrderUnparked,
 )
 from orders.domain.errors import OrderRefused
+from orders.domain.returns import Rma
 
 
 class OrderStatus(StrEnum):
@@ -29,6 +31,7 @@ class OrderStatus(StrEnum):
     PROCESSING = "processing"  # handed to fulfilment, waiting for the shipment to be confirmed
     PROCESSED = "processed"
     CANCELLED = "cancelled"  # terminal; its stock was released
+    MERGED = "merged"  # terminal; its lines and stock live on in the merged order
 
 
 class SkuAllocation(BaseModel):
@@ -82,6 +85,8 @@ class Order(BaseModel):
     hold_reason: str | None = None
     cancelled_at: datetime | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    links: list[OrderLink] = Field(default_factory=list)  # split, merge and resend relatives
+    returns: list[Rma] = Field(default_factory=list)  # RMAs booked on a processed order
 
     @classmethod
     def place(

@@ -35,6 +35,7 @@ from oms_platform.documents import recorded_outcome, wait_for_outcome
 from oms_platform.messaging import Bus
 from orders.adapters.repository import SORTS, MongoOrderRepository, OrderFilter
 from orders.domain.model import Order, OrderStatus
+from orders.entrypoints.lifecycle_api import add_lifecycle_routes
 from orders.entrypoints.schemas import HoldRequest, OrderAccepted, OrderCreate, OrderPage, OrderPublic
 
 PHONE_CHANNEL = "phone"
@@ -138,6 +139,8 @@ def orders_router(*, repo: MongoOrderRepository, bus: Bus, keys: ApiKeys, comman
 
     for action, command_type in HOLD_COMMANDS.items():
         _add_hold_route(router, action, command_type, repo=repo, staff=staff, send=send)
+    add_lifecycle_routes(router, repo=repo, bus=bus, staff=staff, send=send, public=_public,
+                         command_timeout=command_timeout)
 
     return router
 
@@ -228,4 +231,6 @@ def _public(order: Order) -> OrderPublic:
         currency=order.details.currency,
         details=order.details.model_dump(mode="json"),
         timeline=[entry.model_dump(mode="json") for entry in order.timeline],
+        links=[link.model_dump(mode="json") for link in order.links],
+        returns=[rma.model_dump(mode="json") for rma in order.returns],
     )

@@ -58,6 +58,8 @@ class OrderPublic(BaseModel):
     currency: str
     details: dict
     timeline: list[dict]
+    links: list[dict] = Field(default_factory=list, description="Split, merge and resend relatives: {kind, order_id}.")
+    returns: list[dict] = Field(default_factory=list, description="RMAs booked on the order.")
 
 
 class OrderPage(BaseModel):

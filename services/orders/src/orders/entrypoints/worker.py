@@ -22,7 +22,8 @@ def register_subscribers(
         await handlers.forward_event(envelope, bus=bus)
 
     subscribe(broker, topics.ORDERS_COMMANDS, group_id="orders", handler=on_order_command, max_attempts=max_attempts)
-    for topic in (topics.INGEST_EVENTS, topics.INVENTORY_EVENTS, topics.FULFILMENT_EVENTS):
+    # orders events too: a split, merge or resend is forwarded to the order it makes or feeds
+    for topic in (topics.INGEST_EVENTS, topics.INVENTORY_EVENTS, topics.FULFILMENT_EVENTS, topics.ORDERS_EVENTS):
         subscribe(
             broker, topic, group_id=f"orders.{topic.split('.')[1]}-events", handler=on_foreign_event,
             max_attempts=max_attempts,

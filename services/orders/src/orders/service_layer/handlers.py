@@ -30,6 +30,7 @@ from oms_platform.messaging import Bus, PermanentError
 from orders.adapters.repository import OrderRepository, list_fields
 from orders.domain.errors import OrderRefused
 from orders.domain.model import Order, ProcessingGuards, Shipment
+from orders.service_layer import lifecycle
 
 Clock = Callable[[], datetime]
 
@@ -78,6 +79,8 @@ def _decide(
         return order, order.receive_again(
             by=command.placed_by, now=now, channel_updated_at=command.channel_updated_at
         )
+    if (decided := lifecycle.decide(order, command, now=now)) is not None:
+        return decided
     if order is None:
         raise OrderRefused("no such order")
     if isinstance(command, ProcessOrder):
@@ -144,6 +147,8 @@ async def forward_event(envelope: Envelope, *, bus: Bus) -> None:
             tracking_number=event.tracking_number,
             shipped_at=event.shipped_at,
         )
+    else:
+        command = lifecycle.forward(event)
     if command is None:
         return
     forwarded = bus.envelope(command, cause=envelope, event_id=derived_id(envelope.event_id, "orders-forward"))
