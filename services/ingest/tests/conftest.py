@@ -239,3 +239,45 @@ def webhook_secrets():
 def sign():
     """sign(raw, secret) -> the base64 HMAC-SHA256 header value."""
     return signature
+
+
+class FakeChannelStore:
+    """Channel configurations and statuses in dicts, like MongoChannelStore."""
+
+    def __init__(self) -> None:
+        from ingest.domain.channels import ChannelConfig, ChannelStatus
+
+        self._config, self._status = ChannelConfig, ChannelStatus
+        self.configs_by_id: dict = {}
+        self.statuses: dict = {}
+        self.saved_cursors: list = []
+
+    async def configs(self) -> list:
+        return [self.configs_by_id[key] for key in sorted(self.configs_by_id)]
+
+    async def config(self, channel_id):
+        return self.configs_by_id.get(channel_id)
+
+    async def put_config(self, config) -> None:
+        old = self.configs_by_id.get(config.channel_id)
+        requested = old.download_requested_at if old else None
+        self.configs_by_id[config.channel_id] = config.model_copy(update={"download_requested_at": requested})
+
+    async def request_download(self, channel_id, *, at) -> bool:
+        if channel_id not in self.configs_by_id:
+            return False
+        self.configs_by_id[channel_id] = self.configs_by_id[channel_id].model_copy(
+            update={"download_requested_at": at})
+        return True
+
+    async def status(self, channel_id):
+        return self.statuses.get(channel_id) or self._status(channel_id=channel_id)
+
+    async def save_status(self, status) -> None:
+        self.statuses[status.channel_id] = status
+        self.saved_cursors.append(status.cursor)
+
+
+@pytest.fixture
+def channel_store() -> FakeChannelStore:
+    return FakeChannelStore()

@@ -42,6 +42,11 @@ class Settings(ServiceSettings):
         description="WooCommerce order statuses imported (comma-separated); orders in any other are skipped.",
     )
 
+    poll_tick_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often the poller looks for channels due (their own interval, or a "
+        "download requested); each channel polls on its `interval_seconds`.")
+    poll_http_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one HTTP call to a channel API.")
+
     @field_validator("webhook_secrets")
     @classmethod
     def _secrets_readable(cls, value: SecretStr) -> SecretStr:

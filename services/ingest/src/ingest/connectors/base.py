@@ -37,6 +37,17 @@ class Page:
     more: bool = False
 
 
+@dataclass(frozen=True)
+class Placement:
+    """How an order enters Open Orders beyond its details; connectors that need it define `placement(raw)`.
+
+    The poller uses `Placement()` for a connector without that method.
+    """
+
+    lock_reason: str | None = None  # imported locked, for the record (e.g. Amazon FBA: Amazon ships it)
+    shipped_on_channel: bool = False  # a marketplace order the channel already marks shipped: flagged for staff
+
+
 class ConnectorError(Exception):
     """The channel refused or failed a fetch (bad credentials, 5xx, bad response); the reason is for staff."""
 

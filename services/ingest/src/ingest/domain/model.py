@@ -34,6 +34,7 @@ class IntakeKind(StrEnum):
     CSV_ORDERS = "csv_orders"
     SHOPIFY_ORDER = "shopify_order"
     WOOCOMMERCE_ORDER = "woocommerce_order"
+    POLLED_ORDER = "polled_order"  # one raw order a channel connector fetched (channel + account = the channel)
 
 
 class IntakeSummary(BaseModel):

@@ -31,6 +31,8 @@ class NormalisedOrder:
 
     order: OrderDetails
     channel_updated_at: datetime
+    lock_reason: str | None = None
+    shipped_on_channel: bool = False
 
 
 def normalise(

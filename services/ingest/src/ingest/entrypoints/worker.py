@@ -23,6 +23,7 @@ async def run_republisher(
     every: float,
     stop: asyncio.Event,
     woocommerce_statuses: Iterable[str] = DEFAULT_WOOCOMMERCE_STATUSES,
+    normalise_polled=None,
 ) -> None:
     """Every `every` seconds re-publish stale `received` intakes, until `stop` is set.
 
@@ -32,7 +33,8 @@ async def run_republisher(
     while not stop.is_set():
         try:
             await handlers.republish_stale(store=store, bus=bus, clock=clock, older_than=older_than,
-                                           woocommerce_statuses=woocommerce_statuses)
+                                           woocommerce_statuses=woocommerce_statuses,
+                                           normalise_polled=normalise_polled)
         except Exception:  # noqa: BLE001 - retried next round; the intakes wait as `received`
             log.exception("re-publish round failed; trying again in %.0f s", every)
         try:

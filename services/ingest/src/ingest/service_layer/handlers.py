@@ -5,7 +5,7 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -56,7 +56,8 @@ def order_received(
     received_at), so re-publishing the intake sends the very same message.
     """
     payload = OrderReceived(
-        intake_id=intake.intake_id, channel_updated_at=normalised.channel_updated_at, order=normalised.order
+        intake_id=intake.intake_id, channel_updated_at=normalised.channel_updated_at, order=normalised.order,
+        lock_reason=normalised.lock_reason, shipped_on_channel=normalised.shipped_on_channel,
     )
     envelope = bus.envelope(
         payload,
@@ -237,17 +238,24 @@ async def republish_stale(
     older_than: timedelta,
     batch: int = 100,
     woocommerce_statuses: Iterable[str] = DEFAULT_WOOCOMMERCE_STATUSES,
+    normalise_polled: Callable[[Intake], Awaitable[NormalisedOrder]] | None = None,
 ) -> int:
     """Publish the intakes still `received` after `older_than` (oldest first); returns how many were published.
 
     Each gets the same event id it would have had the first time, so consumers drop a message that did get
     through before. A payload that cannot be normalised is marked failed. If the broker refuses, the round
-    stops there (the error propagates) and the next round starts again from the oldest.
+    stops there (the error propagates) and the next round starts again from the oldest. A polled order is
+    read by its channel's connector through `normalise_polled` (the poller's); without it, it waits.
     """
     published = 0
     for intake in await store.stale(received_before=clock() - older_than, limit=batch):
+        if intake.kind is IntakeKind.POLLED_ORDER and normalise_polled is None:
+            continue
         try:
-            messages = messages_of(intake, bus=bus, woocommerce_statuses=woocommerce_statuses)
+            if intake.kind is IntakeKind.POLLED_ORDER:
+                messages = [order_received(intake, await normalise_polled(intake), bus=bus)]
+            else:
+                messages = messages_of(intake, bus=bus, woocommerce_statuses=woocommerce_statuses)
         except PayloadRejected as rejected:
             await store.mark_failed(intake.intake_id, error=rejected.reason)
             continue
