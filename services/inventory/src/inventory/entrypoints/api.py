@@ -27,6 +27,7 @@ from inventory.domain.errors import StockRefused
 from inventory.domain.items import StockItem, parse_csv, to_csv
 from inventory.domain.purchase_orders import OverDelivery, PurchaseOrder
 from inventory.domain.model import Stock
+from inventory.domain.verify import LedgerCheck, verify
 from inventory.entrypoints.schemas import (
     AdjustmentAccepted,
     CommandAccepted,
@@ -112,6 +113,15 @@ def stock_router(*, repo: StockRepository, bus: Bus, keys: ApiKeys) -> APIRouter
             entries=[LedgerEntryPublic.of(entry) for entry in entries],
             next_after_seq=entries[-1].seq if len(entries) == limit else None,
         )
+
+    @router.get("/{sku}/verify", response_model=LedgerCheck)
+    async def verify_stock(sku: SkuPath, _: Caller = Depends(staff)) -> LedgerCheck:
+        """Recompute the SKU's levels from its whole ledger and say whether they equal the stored levels."""
+        entries, after_seq = [], 0
+        while page := await repo.entries(sku, after_seq=after_seq, limit=500):
+            entries.extend(page)
+            after_seq = page[-1].seq
+        return verify(sku, await repo.get_stock(sku), entries)
 
     return router
 
