@@ -12,8 +12,12 @@ PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 # `make test` runs its own infrastructure on other ports and a fresh data folder, so it never
 # touches the data of a `make run` (and both can run side by side).
 TEST_INFRA_ENV := OMS_INFRA_DIR=$(CURDIR)/.oms/test-infra OMS_KAFKA_PORT=29092 OMS_KAFKA_CONTROLLER_PORT=29093 OMS_MONGO_PORT=27217
+# `make bench` and `make faults` get infrastructure of their own too: their services use the same consumer group
+# ids as `make run`'s, so on a shared broker the two systems would split each other's partitions.
+BENCH_INFRA_ENV := OMS_INFRA_DIR=$(CURDIR)/.oms/bench-infra OMS_KAFKA_PORT=29192 OMS_KAFKA_CONTROLLER_PORT=29193 OMS_MONGO_PORT=27317
+FAULTS_INFRA_ENV := OMS_INFRA_DIR=$(CURDIR)/.oms/faults-infra OMS_KAFKA_PORT=29292 OMS_KAFKA_CONTROLLER_PORT=29293 OMS_MONGO_PORT=27417
 
-.PHONY: help run stop test unit-test install system-deps infra-up infra-down infra-status schemas bench
+.PHONY: help run stop test unit-test install system-deps infra-up infra-down infra-status schemas bench faults
 
 help:
 	@echo "make run     start Kafka, FerretDB and all five services with a demo shop (Ctrl-C stops)"
@@ -22,7 +26,8 @@ help:
 	@echo "make infra-up | infra-down | infra-status    the local Kafka + FerretDB only"
 	@echo "make unit-test    the tests that need no infrastructure"
 	@echo "make schemas      export the message JSON Schemas and asyncapi.json to build/schemas"
-	@echo "make bench        benchmark scripts on the local infrastructure (BENCH_ARGS='--orders 100000')"
+	@echo "make bench        every benchmark, one table, build/bench/results.json (BENCH_ARGS=--short: seconds)"
+	@echo "make faults       load + one fault per phase + the four invariants (FAULTS_ARGS='--faults none,...')"
 
 system-deps:
 	@bash infra/system-deps.sh
@@ -68,5 +73,13 @@ schemas: install
 	$(PY) -m oms_contracts export-schemas build/schemas
 
 bench: install
-	@$(INFRA) up
-	@set -a; source .oms/infra/infra.env; set +a; $(PY) benchmarks/orders_list.py $(BENCH_ARGS)
+	@$(BENCH_INFRA_ENV) $(INFRA) up --reset
+	@set -a; source .oms/bench-infra/infra.env; set +a; \
+	  $(PY) benchmarks/run_all.py $(BENCH_ARGS); status=$$?; \
+	  $(BENCH_INFRA_ENV) $(INFRA) down; exit $$status
+
+faults: install
+	@$(FAULTS_INFRA_ENV) $(INFRA) up --reset
+	@set -a; source .oms/faults-infra/infra.env; set +a; export $(FAULTS_INFRA_ENV); \
+	  $(PY) -m oms_devtools.faults $(FAULTS_ARGS); status=$$?; \
+	  $(FAULTS_INFRA_ENV) $(INFRA) down; exit $$status

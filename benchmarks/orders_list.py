@@ -1,6 +1,6 @@
 """Open Orders list latency at scale: p50/p95 of the list staff use, against a lookup by id in the same run.
 
-    python benchmarks/orders_list.py [--orders 100000] [--runs 40]
+    python benchmarks/orders_list.py [--orders 100000] [--runs 40] [--json build/bench/orders_list.json]
 
 Needs MONGODB_URL (`make bench` sets it from the local infrastructure). Fills a throwaway database with orders
 shaped exactly as the orders service stores them (same list fields, same indexes), times the repository's own
@@ -9,6 +9,7 @@ list and count calls, prints the figures, and drops the database.
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import statistics
@@ -16,6 +17,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from oms_contracts.common import Address, Buyer, OrderDetails, OrderLine, Shipping
 from oms_platform.mongo import mongo_client
@@ -66,7 +68,7 @@ def p(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100)[q - 1]
 
 
-async def main(orders: int, runs: int) -> None:
+async def main(orders: int, runs: int) -> dict:
     client = mongo_client(os.environ["MONGODB_URL"])
     db_name = f"bench_orders_{uuid.uuid4().hex[:6]}"
     repo = MongoOrderRepository(client[db_name])
@@ -94,6 +96,9 @@ async def main(orders: int, runs: int) -> None:
         print(f"\n{'query':<40} {'p50 ms':>8} {'p95 ms':>8} {'p50 / baseline':>15}")
         for name, samples in results.items():
             print(f"{name:<40} {p(samples, 50):>8.1f} {p(samples, 95):>8.1f} {statistics.median(samples) / base:>14.1f}x")
+        return {"cores": os.cpu_count(), "orders": orders, "runs": runs,
+                "queries": {name: {"p50_ms": p(samples, 50), "p95_ms": p(samples, 95)}
+                            for name, samples in results.items()}}
     finally:
         await client.drop_database(db_name)
         await client.close()
@@ -103,5 +108,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
-    asyncio.run(main(args.orders, args.runs))
+    figures = asyncio.run(main(args.orders, args.runs))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2))
