@@ -61,3 +61,16 @@ class ShipmentConfirmed(Message):
     carrier: str
     tracking_number: str
     shipped_at: AwareDatetime
+
+
+@register
+class ShipmentVoided(Message):
+    """Staff voided a shipment before it was confirmed: its tracking number is dead, the order goes back to open."""
+
+    TYPE = "fulfilment.shipment_voided"
+    TOPIC = topics.FULFILMENT_EVENTS
+    order_id: uuid.UUID
+    shipment_id: uuid.UUID
+    tracking_number: str
+    reason: str
+    by: str

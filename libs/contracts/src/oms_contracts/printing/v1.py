@@ -3,12 +3,14 @@
 import uuid
 from typing import Literal
 
+from pydantic import BaseModel, Field
+
 from oms_contracts import topics
 from oms_contracts.envelope import Message, derived_id
 from oms_contracts.orders.v1 import OrderSnapshot
 from oms_contracts.registry import register
 
-DocumentType = Literal["invoice", "shipping_label", "packing_slip"]
+DocumentType = Literal["invoice", "shipping_label", "packing_slip", "pick_list"]
 
 
 def print_job_id(order_id: uuid.UUID, document_type: str, revision: int) -> uuid.UUID:
@@ -31,6 +33,31 @@ class PrintDocument(Message):
     order: OrderSnapshot
     carrier: str
     tracking_number: str
+    station: str | None = Field(default=None, description="Print at this station's printers (pack station flow).")
+
+
+class PickListLine(BaseModel):
+    """One SKU to pick for a batch: where it lives and how many, over the batch's orders."""
+
+    sku: str
+    title: str
+    location: str | None = None
+    bin: str | None = None
+    quantity: int = Field(gt=0)
+    order_numbers: list[str] = Field(default_factory=list)
+
+
+@register
+class PrintPickList(Message):
+    """Render a batch's pick list (lines sorted by location, bin, then SKU) and print it. Key: the batch id."""
+
+    TYPE = "printing.print_pick_list"
+    TOPIC = topics.PRINTING_COMMANDS
+    job_id: uuid.UUID
+    batch_id: uuid.UUID
+    revision: int = 1
+    lines: list[PickListLine] = Field(min_length=1)
+    station: str | None = None
 
 
 @register

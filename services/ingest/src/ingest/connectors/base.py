@@ -4,11 +4,12 @@ A connector knows one channel's documented API (or database schema): how to auth
 the statuses configured as unprocessed and respect its rate limits (`fetch`), and how to read one of its
 raw orders into our normalised `OrderDetails` (`normalise`). It keeps no state of its own: the poller stores
 each raw order in the intake log first and the cursor after, so a restart neither misses nor re-imports.
-Write-back (shipped, tracking, cancel, refund) is added to this interface by the write-back issue.
+Connectors whose channel accepts it also implement `WriteBack` (shipped + tracking, cancel, refund, stock).
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from oms_contracts.common import OrderDetails
@@ -72,3 +73,37 @@ class Connector(Protocol):
     def normalise(self, raw: RawOrder) -> OrderDetails:
         """The order `raw` describes; raises OrderSkipped (not an unprocessed status, FBA...) or PayloadRejected."""
         ...
+
+
+@dataclass(frozen=True)
+class ShipmentNotice:
+    """What the channel is told when an order shipped."""
+
+    channel_order_id: str
+    carrier: str
+    tracking_number: str
+    shipped_at: datetime
+    line_ids: list[str] = field(default_factory=list)  # the channel's line ids shipped; empty = the whole order
+
+
+@dataclass(frozen=True)
+class RefundNotice:
+    """What the channel is told when an order (or part of it) was refunded."""
+
+    channel_order_id: str
+    amount: Decimal
+    currency: str
+    reason: str
+
+
+class WriteBack(Protocol):
+    """Telling a channel what happened to its order. Every method is idempotent on the channel's side where
+    the channel allows it (a retried call must not ship or refund twice), and raises ConnectorError with a
+    reason staff can act on. A channel that cannot do one of these raises NotImplementedError for it, and the
+    capability table (`ingest.connectors.registry`) says so."""
+
+    async def confirm_shipment(self, notice: ShipmentNotice) -> None: ...
+
+    async def cancel_order(self, channel_order_id: str, reason: str) -> None: ...
+
+    async def refund(self, notice: RefundNotice) -> None: ...
