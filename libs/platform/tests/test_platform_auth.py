@@ -51,3 +51,41 @@ class TestRoles:
     async def test_no_key_is_401_with_a_bearer_challenge(self, client):
         response = await client.get("/ops-only")
         assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+
+
+class TestConsoleKey:
+    """The console key acts for the user it names, with that user's role and never more."""
+
+    @pytest.fixture
+    def client(self):
+        keys = ApiKeys("console:console-key-0123456789,ops:ops-key-0123456789abcd")
+        app = FastAPI()
+
+        @app.get("/ops-only")
+        def ops_only(caller: Caller = Depends(require_role(keys, "ops"))) -> dict:
+            return {"who": caller.name, "role": caller.role}
+
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+    async def test_the_named_user_is_the_caller(self, client):
+        r = await client.get("/ops-only", headers={"Authorization": "Bearer console-key-0123456789",
+                                                   "X-OMS-User": "alice", "X-OMS-Role": "ops"})
+        assert r.status_code == 200
+        assert r.json() == {"who": "alice", "role": "ops"}
+
+    async def test_the_users_role_decides(self, client):
+        r = await client.get("/ops-only", headers={"Authorization": "Bearer console-key-0123456789",
+                                                   "X-OMS-User": "pat", "X-OMS-Role": "packer"})
+        assert r.status_code == 403
+
+    @pytest.mark.parametrize("headers", [{}, {"X-OMS-User": "alice"}, {"X-OMS-User": "al ice", "X-OMS-Role": "ops"},
+                                         {"X-OMS-User": "alice", "X-OMS-Role": "console"}])
+    async def test_a_console_key_without_a_valid_user_is_refused(self, client, headers):
+        r = await client.get("/ops-only", headers={"Authorization": "Bearer console-key-0123456789", **headers})
+        assert r.status_code == 403
+        assert "X-OMS-User" in r.json()["detail"]
+
+    async def test_other_keys_ignore_the_headers(self, client):
+        r = await client.get("/ops-only", headers={"Authorization": "Bearer ops-key-0123456789abcd",
+                                                   "X-OMS-User": "mallory", "X-OMS-Role": "admin"})
+        assert r.json() == {"who": "ops-key-2", "role": "ops"}

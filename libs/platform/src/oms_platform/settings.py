@@ -13,7 +13,7 @@ class ServiceSettings(BaseSettings):
     mongodb_url: SecretStr = Field(validation_alias="MONGODB_URL")
     api_keys: SecretStr = Field(
         validation_alias="OMS_API_KEYS",
-        description="Comma-separated role:key pairs, e.g. 'admin:k1,ops:k2'. Roles: admin, ops, packer.",
+        description="Comma-separated role:key pairs, e.g. 'admin:k1,ops:k2'. Roles: admin, ops, packer, console.",
     )
     topic_partitions: int = Field(3, ge=1, validation_alias="OMS_TOPIC_PARTITIONS")
     max_attempts: int = Field(
