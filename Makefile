@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INFRA := $(PYTHON) infra/omsinfra.py
-PACKAGES := libs/contracts libs/platform tools services/ingest services/orders services/inventory services/fulfilment services/printing
+PACKAGES := libs/contracts libs/platform tools services/ingest services/orders services/inventory services/fulfilment services/printing services/console
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 # `make test` runs its own infrastructure on other ports and a fresh data folder, so it never

@@ -15,11 +15,17 @@ from pydantic import AliasChoices
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
-API_PORTS = {"ingest": 8101, "orders": 8102, "inventory": 8103, "fulfilment": 8104, "printing": 8105}
+API_PORTS = {"ingest": 8101, "orders": 8102, "inventory": 8103, "fulfilment": 8104, "printing": 8105, "console": 8106}
 SHARED_ENDPOINTS = {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", "MONGODB_URL": "mongodb://mongo:27017/"}
 # Discovered, not listed, so a new service directory without containers fails here.
 SERVICE_DIRS = sorted(p.parent.name for p in (REPO / "services").glob("*/pyproject.toml"))
 ROLES = ("api", "worker")
+WEB_ONLY = {"console"}  # one web process, no worker: it only calls the other services' APIs
+
+
+def roles(service: str) -> tuple[str, ...]:
+    """The containers a service runs."""
+    return ("api",) if service in WEB_ONLY else ROLES
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +103,7 @@ class TestInfrastructure:
 @pytest.mark.parametrize("service", SERVICE_DIRS)
 class TestServiceContainers:
     def test_an_api_and_a_worker_run_the_service(self, compose, service):
-        for role in ROLES:
+        for role in roles(service):
             entry = container(compose, service, role)
             command = entry.get("command")
             if isinstance(command, str):
@@ -107,26 +113,26 @@ class TestServiceContainers:
     def test_both_are_built_from_the_service_dockerfile_with_the_repository_as_context(self, compose, service):
         dockerfile = REPO / "services" / service / "Dockerfile"
         assert dockerfile.is_file(), f"{dockerfile.relative_to(REPO)} does not exist"
-        for role in ROLES:
+        for role in roles(service):
             build = container(compose, service, role)["build"]
             assert (REPO / build["context"]).resolve() == REPO
             assert (REPO / build["context"] / build["dockerfile"]).resolve() == dockerfile
 
     def test_both_wait_for_healthy_kafka_and_mongodb(self, compose, service):
-        for role in ROLES:
+        for role in roles(service):
             depends_on = container(compose, service, role)["depends_on"]
             assert isinstance(depends_on, dict), f"{service}-{role}: depends_on needs conditions"
             for infra in ("kafka", "mongo"):
                 assert depends_on[infra]["condition"] == "service_healthy", f"{service}-{role} on {infra}"
 
     def test_every_required_setting_is_in_the_environment(self, compose, service):
-        for role in ROLES:
+        for role in roles(service):
             env = {k.upper(): v for k, v in environment(container(compose, service, role)).items()}
             for names in required_env_names(service):
                 assert names & env.keys(), f"{service}-{role} lacks {' or '.join(sorted(names))}"
 
     def test_secrets_and_site_settings_come_from_the_operators_environment(self, compose, service):
-        for role in ROLES:
+        for role in roles(service):
             env = {k.upper(): v for k, v in environment(container(compose, service, role)).items()}
             for name, value in SHARED_ENDPOINTS.items():
                 assert env.get(name) == value, f"{service}-{role}: {name}={env.get(name)!r}"
@@ -154,11 +160,14 @@ class TestServiceContainers:
         assert "/health" in check and (port is None or f":{port}/health" in check)
 
     def test_the_worker_is_not_probed_on_the_api_health_route(self, compose, service):
+        if "worker" not in roles(service):
+            assert f"{service}-worker" not in compose["services"], f"{service} has no worker to run"
+            return
         healthcheck = container(compose, service, "worker").get("healthcheck") or {}
         assert healthcheck.get("disable") is True or "/health" not in " ".join(healthcheck.get("test") or [])
 
 
 def test_every_api_port_is_published_once(compose):
     published = [host for entry in compose["services"].values() for host, _ in published_ports(entry)]
-    assert sorted(p for p in published if 8101 <= p <= 8105) == sorted(API_PORTS.values())
+    assert sorted(p for p in published if 8101 <= p <= 8106) == sorted(API_PORTS.values())
     assert len(published) == len(set(published))

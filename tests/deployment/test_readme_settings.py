@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("ingest", "orders", "inventory", "fulfilment", "printing")
+SERVICES = ("ingest", "orders", "inventory", "fulfilment", "printing", "console")
 
 
 def env_names(settings_class) -> list[str]:

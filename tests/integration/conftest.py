@@ -20,12 +20,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from oms_devtools.system import SERVICES, System
+from oms_devtools.system import CONSOLE, SERVICES, System
 
 REPO = Path(__file__).resolve().parents[2]
 # OMS_IT_PORT_BASE moves the services' ports (base+1 .. base+5), so two test runs can share a machine.
 _PORT_BASE = int(os.environ.get("OMS_IT_PORT_BASE", "18100"))
-TEST_PORTS = {service: _PORT_BASE + n for n, service in enumerate(SERVICES, start=1)}
+TEST_PORTS = {service: _PORT_BASE + n for n, service in enumerate((*SERVICES, CONSOLE), start=1)}
+CONSOLE_ADMIN_PASSWORD = secrets.token_hex(12)
 START_INFRA = "make test (or: make infra-up, then export the variables from .oms/infra/infra.env)"
 
 
@@ -101,12 +102,12 @@ def printer(tmp_path_factory) -> PrinterSpool:
 @pytest.fixture(scope="session")
 def api_keys() -> dict[str, str]:
     """Fresh keys for this session."""
-    return {role: secrets.token_hex(16) for role in ("admin", "ops", "packer")}
+    return {role: secrets.token_hex(16) for role in ("admin", "ops", "packer", "console")}
 
 
 @pytest.fixture(scope="session")
 def system(endpoints, printer, api_keys, tmp_path_factory) -> System:
-    """All five services (API + worker each) on the real infrastructure, with databases of their own."""
+    """All five services (API + worker each) and the console on the real infrastructure, with databases of their own."""
     kafka, mongo = endpoints
     run_id = uuid.uuid4().hex[:8]
     env = {
@@ -114,6 +115,11 @@ def system(endpoints, printer, api_keys, tmp_path_factory) -> System:
         "MONGODB_URL": mongo,
         "OMS_API_KEYS": ",".join(f"{role}:{key}" for role, key in api_keys.items()),
         "OMS_MAX_ATTEMPTS": "3",
+        "CONSOLE_SERVICE_KEY": api_keys["console"],
+        "CONSOLE_SESSION_SECRET": secrets.token_hex(32),
+        "CONSOLE_ADMIN_PASSWORD": CONSOLE_ADMIN_PASSWORD,
+        "CONSOLE_LIVE_POLL_SECONDS": "0.5",
+        "CONSOLE_DATABASE": f"oms_console_it_{run_id}",
         "PRINTING_INVOICE_PRINTER": printer.uri,
         "PRINTING_LABEL_PRINTER": printer.uri,
         "INGEST_WEBHOOK_SECRETS": (
@@ -130,6 +136,12 @@ def system(endpoints, printer, api_keys, tmp_path_factory) -> System:
     finally:
         running.stop()
         print(f"service logs: {log_dir}")
+
+
+@pytest.fixture(scope="session")
+def console_admin_password() -> str:
+    """The password of the console's first user, `admin`."""
+    return CONSOLE_ADMIN_PASSWORD
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from oms_devtools.system import SERVICES, System, SystemFailed
 
 REPO = Path(__file__).resolve().parents[3]
 RUN_DIR = REPO / ".oms" / "run"
+KEY_ROLES = ("admin", "ops", "packer", "console")
 DEMO_SKUS = {"DEMO-MUG": 40, "DEMO-TEE": 25, "DEMO-CAP": 15}
 
 
@@ -34,15 +35,18 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def api_keys() -> dict[str, str]:
-    """This machine's local API keys, made once and kept in `.oms/run/api-keys.env` (git-ignored)."""
+    """This machine's local API keys and console secrets, made once and kept in `.oms/run/api-keys.env` (git-ignored)."""
     path = RUN_DIR / "api-keys.env"
-    if not path.exists():
+    values = read_env_file(path) if path.exists() else {}
+    wanted = [f"{role.upper()}_KEY" for role in KEY_ROLES] + ["CONSOLE_SESSION_SECRET", "CONSOLE_ADMIN_PASSWORD"]
+    if any(name not in values for name in wanted):  # first run, or a file from before the console
         RUN_DIR.mkdir(parents=True, exist_ok=True)
-        keys = {role: secrets.token_hex(16) for role in ("admin", "ops", "packer")}
-        path.write_text("".join(f"{role.upper()}_KEY={key}\n" for role, key in keys.items()))
+        values = {name: values.get(name) or secrets.token_hex(16 if name != "CONSOLE_SESSION_SECRET" else 32)
+                  for name in wanted}
+        path.write_text("".join(f"{name}={value}\n" for name, value in values.items()))
         path.chmod(0o600)
-    values = read_env_file(path)
-    return {role: values[f"{role.upper()}_KEY"] for role in ("admin", "ops", "packer")}
+    return {role: values[f"{role.upper()}_KEY"] for role in KEY_ROLES} | {
+        "session_secret": values["CONSOLE_SESSION_SECRET"], "admin_password": values["CONSOLE_ADMIN_PASSWORD"]}
 
 
 def main() -> None:
@@ -57,7 +61,10 @@ def main() -> None:
     env = read_env_file(args.infra_env)
     printer = f"socket://127.0.0.1:{args.printer_port}"
     env |= {
-        "OMS_API_KEYS": ",".join(f"{role}:{key}" for role, key in keys.items()),
+        "OMS_API_KEYS": ",".join(f"{role}:{keys[role]}" for role in KEY_ROLES),
+        "CONSOLE_SERVICE_KEY": keys["console"],
+        "CONSOLE_SESSION_SECRET": keys["session_secret"],
+        "CONSOLE_ADMIN_PASSWORD": keys["admin_password"],
         "PRINTING_INVOICE_PRINTER": printer,
         "PRINTING_LABEL_PRINTER": printer,
     }
@@ -110,7 +117,8 @@ def _show(system: System, keys: dict[str, str], printer_port: int) -> None:
     print(f"  {'service':<11} {'API':<24} {'docs'}")
     for service in SERVICES:
         print(f"  {service:<11} {system.url(service):<24} {system.url(service)}/docs")
-    print(f"\n  printer     raw TCP 127.0.0.1:{printer_port}, jobs kept in {RUN_DIR / 'printed'}")
+    print(f"\n  console     {system.url('console')}  (sign in as admin, password {keys['admin_password']})")
+    print(f"  printer     raw TCP 127.0.0.1:{printer_port}, jobs kept in {RUN_DIR / 'printed'}")
     print(f"  logs        {RUN_DIR / 'logs'}")
     print(f"  API keys    {RUN_DIR / 'api-keys.env'} (ops key: {keys['ops']})")
     print("\nA demo shop is sending orders; each one is allocated, processed and printed. Ctrl-C stops.\n", flush=True)

@@ -1,4 +1,5 @@
-"""Starts, health-checks and stops the five services (an API and a worker each) as local processes."""
+"""Starts, health-checks and stops the five services (an API and a worker each) and, when it has a port, the ops
+console (one web process) as local processes."""
 
 import os
 import socket
@@ -11,7 +12,8 @@ from pathlib import Path
 import httpx
 
 SERVICES = ("ingest", "orders", "inventory", "fulfilment", "printing")
-DEFAULT_PORTS = {"ingest": 8101, "orders": 8102, "inventory": 8103, "fulfilment": 8104, "printing": 8105}
+CONSOLE = "console"
+DEFAULT_PORTS = {"ingest": 8101, "orders": 8102, "inventory": 8103, "fulfilment": 8104, "printing": 8105, CONSOLE: 8106}
 
 
 class SystemFailed(RuntimeError):
@@ -53,7 +55,7 @@ class System:
     processes: list[ServiceProcess] = field(default_factory=list)
 
     def start(self) -> None:
-        """Start an API and a worker per service, each logging to `<log_dir>/<service>-<role>.log`."""
+        """Start an API and a worker per service (and the console), each logging to `<log_dir>/<service>-<role>.log`."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         busy = [f"{service} ({port})" for service, port in self.ports.items() if _port_in_use(port)]
         if busy:
@@ -62,17 +64,21 @@ class System:
         for service in SERVICES:
             env[f"{service.upper()}_API_PORT"] = str(self.ports[service])
             for role in ("api", "worker"):
-                log_path = self.log_dir / f"{service}-{role}.log"
-                with log_path.open("ab") as log:
-                    process = subprocess.Popen(
-                        [self.python, "-m", service, role],
-                        env=env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL,
-                        start_new_session=self.own_session,
-                    )
-                self.processes.append(ServiceProcess(service, role, process, log_path))
+                self.processes.append(self._spawn(service, role, env))
+        if CONSOLE in self.ports:
+            # The console talks only to the services' APIs; it needs CONSOLE_SERVICE_KEY and CONSOLE_SESSION_SECRET.
+            env |= {f"CONSOLE_{service.upper()}_URL": self.url(service) for service in SERVICES}
+            env["CONSOLE_API_PORT"] = str(self.ports[CONSOLE])
+            self.processes.append(self._spawn(CONSOLE, "api", env))
+
+    def _spawn(self, service: str, role: str, env: dict[str, str]) -> ServiceProcess:
+        log_path = self.log_dir / f"{service}-{role}.log"
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [self.python, "-m", service, role], env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=self.own_session,
+            )
+        return ServiceProcess(service, role, process, log_path)
 
     def url(self, service: str) -> str:
         """Base URL of a service's API."""
@@ -81,7 +87,7 @@ class System:
     def wait_healthy(self, timeout: float = 90.0) -> None:
         """Wait until every API answers 200 on /health; raise SystemFailed with the log of the culprit."""
         deadline = time.monotonic() + timeout
-        pending = set(SERVICES)
+        pending = set(SERVICES) | ({CONSOLE} & set(self.ports))
         while pending:
             self.check_alive()
             for service in sorted(pending):

@@ -1,0 +1,392 @@
+"""The ops console's pages. Every page and action goes through `Services` (the other services' APIs) as the
+signed-in user; the console itself keeps only its users.
+
+Sessions are signed cookies (SameSite=strict); every form that changes something carries the session's CSRF
+token, compared in constant time. Roles: admin (everything, users), ops (orders, stock, printing, channels),
+packer (the pack station only).
+"""
+
+import asyncio
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from importlib.resources import files
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+
+from console.adapters.services import Acting, ServiceError, Services
+from console.adapters.users import UserStore
+from console.domain.users import UserError, new_user, password_matches
+
+OPS = ("admin", "ops")
+PACK = ("admin", "ops", "packer")
+ORDER_ACTIONS = ("park", "unpark", "lock", "unlock", "cancel")  # each needs a reason
+LIST_FILTERS = ("channel", "paid", "parked", "locked", "country", "sku", "q", "sort", "cursor", "tag", "folder")
+
+templates = Jinja2Templates(directory=str(files("console") / "templates"))
+
+
+class SignInRequired(Exception):
+    """No session: go to the sign-in page, then back."""
+
+
+class Forbidden(Exception):
+    """Signed in, but the role may not open this."""
+
+
+class BadCsrf(Exception):
+    """A form without this session's CSRF token."""
+
+
+def build_app(*, users: UserStore, services: Services, session_secret: str, secure_cookies: bool = False,
+              session_hours: float = 12, live_poll_seconds: float = 2.0) -> FastAPI:
+    """The console app: pages, static files, sessions and the error pages."""
+    app = FastAPI(title="OMS console", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(SessionMiddleware, secret_key=session_secret, session_cookie="oms_console",
+                       max_age=int(session_hours * 3600), same_site="strict", https_only=secure_cookies)
+    app.mount("/static", StaticFiles(directory=str(files("console") / "static")), name="static")
+    app.include_router(_pages(users, services, live_poll_seconds))
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in(request: Request, _: SignInRequired) -> Response:
+        return RedirectResponse("/login?" + urlencode({"next": request.url.path}), status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        return _page(request, "error.html", status_code=403, title="Not allowed",
+                     message=f"Your role ({exc}) may not open this page.")
+
+    @app.exception_handler(BadCsrf)
+    async def bad_csrf(request: Request, _: BadCsrf) -> Response:
+        return _page(request, "error.html", status_code=403, title="Form expired",
+                     message="This form is not from your current session. Reload the page and try again.")
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> Response:
+        code = exc.status if 400 <= exc.status < 600 else 502
+        return _page(request, "error.html", status_code=code, title=f"The system said no ({exc.status})",
+                     message=exc.detail)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict:
+        return {"status": "ok"}
+
+    return app
+
+
+def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> APIRouter:
+    router = APIRouter()
+
+    # --- sign in and out ---
+
+    @router.get("/login", response_class=HTMLResponse)
+    async def login_page(request: Request, next: str = "/") -> Response:
+        return _page(request, "login.html", next=_safe_next(next), error=None)
+
+    @router.post("/login", response_class=HTMLResponse)
+    async def login(request: Request, username: str = Form(max_length=64), password: str = Form(max_length=200),
+                    next: str = Form("/")) -> Response:
+        user = await users.get(username)
+        if not password_matches(user, password):
+            return _page(request, "login.html", status_code=401, next=_safe_next(next),
+                         error="Wrong user name or password, or the user is disabled.")
+        request.session.clear()
+        request.session.update({"user": user.name, "role": user.role, "csrf": secrets.token_urlsafe(32)})
+        target = _safe_next(next)
+        if target == "/":
+            target = "/pack" if user.role == "packer" else "/orders"
+        return RedirectResponse(target, status_code=303)
+
+    @router.post("/logout")
+    async def logout(request: Request, csrf_token: str = Form("")) -> Response:
+        _check_csrf(request, csrf_token)
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    @router.get("/")
+    async def home(request: Request) -> Response:
+        who = _who(request, *PACK)
+        return RedirectResponse("/pack" if who.role == "packer" else "/orders", status_code=303)
+
+    # --- open and processed orders ---
+
+    @router.get("/orders", response_class=HTMLResponse)
+    async def open_orders(request: Request) -> Response:
+        who = _who(request, *OPS)
+        filters = {k: request.query_params.get(k) for k in LIST_FILTERS}
+        page = await services.get(who, "orders", "/orders", {"status": "open", **filters, "limit": 100})
+        counts = await _counts(services, who)
+        return _page(request, "orders.html", page=page, filters=filters, counts=counts,
+                     actions=("process", *ORDER_ACTIONS), next_query=_next_query(filters, page))
+
+    @router.get("/processed", response_class=HTMLResponse)
+    async def processed_orders(request: Request) -> Response:
+        who = _who(request, *OPS)
+        filters = {k: request.query_params.get(k) for k in LIST_FILTERS}
+        page = await services.get(who, "orders", "/orders", {"status": "processed", **filters, "limit": 100})
+        return _page(request, "processed.html", page=page, filters=filters, next_query=_next_query(filters, page))
+
+    @router.get("/orders/live")
+    async def live_orders(request: Request) -> Response:
+        """Server-sent events: each order that newly appears in Open Orders, as a JSON row."""
+        who = _who(request, *OPS)
+        return StreamingResponse(_new_orders(request, services, who, live_poll_seconds),
+                                 media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    @router.post("/orders/batch")
+    async def batch(request: Request, action: str = Form(), reason: str = Form(""), csrf_token: str = Form(""),
+                    order_id: list[uuid.UUID] = Form(default_factory=list)) -> Response:
+        who = _who(request, *OPS)
+        _check_csrf(request, csrf_token)
+        if action not in ("process", *ORDER_ACTIONS):
+            return _flash_back(request, "/orders", "error", f"unknown action {action!r}")
+        if not order_id:
+            return _flash_back(request, "/orders", "error", "select at least one order")
+        if action != "process" and not reason.strip():
+            return _flash_back(request, "/orders", "error", f"{action}: give a reason")
+        results = await asyncio.gather(*(_act(services, who, oid, action, reason) for oid in order_id))
+        refused = [r for r in results if r]
+        done = len(results) - len(refused)
+        _flash(request, "ok", f"{action}: {done} of {len(results)} done")
+        for message in refused:
+            _flash(request, "error", message)
+        return RedirectResponse("/orders", status_code=303)
+
+    @router.get("/orders/{order_id}", response_class=HTMLResponse)
+    async def order_page(request: Request, order_id: uuid.UUID) -> Response:
+        who = _who(request, *OPS)
+        order = await services.get(who, "orders", f"/orders/{order_id}")
+        jobs = await _optional(services.get(who, "printing", "/print-jobs", {"order_id": str(order_id)}), [])
+        return _page(request, "order.html", order=order, jobs=jobs, actions=ORDER_ACTIONS)
+
+    @router.post("/orders/{order_id}/act")
+    async def order_action(request: Request, order_id: uuid.UUID, action: str = Form(), reason: str = Form(""),
+                           csrf_token: str = Form("")) -> Response:
+        who = _who(request, *OPS)
+        _check_csrf(request, csrf_token)
+        back = f"/orders/{order_id}"
+        if action not in ("process", *ORDER_ACTIONS):
+            return _flash_back(request, back, "error", f"unknown action {action!r}")
+        if action != "process" and not reason.strip():
+            return _flash_back(request, back, "error", f"{action}: give a reason")
+        refused = await _act(services, who, order_id, action, reason)
+        return _flash_back(request, back, "error" if refused else "ok", refused or f"{action}: done")
+
+    # --- stock, printing, channels ---
+
+    @router.get("/stock", response_class=HTMLResponse)
+    async def stock(request: Request, after: str | None = None) -> Response:
+        who = _who(request, *OPS)
+        page = await services.get(who, "inventory", "/stock-items", {"after": after, "limit": 100})
+        levels = await asyncio.gather(
+            *(_optional(services.get(who, "inventory", f"/stock/{item['sku']}"), None) for item in page["items"])
+        )
+        return _page(request, "stock.html", page=page, rows=list(zip(page["items"], levels, strict=True)))
+
+    @router.get("/stock/{sku}", response_class=HTMLResponse)
+    async def stock_item(request: Request, sku: str) -> Response:
+        who = _who(request, *OPS)
+        item = await services.get(who, "inventory", f"/stock-items/{sku}")
+        levels = await _optional(services.get(who, "inventory", f"/stock/{sku}"), None)
+        ledger = await _optional(services.get(who, "inventory", f"/stock/{sku}/ledger"), {"entries": []})
+        return _page(request, "stock_item.html", item=item, levels=levels, ledger=ledger)
+
+    @router.get("/printing", response_class=HTMLResponse)
+    async def printing(request: Request) -> Response:
+        who = _who(request, *OPS)
+        jobs = await services.get(who, "printing", "/print-jobs", {"limit": 100})
+        return _page(request, "printing.html", jobs=jobs)
+
+    @router.post("/printing/{job_id}/reprint")
+    async def reprint(request: Request, job_id: uuid.UUID, reason: str = Form(""),
+                      csrf_token: str = Form("")) -> Response:
+        who = _who(request, *OPS)
+        _check_csrf(request, csrf_token)
+        if not reason.strip():
+            return _flash_back(request, "/printing", "error", "reprint: give a reason")
+        try:
+            await services.post(who, "printing", f"/print-jobs/{job_id}/reprint", {"reason": reason},
+                                key=f"console-{uuid.uuid4()}")
+        except ServiceError as refused:
+            return _flash_back(request, "/printing", "error", f"reprint: {refused.detail}")
+        return _flash_back(request, "/printing", "ok", "reprint sent")
+
+    @router.get("/channels", response_class=HTMLResponse)
+    async def channels(request: Request) -> Response:
+        who = _who(request, *OPS)
+        listed = await services.get(who, "ingest", "/channels")
+        intake = await _optional(services.get(who, "ingest", "/intake", {"status": "failed"}), [])
+        return _page(request, "channels.html", channels=listed, intake=intake)
+
+    @router.post("/channels/{channel_id}/download")
+    async def download_now(request: Request, channel_id: str, csrf_token: str = Form("")) -> Response:
+        who = _who(request, *OPS)
+        _check_csrf(request, csrf_token)
+        try:
+            await services.post(who, "ingest", f"/channels/{channel_id}/download")
+        except ServiceError as refused:
+            return _flash_back(request, "/channels", "error", f"{channel_id}: {refused.detail}")
+        return _flash_back(request, "/channels", "ok", f"{channel_id}: download asked for")
+
+    # --- pack station ---
+
+    @router.get("/pack", response_class=HTMLResponse)
+    async def pack(request: Request, order: str = "") -> Response:
+        """Scan or type an order number; the page then shows its lines to scan."""
+        who = _who(request, *PACK)
+        if not order.strip():
+            return _page(request, "pack.html", order=None, error=None)
+        page = await services.get(who, "orders", "/orders", {"q": order.strip(), "limit": 5})
+        found = [o for o in page["items"] if o["order_number"] == order.strip()]
+        if not found:
+            return _page(request, "pack.html", status_code=404, order=None,
+                         error=f"No order {order.strip()!r}. Check the number and scan again.")
+        return _page(request, "pack.html", order=found[0], error=None)
+
+    # --- users (admin) ---
+
+    @router.get("/settings/users", response_class=HTMLResponse)
+    async def user_list(request: Request) -> Response:
+        _who(request, "admin")
+        return _page(request, "users.html", users=await users.all())
+
+    @router.post("/settings/users")
+    async def add_user(request: Request, username: str = Form(max_length=64), role: str = Form(),
+                       password: str = Form(max_length=200), csrf_token: str = Form("")) -> Response:
+        _who(request, "admin")
+        _check_csrf(request, csrf_token)
+        try:
+            await users.add(new_user(username, role, password))
+        except UserError as refused:
+            return _flash_back(request, "/settings/users", "error", str(refused))
+        return _flash_back(request, "/settings/users", "ok", f"user {username} added")
+
+    @router.post("/settings/users/{name}/active")
+    async def set_active(request: Request, name: str, active: bool = Form(), csrf_token: str = Form("")) -> Response:
+        who = _who(request, "admin")
+        _check_csrf(request, csrf_token)
+        if name == who.name and not active:
+            return _flash_back(request, "/settings/users", "error", "you cannot disable yourself")
+        try:
+            await users.set_active(name, active)
+        except UserError as refused:
+            return _flash_back(request, "/settings/users", "error", str(refused))
+        return _flash_back(request, "/settings/users", "ok", f"user {name} {'enabled' if active else 'disabled'}")
+
+    return router
+
+
+# --- helpers ---
+
+
+def _who(request: Request, *roles: str) -> Acting:
+    """The signed-in user if their role is one of `roles`; otherwise sign in, or 403."""
+    name, role = request.session.get("user"), request.session.get("role")
+    if not name:
+        raise SignInRequired()
+    if role not in roles:
+        raise Forbidden(role)
+    return Acting(name=name, role=role)
+
+
+def _check_csrf(request: Request, token: str) -> None:
+    expected = request.session.get("csrf", "")
+    if not expected or not hmac.compare_digest(expected.encode(), token.encode()):
+        raise BadCsrf()
+
+
+def _page(request: Request, template: str, *, status_code: int = 200, **context) -> Response:
+    """A page with the layout's context: who is signed in, their CSRF token and the flashed messages."""
+    flashes = request.session.pop("flash", []) if "session" in request.scope else []
+    session = request.session if "session" in request.scope else {}
+    return templates.TemplateResponse(
+        request, template, {"user": session.get("user"), "role": session.get("role"),
+                            "csrf": session.get("csrf", ""), "flashes": flashes, **context},
+        status_code=status_code,
+    )
+
+
+def _flash(request: Request, kind: str, text: str) -> None:
+    request.session["flash"] = [*request.session.get("flash", []), [kind, text]]
+
+
+def _flash_back(request: Request, url: str, kind: str, text: str) -> Response:
+    _flash(request, kind, text)
+    return RedirectResponse(url, status_code=303)
+
+
+def _safe_next(target: str) -> str:
+    """Only paths of this site: a sign-in link cannot send the user elsewhere."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+def _next_query(filters: dict, page: dict) -> str | None:
+    if not page.get("next_cursor"):
+        return None
+    return urlencode({**{k: v for k, v in filters.items() if v}, "cursor": page["next_cursor"]})
+
+
+async def _act(services: Services, who: Acting, order_id: uuid.UUID, action: str, reason: str) -> str | None:
+    """Do one order action; None when done, else what the orders service said."""
+    body = None if action == "process" else {"reason": reason}
+    try:
+        await services.post(who, "orders", f"/orders/{order_id}/{action}", body, key=f"console-{uuid.uuid4()}")
+    except ServiceError as refused:
+        return f"{action} {order_id}: {refused.detail}"
+    return None
+
+
+async def _optional(call, default):
+    """A part of a page that may be missing (a service down or a feature not there) without failing the page."""
+    try:
+        return await call
+    except ServiceError:
+        return default
+
+
+async def _counts(services: Services, who: Acting) -> dict | None:
+    return await _optional(services.get(who, "orders", "/orders/counts", {"status": "open"}), None)
+
+
+async def _new_orders(request: Request, services: Services, who: Acting, every: float) -> AsyncIterator[str]:
+    """Poll the newest open orders and send each one not seen before; a comment line keeps proxies open."""
+    seen: set[str] | None = None
+    while not await request.is_disconnected():
+        try:
+            page = await services.get(who, "orders", "/orders", {"status": "open", "sort": "newest", "limit": 50})
+        except ServiceError as down:
+            yield f"event: problem\ndata: {json.dumps(down.detail)}\n\n"
+            page = None
+        if page is not None:
+            ids = [o["order_id"] for o in page["items"]]
+            if seen is None:
+                seen = set(ids)  # what the page already shows
+            for order in reversed(page["items"]):
+                if order["order_id"] not in seen:
+                    seen.add(order["order_id"])
+                    yield f"event: order\ndata: {json.dumps(_row(order))}\n\n"
+        yield ": keep-alive\n\n"
+        await asyncio.sleep(every)
+
+
+def _row(order: dict) -> dict:
+    """What the grid shows of an order."""
+    details = order["details"]
+    return {
+        "order_id": order["order_id"], "order_number": order["order_number"], "channel": order["channel"],
+        "buyer": details.get("buyer", {}).get("name", ""),
+        "country": details.get("shipping_address", {}).get("country", ""),
+        "total": f"{order['total']} {order['currency']}", "paid": order["paid"], "parked": order["parked"],
+        "locked": order["locked"], "out_of_stock": bool(order.get("unallocated_skus")),
+        "opened_at": order["opened_at"],
+    }
+
+
+templates.env.globals["row"] = _row

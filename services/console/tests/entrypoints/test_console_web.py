@@ -1,0 +1,157 @@
+"""The console's pages and actions against a fake of the services' APIs (an httpx MockTransport)."""
+
+import re
+import uuid
+
+import httpx
+import pytest
+
+from console.adapters.services import Services
+from console.adapters.users import InMemoryUsers
+from console.domain.users import new_user
+from console.entrypoints.web import build_app
+
+ORDER_ID = str(uuid.uuid4())
+ORDER = {
+    "order_id": ORDER_ID, "order_number": "WEB-1001", "channel": "shopify", "channel_order_id": "1001",
+    "status": "open", "paid": True, "parked": False, "locked": False, "hold_reason": None, "stock_allocated": True,
+    "unallocated_skus": [], "opened_at": "2026-11-29T06:00:00+00:00", "processed_at": None, "cancelled_at": None,
+    "carrier": None, "tracking_number": None, "total": "12.50", "currency": "GBP", "links": [], "returns": [],
+    "details": {"buyer": {"name": "Ada Lovelace", "email": "ada@example.org"},
+                "shipping_address": {"name": "Ada", "line1": "1 St", "city": "London", "postcode": "N1", "country": "GB"},
+                "lines": [{"line_id": "1", "sku": "MUG-1", "title": "Mug", "quantity": 2, "unit_price": "5.00"}],
+                "shipping": {"service": "Tracked 48", "cost": "2.50"}, "currency": "GBP", "discount": "0"},
+    "timeline": [{"at": "2026-11-29T06:00:00+00:00", "what": "opened", "by": "channel:shopify", "detail": None}],
+}
+
+
+class FakeServices:
+    """Answers like the orders and printing APIs, and records every call with the user it was made for."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str, str]] = []
+        self.refuse_process = False
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append((request.method, request.url.path, request.headers.get("X-OMS-User"),
+                           request.headers.get("X-OMS-Role")))
+        path = request.url.path
+        if path == "/orders" and request.method == "GET":
+            return httpx.Response(200, json={"items": [ORDER], "total": 1, "next_cursor": None})
+        if path == f"/orders/{ORDER_ID}" and request.method == "GET":
+            return httpx.Response(200, json=ORDER)
+        if path.endswith("/process"):
+            if self.refuse_process:
+                return httpx.Response(409, json={"detail": "order is not paid"})
+            return httpx.Response(200, json=ORDER)
+        if path.endswith("/park"):
+            return httpx.Response(200, json=ORDER)
+        if path == "/print-jobs":
+            return httpx.Response(200, json=[])
+        return httpx.Response(404, json={"detail": "no such route in the fake"})
+
+
+@pytest.fixture
+def fake():
+    return FakeServices()
+
+
+@pytest.fixture
+async def console(fake):
+    users = InMemoryUsers()
+    await users.add(new_user("alice", "ops", "alice-password"))
+    await users.add(new_user("pat", "packer", "pat-password-1"))
+    await users.add(new_user("root", "admin", "root-password"))
+    services = Services({s: f"http://{s}" for s in ("ingest", "orders", "inventory", "fulfilment", "printing")},
+                        "console-key-0123456789", transport=httpx.MockTransport(fake))
+    app = build_app(users=users, services=services, session_secret="s" * 40)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console") as client:
+        yield client
+
+
+async def sign_in(client, user, password) -> str:
+    r = await client.post("/login", data={"username": user, "password": password, "next": "/"})
+    assert r.status_code == 303, r.text
+    page = await client.get(r.headers["location"])
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+async def test_pages_need_a_session(console):
+    r = await console.get("/orders")
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=%2Forders"
+
+
+async def test_a_wrong_password_is_refused(console):
+    r = await console.post("/login", data={"username": "alice", "password": "nope-nope-nope"})
+    assert r.status_code == 401
+    assert "Wrong user name or password" in r.text
+
+
+async def test_sign_in_never_redirects_off_site(console):
+    r = await console.post("/login", data={"username": "alice", "password": "alice-password", "next": "//evil.example"})
+    assert r.headers["location"] == "/orders"
+
+
+async def test_open_orders_are_listed_for_the_signed_in_user(console, fake):
+    await sign_in(console, "alice", "alice-password")
+    r = await console.get("/orders")
+    assert r.status_code == 200
+    assert "WEB-1001" in r.text and "Ada Lovelace" in r.text
+    assert ("GET", "/orders", "alice", "ops") in fake.calls
+
+
+async def test_a_packer_cannot_open_settings_or_orders(console):
+    await sign_in(console, "pat", "pat-password-1")
+    for path in ("/settings/users", "/orders"):
+        r = await console.get(path)
+        assert r.status_code == 403
+        assert "may not open this page" in r.text
+
+
+async def test_a_form_without_the_csrf_token_is_refused(console, fake):
+    await sign_in(console, "alice", "alice-password")
+    r = await console.post(f"/orders/{ORDER_ID}/act", data={"action": "process", "csrf_token": "forged"})
+    assert r.status_code == 403
+    assert not any(call[1].endswith("/process") for call in fake.calls)
+
+
+async def test_a_batch_reports_each_refusal(console, fake):
+    token = await sign_in(console, "alice", "alice-password")
+    fake.refuse_process = True
+    r = await console.post("/orders/batch", data={"action": "process", "csrf_token": token, "order_id": [ORDER_ID]})
+    assert r.status_code == 303
+    page = await console.get("/orders")
+    assert "process: 0 of 1 done" in page.text
+    assert "order is not paid" in page.text
+
+
+async def test_park_needs_a_reason(console, fake):
+    token = await sign_in(console, "alice", "alice-password")
+    await console.post(f"/orders/{ORDER_ID}/act", data={"action": "park", "reason": " ", "csrf_token": token})
+    page = await console.get(f"/orders/{ORDER_ID}")
+    assert "park: give a reason" in page.text
+    assert not any(call[1].endswith("/park") for call in fake.calls)
+
+
+async def test_the_order_page_shows_lines_and_timeline(console):
+    await sign_in(console, "alice", "alice-password")
+    r = await console.get(f"/orders/{ORDER_ID}")
+    assert "MUG-1" in r.text and "10.00" in r.text and "channel:shopify" in r.text
+
+
+async def test_an_admin_adds_a_user_who_can_then_sign_in(console):
+    token = await sign_in(console, "root", "root-password")
+    r = await console.post("/settings/users", data={"username": "bob", "role": "ops", "password": "bob-password-1",
+                                                    "csrf_token": token})
+    assert r.status_code == 303
+    await console.post("/logout", data={"csrf_token": token})
+    await sign_in(console, "bob", "bob-password-1")
+
+
+async def test_a_short_password_is_refused_with_the_reason(console):
+    token = await sign_in(console, "root", "root-password")
+    await console.post("/settings/users", data={"username": "bob", "role": "ops", "password": "short",
+                                                "csrf_token": token})
+    page = await console.get("/settings/users")
+    assert "at least 10 characters" in page.text

@@ -1,0 +1,121 @@
+"""The ops console in real headless Chromium (Debian's), against the whole system on the real broker and database."""
+
+import shutil
+import uuid
+
+import pytest
+from playwright.async_api import async_playwright, expect
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+async def browser():
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                    args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield launched
+        await launched.close()
+
+
+async def sign_in(page, base: str, user: str, password: str) -> None:
+    await page.goto(f"{base}/login")
+    await page.fill("input[name=username]", user)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")
+
+
+async def add_user(page, base: str, name: str, role: str, password: str) -> None:
+    await page.goto(f"{base}/settings/users")
+    form = page.locator("form[action='/settings/users']")
+    await form.locator("input[name=username]").fill(name)
+    await form.locator("select[name=role]").select_option(role)
+    await form.locator("input[name=password]").fill(password)
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator(".flash.ok")).to_contain_text(f"user {name} added")
+
+
+def phone_order(sku: str, buyer: str) -> dict:
+    return {
+        "buyer": {"name": buyer, "email": "grace@example.org"},
+        "shipping_address": {"name": buyer, "line1": "1 Harvard Yard", "city": "Cambridge", "postcode": "CB1 1AA",
+                             "country": "GB"},
+        "lines": [{"line_id": "1", "sku": sku, "title": "Compiler manual", "quantity": 1, "unit_price": "12.00"}],
+        "shipping": {"service": "Tracked 48", "cost": "2.00"},
+        "currency": "GBP",
+        "paid": True,
+    }
+
+
+async def test_ops_see_a_new_order_arrive_live_process_it_and_find_it_processed(system, ops, browser, wait_for, console_admin_password):
+    console, orders, inventory = system.url("console"), system.url("orders"), system.url("inventory")
+    sku, buyer = f"BOOK-{uuid.uuid4().hex[:6].upper()}", f"Grace Hopper {uuid.uuid4().hex[:4]}"
+    response = await ops.post(f"{inventory}/stock/{sku}/adjustments", json={"delta": 5, "reason": "opening stock"})
+    assert response.status_code == 202, response.text
+
+    page = await browser.new_page(viewport={"width": 1366, "height": 768})
+    await sign_in(page, console, "admin", console_admin_password)
+    name = f"ops{uuid.uuid4().hex[:6]}"
+    await add_user(page, console, name, "ops", "ops-password-123")
+    await page.click("button:has-text('Sign out')")
+    await sign_in(page, console, name, "ops-password-123")
+    await expect(page).to_have_url(f"{console}/orders")
+    await expect(page.locator("[data-testid=signed-in-as]")).to_contain_text(name)
+
+    # An order typed in elsewhere appears in the open grid without a reload.
+    placed = await ops.post(f"{orders}/orders", json=phone_order(sku, buyer))
+    assert placed.status_code in (201, 202), placed.text
+    order_id = placed.json()["order_id"]
+    row = page.locator(f"#orders-grid tr[data-order-id='{order_id}']")
+    await expect(row).to_be_visible(timeout=30_000)
+    await expect(row).to_contain_text(buyer)
+
+    async def allocated():
+        body = (await ops.get(f"{orders}/orders/{order_id}")).json()
+        return body["stock_allocated"] and body
+
+    order = await wait_for(allocated, what="the order's stock to be allocated")
+
+    # Open it and process it; the timeline names the user.
+    await row.locator("a").click()
+    await expect(page.locator("[data-testid=order-number]")).to_have_text(order["order_number"])
+    await page.click("[data-testid=process]")
+    await expect(page.locator(".flash")).to_contain_text("process: done")
+
+    async def processed():
+        body = (await ops.get(f"{orders}/orders/{order_id}")).json()
+        return body["status"] == "processed" and body
+
+    done = await wait_for(processed, what="the order to be processed")
+    await page.reload()
+    await expect(page.locator("[data-testid=order-status]")).to_have_text("processed")
+    await expect(page.locator("[data-testid=timeline]")).to_contain_text(name)
+    await expect(page.locator("[data-testid=tracking]")).to_have_text(done["tracking_number"])
+
+    # It is in Processed Orders, found by its order number.
+    await page.goto(f"{console}/processed?q={done['order_number']}")
+    await expect(page.locator(f"#orders-grid tr[data-order-id='{order_id}']")).to_contain_text(done["tracking_number"])
+
+
+async def test_a_packer_cannot_open_settings(system, browser, console_admin_password):
+    console = system.url("console")
+    page = await browser.new_page()
+    await sign_in(page, console, "admin", console_admin_password)
+    name = f"packer{uuid.uuid4().hex[:6]}"
+    await add_user(page, console, name, "packer", "packer-password-1")
+    await page.click("button:has-text('Sign out')")
+    await sign_in(page, console, name, "packer-password-1")
+    await expect(page).to_have_url(f"{console}/pack")
+    response = await page.goto(f"{console}/settings/users")
+    assert response.status == 403
+    await expect(page.locator("[data-testid=error-message]")).to_contain_text("may not open this page")
+
+
+async def test_a_wrong_password_signs_no_one_in(system, browser):
+    page = await browser.new_page()
+    await sign_in(page, system.url("console"), "admin", "not-the-password")
+    await expect(page.locator(".flash.error")).to_contain_text("Wrong user name or password")
+    response = await page.goto(f"{system.url('console')}/orders")
+    assert "/login" in response.url
