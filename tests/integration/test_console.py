@@ -98,6 +98,22 @@ async def test_ops_see_a_new_order_arrive_live_process_it_and_find_it_processed(
     await page.goto(f"{console}/processed?q={done['order_number']}")
     await expect(page.locator(f"#orders-grid tr[data-order-id='{order_id}']")).to_contain_text(done["tracking_number"])
 
+    # The buyer sends it back: book an RMA with restock, then receive the goods; the stock comes back.
+    await page.goto(f"{console}/orders/{order_id}")
+    rma_form = page.locator("[data-testid=return-form]")
+    await rma_form.locator("input[name=qty_1]").fill("1")
+    await rma_form.locator("select[name=action_1]").select_option("restock")
+    await rma_form.locator("button[type=submit]").click()
+    await expect(page.locator(".flash")).to_contain_text("return: booked")
+    await expect(page.locator("[data-testid=rma]")).to_contain_text("awaiting the goods")
+    await page.click("button:has-text('Goods received')")
+    await expect(page.locator(".flash")).to_contain_text("return received")
+
+    async def restocked():
+        return (await ops.get(f"{inventory}/stock/{sku}")).json()["on_hand"] == 5
+
+    await wait_for(restocked, what="the returned book back on the shelf")
+
 
 async def test_a_packer_cannot_open_settings(system, browser, console_admin_password):
     console = system.url("console")

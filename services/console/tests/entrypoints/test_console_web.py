@@ -1,5 +1,6 @@
 """The console's pages and actions against a fake of the services' APIs (an httpx MockTransport)."""
 
+import json
 import re
 import uuid
 
@@ -12,6 +13,7 @@ from console.domain.users import new_user
 from console.entrypoints.web import build_app
 
 ORDER_ID = str(uuid.uuid4())
+MERGED_ID = str(uuid.uuid4())
 ORDER = {
     "order_id": ORDER_ID, "order_number": "WEB-1001", "channel": "shopify", "channel_order_id": "1001",
     "status": "open", "paid": True, "parked": False, "locked": False, "hold_reason": None, "stock_allocated": True,
@@ -30,12 +32,20 @@ class FakeServices:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str, str]] = []
+        self.keys: list[str | None] = []
+        self.bodies: list[dict] = []
         self.refuse_process = False
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.calls.append((request.method, request.url.path, request.headers.get("X-OMS-User"),
                            request.headers.get("X-OMS-Role")))
+        self.keys.append(request.headers.get("Idempotency-Key"))
+        self.bodies.append(json.loads(request.content) if request.content else {})
         path = request.url.path
+        if path == "/orders/merge":
+            return httpx.Response(201, json={**ORDER, "order_id": MERGED_ID})
+        if path.endswith("/returns"):
+            return httpx.Response(201, json={"order_id": ORDER_ID, "rma_id": str(uuid.uuid4())})
         if path == "/orders" and request.method == "GET":
             return httpx.Response(200, json={"items": [ORDER], "total": 1, "next_cursor": None})
         if path == f"/orders/{ORDER_ID}" and request.method == "GET":
@@ -155,3 +165,41 @@ async def test_a_short_password_is_refused_with_the_reason(console):
                                                 "csrf_token": token})
     page = await console.get("/settings/users")
     assert "at least 10 characters" in page.text
+
+
+async def test_a_double_submitted_form_sends_the_same_idempotency_key(console, fake):
+    token = await sign_in(console, "alice", "alice-password")
+    form = {"action": "park", "reason": "buyer asked", "csrf_token": token, "form_id": "f" * 32}
+    for _ in range(2):
+        await console.post(f"/orders/{ORDER_ID}/act", data=form)
+    keys = [key for (method, path, *_), key in zip(fake.calls, fake.keys) if path.endswith("/park")]
+    assert len(keys) == 2 and keys[0] == keys[1] == "console-" + "f" * 32
+
+
+async def test_a_return_sends_the_chosen_lines_with_restock_or_scrap(console, fake):
+    token = await sign_in(console, "alice", "alice-password")
+    r = await console.post(f"/orders/{ORDER_ID}/lines-action", data={
+        "csrf_token": token, "action": "return", "qty_1": "1", "action_1": "restock",
+        "reason_category": "damaged", "refund": "5.00"})
+    assert r.status_code == 303
+    body = fake.bodies[[c[1] for c in fake.calls].index(f"/orders/{ORDER_ID}/returns")]
+    assert body == {"lines": [{"line_id": "1", "quantity": 1, "action": "restock"}], "reason_category": "damaged",
+                    "refund": "5.00"}
+
+
+async def test_a_split_without_quantities_is_refused_before_calling_orders(console, fake):
+    token = await sign_in(console, "alice", "alice-password")
+    await console.post(f"/orders/{ORDER_ID}/lines-action",
+                       data={"csrf_token": token, "action": "split", "qty_1": "0", "reason": "x"})
+    page = await console.get(f"/orders/{ORDER_ID}")
+    assert "choose at least one line" in page.text
+    assert not any(c[1].endswith("/split") for c in fake.calls)
+
+
+async def test_merging_selected_orders_opens_the_merged_order(console, fake):
+    token = await sign_in(console, "alice", "alice-password")
+    other = str(uuid.uuid4())
+    r = await console.post("/orders/batch", data={"action": "merge", "csrf_token": token,
+                                                  "order_id": [ORDER_ID, other]})
+    assert r.headers["location"] == f"/orders/{MERGED_ID}"
+    assert fake.bodies[-1] == {"order_ids": [ORDER_ID, other]}

@@ -124,7 +124,7 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
         page = await services.get(who, "orders", "/orders", {"status": "open", **filters, "limit": 100})
         counts = await _counts(services, who)
         return _page(request, "orders.html", page=page, filters=filters, counts=counts,
-                     actions=("process", *ORDER_ACTIONS), next_query=_next_query(filters, page))
+                     actions=("process", *ORDER_ACTIONS, "merge"), next_query=_next_query(filters, page))
 
     @router.get("/processed", response_class=HTMLResponse)
     async def processed_orders(request: Request) -> Response:
@@ -142,16 +142,20 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
 
     @router.post("/orders/batch")
     async def batch(request: Request, action: str = Form(), reason: str = Form(""), csrf_token: str = Form(""),
-                    order_id: list[uuid.UUID] = Form(default_factory=list)) -> Response:
+                    form_id: str = Form(""), order_id: list[uuid.UUID] = Form(default_factory=list)) -> Response:
         who = _who(request, *OPS)
         _check_csrf(request, csrf_token)
+        if action == "merge":
+            return await _merge(request, services, who, order_id, form_id)
         if action not in ("process", *ORDER_ACTIONS):
             return _flash_back(request, "/orders", "error", f"unknown action {action!r}")
         if not order_id:
             return _flash_back(request, "/orders", "error", "select at least one order")
         if action != "process" and not reason.strip():
             return _flash_back(request, "/orders", "error", f"{action}: give a reason")
-        results = await asyncio.gather(*(_act(services, who, oid, action, reason) for oid in order_id))
+        results = await asyncio.gather(
+            *(_act(services, who, oid, action, reason, _key(form_id, str(oid))) for oid in order_id)
+        )
         refused = [r for r in results if r]
         done = len(results) - len(refused)
         _flash(request, "ok", f"{action}: {done} of {len(results)} done")
@@ -168,7 +172,7 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
 
     @router.post("/orders/{order_id}/act")
     async def order_action(request: Request, order_id: uuid.UUID, action: str = Form(), reason: str = Form(""),
-                           csrf_token: str = Form("")) -> Response:
+                           csrf_token: str = Form(""), form_id: str = Form("")) -> Response:
         who = _who(request, *OPS)
         _check_csrf(request, csrf_token)
         back = f"/orders/{order_id}"
@@ -176,8 +180,57 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
             return _flash_back(request, back, "error", f"unknown action {action!r}")
         if action != "process" and not reason.strip():
             return _flash_back(request, back, "error", f"{action}: give a reason")
-        refused = await _act(services, who, order_id, action, reason)
+        refused = await _act(services, who, order_id, action, reason, _key(form_id))
         return _flash_back(request, back, "error" if refused else "ok", refused or f"{action}: done")
+
+    @router.post("/orders/{order_id}/lines-action")
+    async def lines_action(request: Request, order_id: uuid.UUID) -> Response:
+        """Split (open order), resend or return (processed order): chosen quantities per line."""
+        who = _who(request, *OPS)
+        form = await request.form()
+        _check_csrf(request, str(form.get("csrf_token", "")))
+        back, action = f"/orders/{order_id}", str(form.get("action", ""))
+        lines = []
+        for name, value in form.multi_items():
+            if name.startswith("qty_") and str(value).strip() not in ("", "0"):
+                line_id = name.removeprefix("qty_")
+                try:
+                    quantity = int(str(value))
+                except ValueError:
+                    return _flash_back(request, back, "error", f"line {line_id}: {value!r} is not a quantity")
+                line = {"line_id": line_id, "quantity": quantity}
+                if action == "return":
+                    line["action"] = "restock" if form.get(f"action_{line_id}") == "restock" else "scrap"
+                lines.append(line)
+        if not lines:
+            return _flash_back(request, back, "error", f"{action}: choose at least one line and quantity")
+        if action in ("split", "resend"):
+            path, body = f"/orders/{order_id}/{action}", {"lines": lines, "reason": str(form.get("reason", ""))}
+        elif action == "return":
+            path = f"/orders/{order_id}/returns"
+            body = {"lines": lines, "reason_category": str(form.get("reason_category", "")),
+                    "refund": str(form.get("refund", "") or "0")}
+        else:
+            return _flash_back(request, back, "error", f"unknown action {action!r}")
+        try:
+            made = await services.post(who, "orders", path, body, key=_key(str(form.get("form_id", ""))))
+        except ServiceError as refused:
+            return _flash_back(request, back, "error", f"{action}: {refused.detail}")
+        if action in ("split", "resend") and made and "order_id" in made:
+            return _flash_back(request, f"/orders/{made['order_id']}", "ok", f"{action}: this is the new order")
+        return _flash_back(request, back, "ok", f"{action}: booked")
+
+    @router.post("/orders/{order_id}/returns/{rma_id}/receive")
+    async def receive_return(request: Request, order_id: uuid.UUID, rma_id: uuid.UUID, csrf_token: str = Form(""),
+                             form_id: str = Form("")) -> Response:
+        who = _who(request, *OPS)
+        _check_csrf(request, csrf_token)
+        back = f"/orders/{order_id}"
+        try:
+            await services.post(who, "orders", f"/orders/{order_id}/returns/{rma_id}/receive", key=_key(form_id))
+        except ServiceError as refused:
+            return _flash_back(request, back, "error", f"receive: {refused.detail}")
+        return _flash_back(request, back, "ok", "return received")
 
     # --- stock, printing, channels ---
 
@@ -333,11 +386,30 @@ def _next_query(filters: dict, page: dict) -> str | None:
     return urlencode({**{k: v for k, v in filters.items() if v}, "cursor": page["next_cursor"]})
 
 
-async def _act(services: Services, who: Acting, order_id: uuid.UUID, action: str, reason: str) -> str | None:
+def _key(form_id: str, *parts: str) -> str:
+    """The Idempotency-Key of a submitted form: the same form sent twice acts once (a form without an id: fresh)."""
+    form_id = form_id if form_id and len(form_id) <= 64 else uuid.uuid4().hex
+    return "-".join(("console", form_id, *parts))
+
+
+async def _merge(request: Request, services: Services, who: Acting, order_ids: list[uuid.UUID],
+                 form_id: str) -> Response:
+    if len(order_ids) < 2:
+        return _flash_back(request, "/orders", "error", "merge: select two or more orders")
+    try:
+        merged = await services.post(who, "orders", "/orders/merge", {"order_ids": [str(o) for o in order_ids]},
+                                     key=_key(form_id))
+    except ServiceError as refused:
+        return _flash_back(request, "/orders", "error", f"merge: {refused.detail}")
+    return _flash_back(request, f"/orders/{merged['order_id']}", "ok", f"merge: {len(order_ids)} orders merged into this one")
+
+
+async def _act(services: Services, who: Acting, order_id: uuid.UUID, action: str, reason: str,
+               key: str) -> str | None:
     """Do one order action; None when done, else what the orders service said."""
     body = None if action == "process" else {"reason": reason}
     try:
-        await services.post(who, "orders", f"/orders/{order_id}/{action}", body, key=f"console-{uuid.uuid4()}")
+        await services.post(who, "orders", f"/orders/{order_id}/{action}", body, key=key)
     except ServiceError as refused:
         return f"{action} {order_id}: {refused.detail}"
     return None
@@ -390,3 +462,4 @@ def _row(order: dict) -> dict:
 
 
 templates.env.globals["row"] = _row
+templates.env.globals["form_id"] = lambda: uuid.uuid4().hex
