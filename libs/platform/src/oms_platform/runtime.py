@@ -17,6 +17,7 @@ from pymongo import AsyncMongoClient
 from oms_contracts.topics import ALL_TOPICS
 from oms_platform.messaging import ensure_topics
 from oms_platform.mongo import mongo_client
+from oms_platform.ratelimit import RateLimitMiddleware
 from oms_platform.settings import ServiceSettings
 
 Check = Callable[[], Awaitable[object]]
@@ -159,6 +160,8 @@ def service_api(
 ) -> FastAPI:
     """A service's FastAPI app: its routes, `/health`, and the broker and Mongo client in its lifespan."""
     app = FastAPI(title=f"OMS {name}", version="1", lifespan=broker_lifespan(broker, settings, mongo))
+    if settings.rate_limit_per_minute:
+        app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
     app.include_router(health_router(standard_checks(broker, mongo)))
     app.include_router(router)
     return app

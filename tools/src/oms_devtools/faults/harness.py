@@ -149,6 +149,7 @@ class Harness:
             "MONGODB_URL": self.mongo_url,
             "OMS_API_KEYS": ",".join(f"{role}:{key}" for role, key in self.keys.items()),
             "OMS_LOG_LEVEL": "WARNING",
+            "OMS_RATE_LIMIT_PER_MINUTE": "0",  # the load is one client; the limit would throttle the drill
             "PRINTING_INVOICE_PRINTER": f"socket://127.0.0.1:{self.printer_port}",
             "PRINTING_LABEL_PRINTER": f"socket://127.0.0.1:{self.printer_port}",
             "INGEST_WEBHOOK_SECRETS": f"shopify:{SHOPIFY_ACCOUNT}:{self.webhook_secret}",
