@@ -1,11 +1,12 @@
 """Channel stand-ins for tests and demos: small HTTP apps implementing the documented endpoints of Magento 2,
-eBay getOrders and Amazon SP-API Orders (auth, paging, filters; Amazon's rate limit with 429 + Retry-After).
+eBay getOrders, Amazon SP-API Orders and WooCommerce REST orders (auth, paging, filters; Amazon's rate limit with 429 + Retry-After).
 
 They stand in for external SaaS only. Orders are plain dicts in the channel's own shape (the sample files);
 tests add, change and remove them while a poller runs. `serve(app)` runs one on a real local port.
 """
 
 import asyncio
+import base64
 import socket
 import threading
 import time
@@ -146,6 +147,44 @@ class AmazonStandIn:
         if (refused := self._refused("getOrderItems", x_amz_access_token)) is not None:
             return refused
         return JSONResponse({"payload": {"AmazonOrderId": order_id, "OrderItems": self.items.get(order_id, [])}})
+
+
+class WooCommerceStandIn:
+    """`GET /wp-json/wc/v3/orders` (HTTP Basic consumer key/secret; status, modified_after with dates_are_gmt,
+    per_page ≤ 100, page; X-WP-Total / X-WP-TotalPages). `delay` seconds per call makes it a slow shop."""
+
+    def __init__(self, orders: list[dict], *, key: str, secret: str, delay: float = 0.0) -> None:
+        self.orders, self.key, self.secret, self.delay = orders, key, secret, delay
+        self.calls = 0
+        self.app = FastAPI()
+        self.app.get("/wp-json/wc/v3/orders")(self.list_orders)
+
+    async def list_orders(self, request: Request, authorization: str = Header("")) -> JSONResponse:
+        self.calls += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        expected = base64.b64encode(f"{self.key}:{self.secret}".encode()).decode()
+        if authorization != f"Basic {expected}":
+            return JSONResponse(status_code=401, content={
+                "code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot list resources.",
+                "data": {"status": 401}})
+        q = request.query_params
+        per_page, page = int(q.get("per_page", "10")), int(q.get("page", "1"))
+        if not 1 <= per_page <= 100:
+            return JSONResponse(status_code=400, content={
+                "code": "rest_invalid_param", "message": "Invalid parameter(s): per_page",
+                "data": {"status": 400, "params": {"per_page": "per_page must be between 1 (inclusive) and 100"}}})
+        found = list(self.orders)
+        if q.get("status") and q["status"] != "any":
+            wanted = q["status"].split(",")
+            found = [o for o in found if o["status"] in wanted]
+        if q.get("modified_after"):
+            # Without dates_are_gmt the shop's local time is meant; the stand-in shop runs on UTC.
+            found = [o for o in found if o["date_modified_gmt"] > q["modified_after"]]
+        found.sort(key=lambda o: (o["date_created_gmt"], o["id"]), reverse=q.get("order", "desc") == "desc")
+        pages = -(-len(found) // per_page)
+        return JSONResponse(found[(page - 1) * per_page: page * per_page],
+                            headers={"X-WP-Total": str(len(found)), "X-WP-TotalPages": str(pages)})
 
 
 class Served:

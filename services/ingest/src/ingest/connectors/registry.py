@@ -5,6 +5,7 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from ingest.connectors import amazon, ebay, magento2
+from ingest.connectors import woocommerce
 from ingest.connectors.base import Connector, ConnectorError
 from ingest.domain.channels import ChannelConfig, resolve_credentials
 
@@ -13,6 +14,7 @@ CONNECTORS: dict[str, Callable[[ChannelConfig, Mapping[str, str], httpx.AsyncCli
     magento2.CHANNEL: magento2.build,
     ebay.CHANNEL: ebay.build,
     amazon.CHANNEL: amazon.build,
+    woocommerce.CHANNEL: woocommerce.build,
 }
 
 
