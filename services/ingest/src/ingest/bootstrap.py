@@ -29,6 +29,7 @@ def build_api(settings: Settings) -> FastAPI:
         store=store, bus=Bus(broker, PRODUCER), keys=ApiKeys(settings.api_keys.get_secret_value()),
         clock=utc_now, max_body_bytes=settings.max_body_bytes, publish_timeout=settings.publish_timeout_seconds,
         webhook_secrets=settings.parsed_webhook_secrets(), woocommerce_statuses=settings.woocommerce_statuses(),
+        webhook_publish_timeout=settings.webhook_publish_timeout_seconds,
     )
     router.include_router(channels_router(
         channels=MongoChannelStore(mongo[settings.database]), keys=ApiKeys(settings.api_keys.get_secret_value()),

@@ -27,6 +27,10 @@ class Settings(ServiceSettings):
         5.0, gt=0, description="How long a request waits for Kafka before answering 202 with the intake still "
         "'received' (the re-publisher then sends it).",
     )
+    webhook_publish_timeout_seconds: float = Field(
+        2.0, gt=0, le=4.0, description="How long a webhook waits for Kafka before it is answered 200 with the intake "
+        "still 'received' (the re-publisher then sends it); below Shopify's 5 s answer limit.",
+    )
     republish_every_seconds: float = Field(5.0, gt=0, description="How often the re-publisher looks for such intakes.")
     max_body_bytes: int = Field(
         1_000_000, ge=1024, le=8_000_000, description="Largest payload accepted; a larger one is refused with 413."

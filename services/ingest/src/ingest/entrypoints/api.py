@@ -41,6 +41,7 @@ def ingest_router(
     publish_timeout: float = 5.0,
     webhook_secrets: WebhookSecrets | None = None,
     woocommerce_statuses: Iterable[str] = DEFAULT_WOOCOMMERCE_STATUSES,
+    webhook_publish_timeout: float = 2.0,
 ) -> APIRouter:
     """Routes for receiving channel orders and webhooks, and reading the intake log."""
     router = APIRouter(tags=["ingest"])
@@ -66,7 +67,9 @@ def ingest_router(
         raw = await _read_body(request, limit=max_body_bytes)
         receipt = await handlers.receive_webhook(
             channel=channel, account=account, headers=request.headers.items(), raw=raw, secrets=secrets,
-            store=store, bus=bus, clock=clock, max_body_bytes=max_body_bytes, publish_timeout=publish_timeout,
+            store=store, bus=bus, clock=clock, max_body_bytes=max_body_bytes,
+            # Channels give up on a slow answer (Shopify after 5 s) and resend: answer well before that.
+            publish_timeout=min(publish_timeout, webhook_publish_timeout),
             woocommerce_statuses=woocommerce_statuses,
         )
         if receipt.status is WebhookOutcome.UNAUTHORIZED:
