@@ -63,6 +63,8 @@ class OrderDetails(ValueModel):
 
     channel: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")
     channel_order_id: str = Field(min_length=1, max_length=100)
+    channel_account: str | None = Field(
+        default=None, max_length=100, description="Our name of the channel account it came from (write-back uses it).")
     order_number: str = Field(min_length=1, max_length=100)
     buyer: Buyer
     shipping_address: Address

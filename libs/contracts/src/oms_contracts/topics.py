@@ -1,6 +1,7 @@
 """Every Kafka topic name. Topics are `oms.<context>.events|commands`; dead letters go to `<topic>.dlq`."""
 
 INGEST_EVENTS = "oms.ingest.events"
+INGEST_COMMANDS = "oms.ingest.commands"
 ORDERS_COMMANDS = "oms.orders.commands"
 ORDERS_EVENTS = "oms.orders.events"
 INVENTORY_COMMANDS = "oms.inventory.commands"
@@ -12,6 +13,7 @@ PRINTING_EVENTS = "oms.printing.events"
 
 MAIN_TOPICS = (
     INGEST_EVENTS,
+    INGEST_COMMANDS,
     ORDERS_COMMANDS,
     ORDERS_EVENTS,
     INVENTORY_COMMANDS,

@@ -1,12 +1,13 @@
-"""Ingest events, version 1: normalised orders received from channels."""
+"""Ingest messages, version 1: normalised orders received from channels; write-back commands."""
 
 import uuid
+from typing import Literal
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
-from oms_contracts.common import OrderDetails
+from oms_contracts.common import Money, OrderDetails
 from oms_contracts import topics
-from oms_contracts.envelope import Message
+from oms_contracts.envelope import Message, derived_id
 from oms_contracts.registry import register
 
 
@@ -23,3 +24,54 @@ class OrderReceived(Message):
     # or flag that the channel already marks it shipped (marketplace downloads take those too).
     lock_reason: str | None = None
     shipped_on_channel: bool = False
+
+
+# Commands (topic oms.ingest.commands, key: the order id): telling channels what happened to their orders.
+
+WriteBackAction = Literal["ship", "cancel", "refund", "follow_up"]
+
+
+def writeback_id_for(order_id: uuid.UUID, action: str, *parts: str) -> uuid.UUID:
+    """The id of an order's write-back of one action (a refund adds its RMA id): one document per (order, action)."""
+    return derived_id(order_id, "writeback", action, *parts)
+
+
+@register
+class WriteBackToChannel(Message):
+    """Tell the order's channel (or, for `follow_up`, its buyer) that it shipped, was cancelled or refunded.
+
+    Forwarded from orders events with an id derived from the event, so a replay is the same command."""
+
+    TYPE = "ingest.write_back_to_channel"
+    TOPIC = topics.INGEST_COMMANDS
+    writeback_id: uuid.UUID
+    order_id: uuid.UUID
+    action: WriteBackAction
+    order: OrderDetails | None = Field(None, description="The order; a refund may leave it out (taken from its shipment).")
+    carrier: str | None = None
+    tracking_number: str | None = None
+    shipped_at: AwareDatetime | None = None
+    refund: Money | None = None
+    reason: str | None = Field(None, max_length=500)
+
+
+@register
+class AttemptWriteBack(Message):
+    """Try a pending write-back again (sent by the ingest worker's scheduler when its backoff is over)."""
+
+    TYPE = "ingest.attempt_write_back"
+    TOPIC = topics.INGEST_COMMANDS
+    writeback_id: uuid.UUID
+    order_id: uuid.UUID
+    attempt: int = Field(ge=1, description="The attempt number this is; any other is stale and changes nothing.")
+
+
+@register
+class RetryWriteBack(Message):
+    """Staff ask for a failed write-back to be tried again (a fresh round of attempts)."""
+
+    TYPE = "ingest.retry_write_back"
+    TOPIC = topics.INGEST_COMMANDS
+    writeback_id: uuid.UUID
+    order_id: uuid.UUID
+    requested_by: str
