@@ -34,6 +34,12 @@ JOB_ID = printing.print_job_id(ORDER_ID, "invoice", 1)
 
 SAMPLES = [
     ingest.OrderReceived(intake_id=uuid.uuid4(), channel_updated_at=NOW, order=DETAILS),
+    ingest.WriteBackToChannel(writeback_id=ingest.writeback_id_for(ORDER_ID, "ship"), order_id=ORDER_ID,
+                              action="ship", order=DETAILS, carrier="OMS Post", tracking_number="OM1",
+                              shipped_at=NOW),
+    ingest.AttemptWriteBack(writeback_id=ingest.writeback_id_for(ORDER_ID, "ship"), order_id=ORDER_ID, attempt=2),
+    ingest.RetryWriteBack(writeback_id=ingest.writeback_id_for(ORDER_ID, "ship"), order_id=ORDER_ID,
+                          requested_by="ops-key-1"),
     orders.PlaceOrder(order_id=ORDER_ID, order=DETAILS, source="channel", placed_by="channel:ebay",
                       channel_updated_at=NOW),
     orders.ProcessOrder(order_id=ORDER_ID, requested_by="ops-key-1"),
