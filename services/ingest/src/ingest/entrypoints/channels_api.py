@@ -6,7 +6,7 @@ Responses never carry a credential value: configurations hold only references (`
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.adapters.channel_store import ChannelStore
 from ingest.domain.channels import CHANNEL_ID_PATTERN, ChannelConfig, ChannelStatus
@@ -16,6 +16,8 @@ from oms_platform.auth import ApiKeys, Caller, require_role
 
 class ChannelUpdate(BaseModel):
     """A channel's configuration as staff write it (PUT: the whole configuration)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
     kind: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")

@@ -13,6 +13,8 @@ from inventory.domain.purchase_orders import PurchaseOrder
 class StockAdjustmentCreate(BaseModel):
     """Stock counted in (positive delta) or out (negative) at a location, with the reason."""
 
+    model_config = ConfigDict(extra="forbid")
+
     location: str = Field(DEFAULT_LOCATION, pattern=LOCATION_PATTERN)
     delta: int = Field(ge=-1_000_000, le=1_000_000, description="Change of on_hand; never zero.")
     reason: str = Field(min_length=1, max_length=200, examples=["opening stock", "stock take", "damaged"])
