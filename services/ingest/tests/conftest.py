@@ -57,6 +57,15 @@ class FakeIntakeStore:
     async def mark_skipped(self, intake_id, *, reason) -> bool:
         return self._move(intake_id, status=IntakeStatus.SKIPPED, skip_reason=reason)
 
+    async def of_orders(self, *, channel, channel_order_ids) -> list[IntakeSummary]:
+        return [IntakeSummary.model_validate(i.model_dump()) for i in self.intakes.values()
+                if i.channel == channel and i.channel_order_id in set(channel_order_ids)]
+
+    async def polled_between(self, *, channel, account, since, until) -> list[IntakeSummary]:
+        return [IntakeSummary.model_validate(i.model_dump()) for i in self.intakes.values()
+                if (i.channel, i.account, i.kind.value) == (channel, account, "polled_order")
+                and i.channel_updated_at is not None and since <= i.channel_updated_at <= until]
+
     def _move(self, intake_id, **changes) -> bool:
         current = self.intakes.get(intake_id)
         if current is None or current.status is not IntakeStatus.RECEIVED:

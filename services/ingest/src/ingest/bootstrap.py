@@ -1,6 +1,7 @@
 """Builds the ingest service's clients and wiring; nothing connects until a process starts."""
 
 import asyncio
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
@@ -31,9 +32,16 @@ def build_api(settings: Settings) -> FastAPI:
         webhook_secrets=settings.parsed_webhook_secrets(), woocommerce_statuses=settings.woocommerce_statuses(),
         webhook_publish_timeout=settings.webhook_publish_timeout_seconds,
     )
+    @asynccontextmanager
+    async def connect_channel(config):
+        # Reconciliation: one HTTP client per request, closed with it.
+        async with httpx.AsyncClient(timeout=settings.poll_http_timeout_seconds) as http:
+            yield build_connector(config, http=http)
+
     router.include_router(channels_router(
         channels=MongoChannelStore(mongo[settings.database]), keys=ApiKeys(settings.api_keys.get_secret_value()),
-        clock=utc_now,
+        clock=utc_now, store=store, bus=Bus(broker, PRODUCER), connect=connect_channel,
+        max_body_bytes=settings.max_body_bytes, publish_timeout=settings.publish_timeout_seconds,
     ))
     return service_api("ingest", settings, broker, mongo, router)
 

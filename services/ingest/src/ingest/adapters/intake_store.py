@@ -47,6 +47,11 @@ class IntakeStore(Protocol):
 
     async def mark_skipped(self, intake_id: uuid.UUID, *, reason: str) -> bool: ...
 
+    async def of_orders(self, *, channel: str, channel_order_ids: list[str]) -> list[IntakeSummary]: ...
+
+    async def polled_between(self, *, channel: str, account: str, since: datetime,
+                             until: datetime) -> list[IntakeSummary]: ...
+
 
 class MongoIntakeStore:
     """Intake records in MongoDB."""
@@ -58,6 +63,7 @@ class MongoIntakeStore:
         """Indexes for the re-publisher's query and the lists staff use."""
         await self.intake.create_index([("status", ASCENDING), ("received_at", ASCENDING)])
         await self.intake.create_index([("received_at", DESCENDING)])
+        await self.intake.create_index([("channel", ASCENDING), ("channel_order_id", ASCENDING)])
 
     async def add(self, intake: Intake) -> None:
         """Insert a new intake record."""
@@ -127,6 +133,26 @@ class MongoIntakeStore:
             {"$set": {"status": IntakeStatus.SKIPPED.value, "skip_reason": reason}},
         )
         return result.matched_count == 1
+
+
+    async def of_orders(self, *, channel: str, channel_order_ids: list[str]) -> list[IntakeSummary]:
+        """Every intake (any status, any account) of these channel order ids, without payloads."""
+        if not channel_order_ids:
+            return []
+        query = {"channel": channel, "channel_order_id": {"$in": list(channel_order_ids)}}
+        docs = await self.intake.find(query, _WITHOUT_PAYLOAD).to_list(length=None)
+        return [IntakeSummary.model_validate(from_document(doc)) for doc in docs]
+
+    async def polled_between(self, *, channel: str, account: str, since: datetime,
+                             until: datetime) -> list[IntakeSummary]:
+        """Polled order versions of one channel account whose channel updated time is in [since, until]."""
+        query = {"channel": channel, "account": account, "kind": "polled_order",
+                 "channel_updated_at": {"$gte": since, "$lte": until}}
+        docs = await self.intake.find(query, _WITHOUT_PAYLOAD).to_list(length=None)
+        return [IntakeSummary.model_validate(from_document(doc)) for doc in docs]
+
+
+_WITHOUT_PAYLOAD = {"headers": 0, "body": 0, "mapping": 0}
 
 
 def to_document(intake: Intake) -> dict[str, Any]:

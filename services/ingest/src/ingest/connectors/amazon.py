@@ -123,6 +123,10 @@ class AmazonConnector:
                 await self.sleep(limited.retry_after)
         raise RateLimited(f"{CHANNEL}: still throttled after {MAX_RETRIES} retries", retry_after=60.0)
 
+    def cursor_at(self, moment: datetime) -> str:
+        """A cursor that fetches every order changed since `moment` (reconciliation lists a window with it)."""
+        return json.dumps({"since": amazon_time(moment.astimezone(UTC))})
+
     async def fetch(self, cursor: str | None) -> Page:
         """One page of orders with their items; cursor `{"since": LastUpdatedAfter, "next": NextToken}`."""
         state = json.loads(cursor) if cursor else {}

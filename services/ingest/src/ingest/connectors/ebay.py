@@ -10,7 +10,7 @@ Amounts are strings, possibly unpadded ("39.6"); pricingSummary discounts are ne
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +57,10 @@ class EbayConnector:
         if self.skip_shipped:
             parts.append("orderfulfillmentstatus:{NOT_STARTED|IN_PROGRESS}")
         return ",".join(parts) or None
+
+    def cursor_at(self, moment: datetime) -> str:
+        """A cursor that fetches every order changed since `moment` (reconciliation lists a window with it)."""
+        return json.dumps({"since": ebay_time(moment.astimezone(UTC)), "offset": 0, "max": None})
 
     async def fetch(self, cursor: str | None) -> Page:
         """One page; the cursor is `{"since": lastModifiedDate, "offset": n, "max": latest seen}`."""

@@ -73,6 +73,10 @@ class MagentoConnector:
             "searchCriteria[currentPage]": str(page),
         }
 
+    def cursor_at(self, moment: datetime) -> str:
+        """A cursor that fetches every order changed since `moment` (reconciliation lists a window with it)."""
+        return json.dumps({"since": moment.astimezone(UTC).strftime(_TIME), "page": 1, "max": None})
+
     async def fetch(self, cursor: str | None) -> Page:
         """One page of orders; the cursor is `{"since": updated_at, "page": n, "max": latest seen}`."""
         state = json.loads(cursor) if cursor else {"since": self.start, "page": 1, "max": None}

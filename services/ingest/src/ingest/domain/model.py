@@ -55,6 +55,10 @@ class IntakeSummary(BaseModel):
     delivery_id: str | None = None
     topic: str | None = None
     skip_reason: str | None = None
+    # The channel's order id (polled orders, webhooks) and, for polled orders, the channel's updated time of
+    # this version: what reconciliation compares with the channel's own list.
+    channel_order_id: str | None = None
+    channel_updated_at: datetime | None = None
 
 
 class Intake(IntakeSummary):
@@ -108,6 +112,8 @@ def new_intake(
     account: str | None = None,
     delivery_id: str | None = None,
     topic: str | None = None,
+    channel_order_id: str | None = None,
+    channel_updated_at: datetime | None = None,
 ) -> tuple[Intake, PayloadRejected | None]:
     """The intake record of a payload just received; one whose body cannot be read at all starts as failed.
 
@@ -129,5 +135,7 @@ def new_intake(
         account=account,
         delivery_id=delivery_id,
         topic=topic,
+        channel_order_id=channel_order_id,
+        channel_updated_at=channel_updated_at,
     )
     return intake, unreadable

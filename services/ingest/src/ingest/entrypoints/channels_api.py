@@ -3,15 +3,26 @@
 Responses never carry a credential value: configurations hold only references (`env:VAR`, `file:/path`).
 """
 
-from datetime import datetime
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.adapters.channel_store import ChannelStore
+from ingest.adapters.intake_store import IntakeStore
+from ingest.connectors.base import Connector, ConnectorError
+from ingest.domain.reconciliation import Reconciliation
+from ingest.service_layer import reconciliation
 from ingest.domain.channels import CHANNEL_ID_PATTERN, ChannelConfig, ChannelStatus
 from ingest.service_layer.handlers import Clock
 from oms_platform.auth import ApiKeys, Caller, require_role
+from oms_platform.messaging import Bus
+
+# Opens a channel's connector (credentials resolved, an HTTP client) for one request; ConnectorError if it cannot.
+ConnectorOpener = Callable[[ChannelConfig], AbstractAsyncContextManager[Connector]]
+DEFAULT_WINDOW_DAYS = 7
 
 
 class ChannelUpdate(BaseModel):
@@ -47,8 +58,11 @@ class ChannelPublic(BaseModel):
     status: ChannelStatus
 
 
-def channels_router(*, channels: ChannelStore, keys: ApiKeys, clock: Clock) -> APIRouter:
-    """Routes to list, read, configure and download channels."""
+def channels_router(*, channels: ChannelStore, keys: ApiKeys, clock: Clock, store: IntakeStore | None = None,
+                    bus: Bus | None = None, connect: ConnectorOpener | None = None, max_body_bytes: int = 1_000_000,
+                    publish_timeout: float = 5.0) -> APIRouter:
+    """Routes to list, read, configure, download and reconcile channels (reconciliation needs `store`, `bus`
+    and `connect`, which opens a channel's connector for the length of one request)."""
     router = APIRouter(tags=["channels"])
     staff = require_role(keys, "ops")
     admin = require_role(keys, "admin")
@@ -96,5 +110,58 @@ def channels_router(*, channels: ChannelStore, keys: ApiKeys, clock: Clock) -> A
         await existing(channel_id)
         await channels.request_download(channel_id, at=clock())
         return await public(await existing(channel_id))
+
+    async def reconciled(channel_id: str, since: datetime | None, until: datetime | None, *,
+                         fetch: bool) -> Reconciliation:
+        config = await existing(channel_id)
+        if store is None or bus is None or connect is None:
+            raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "reconciliation is not configured here")
+        until = until or clock()
+        since = since or until - timedelta(days=DEFAULT_WINDOW_DAYS)
+        if since.tzinfo is None or until.tzinfo is None or since >= until:
+            raise HTTPException(422, [{"loc": ["query", "since"], "type": "value_error",
+                                       "msg": "since and until need a UTC offset, and since must be before until"}])
+        try:
+            async with connect(config) as connector:
+                if fetch:
+                    return await reconciliation.fetch_missing(
+                        config=config, connector=connector, store=store, bus=bus, clock=clock, since=since,
+                        until=until, max_body_bytes=max_body_bytes, publish_timeout=publish_timeout)
+                report, _ = await reconciliation.reconcile(config=config, connector=connector, store=store,
+                                                           clock=clock, since=since, until=until)
+                return report
+        except reconciliation.CannotList as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"channel {channel_id}: {exc}") from None
+        except ConnectorError as exc:
+            # The channel refused or failed (the reason never carries a credential): not our error.
+            raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"channel {channel_id}: {exc}") from None
+
+    window = {
+        "since": Query(None, description="Start of the window (the channel's last-changed time, ISO 8601 with "
+                                         f"an offset); default {DEFAULT_WINDOW_DAYS} days before `until`."),
+        "until": Query(None, description="End of the window; default now."),
+    }
+
+    @router.get("/channels/{channel_id}/reconciliation", response_model=Reconciliation,
+                responses={409: {"description": "The channel's connector cannot list a time window."},
+                           502: {"description": "The channel refused or failed the listing (reason given)."}})
+    async def get_reconciliation(channel_id: str = Path(pattern=CHANNEL_ID_PATTERN),
+                                 since: datetime | None = window["since"], until: datetime | None = window["until"],
+                                 _: Caller = Depends(staff)) -> Reconciliation:
+        """What the channel lists as unprocessed in the window against what we received: `missing` (listed,
+        never became an order here, with any skipped/failed intake of it) and `not_listed` (imported from this
+        channel, no longer listed as unprocessed there)."""
+        return await reconciled(channel_id, since, until, fetch=False)
+
+    @router.post("/channels/{channel_id}/reconciliation/fetch-missing", response_model=Reconciliation,
+                 responses={409: {"description": "The channel's connector cannot list a time window."},
+                            502: {"description": "The channel refused or failed the listing (reason given)."}})
+    async def fetch_missing_orders(channel_id: str = Path(pattern=CHANNEL_ID_PATTERN),
+                                   since: datetime | None = window["since"],
+                                   until: datetime | None = window["until"],
+                                   _: Caller = Depends(staff)) -> Reconciliation:
+        """Reconcile, then take every missing order into the intake log like a poll would (`fetched` = what
+        its intake became); one skipped or failed before is left as it is (`fetched` null)."""
+        return await reconciled(channel_id, since, until, fetch=True)
 
     return router

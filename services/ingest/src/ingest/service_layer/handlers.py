@@ -2,6 +2,7 @@
 publish); re-publish."""
 
 import asyncio
+import json
 import logging
 import re
 import uuid
@@ -350,6 +351,7 @@ async def receive_webhook(
         intake_id=intake_id, kind=WEBHOOK_KINDS[channel], channel=channel, headers=headers, raw=raw,
         received_at=clock(), limit=max_body_bytes, account=account, delivery_id=delivery_id,
         topic=(by_name.get(TOPIC_HEADERS[channel]) or "").strip() or None,
+        channel_order_id=_order_id_of(raw),
     )
     if not await store.add_once(intake):
         log.info("webhook %s/%s delivery %s received again: nothing to do", channel, account, delivery_id)
@@ -371,3 +373,14 @@ async def receive_webhook(
     status = await publish_intake(intake, normalised, store=store, bus=bus, clock=clock,
                                   publish_timeout=publish_timeout)
     return WebhookReceipt(status, intake_id)
+
+
+def _order_id_of(raw: bytes) -> str | None:
+    """The order `id` of a Shopify or WooCommerce order body, kept on the intake for reconciliation (None when
+    the body is not such an order; the normaliser then says why)."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    order_id = data.get("id") if isinstance(data, dict) else None
+    return str(order_id) if isinstance(order_id, (int, str)) and not isinstance(order_id, bool) else None

@@ -23,7 +23,7 @@ from ingest.domain.channels import (
     polled_intake_id,
 )
 from ingest.domain.errors import OrderSkipped, PayloadRejected, Problem
-from ingest.domain.model import Intake, IntakeKind, new_intake
+from ingest.domain.model import Intake, IntakeKind, IntakeStatus, new_intake
 from ingest.domain.normalise import NormalisedOrder
 from ingest.service_layer.handlers import Clock, publish_intake
 from oms_platform.messaging import Bus
@@ -162,33 +162,9 @@ class Poller:
 
     async def take(self, config: ChannelConfig, connector: Connector, raw: RawOrder) -> int:
         """Store one raw order in the intake log, then normalise and publish it; 1 if it was new, else 0."""
-        intake, unreadable = new_intake(
-            intake_id=polled_intake_id(connector.channel, config.account, raw.channel_order_id, raw.updated_at),
-            kind=IntakeKind.POLLED_ORDER, channel=connector.channel, account=config.account,
-            headers=[(CHANNEL_ID_HEADER, config.channel_id), (ORDER_ID_HEADER, raw.channel_order_id),
-                     (UPDATED_AT_HEADER, raw.updated_at.isoformat())],
-            raw=raw.body.encode("utf-8"), received_at=self.clock(), limit=self.max_body_bytes,
-        )
-        if not await self.store.add_once(intake):
-            return 0  # this version was fetched before (page overlap, restart): nothing new
-        if unreadable is not None:
-            return 1
-        try:
-            normalised = normalise_raw(connector, raw)
-        except OrderSkipped as skipped:
-            await self.store.mark_skipped(intake.intake_id, reason=skipped.reason)
-            return 1
-        except PayloadRejected as rejected:
-            await self.store.mark_failed(intake.intake_id, error=rejected.reason)
-            log.warning("channel %s order %s failed: %s", config.channel_id, raw.channel_order_id, rejected.reason)
-            return 1
-        except Exception as exc:  # noqa: BLE001 - a normaliser bug: kept as failed, the orders behind it flow
-            log.exception("channel %s order %s: normaliser failed", config.channel_id, raw.channel_order_id)
-            await self.store.mark_failed(intake.intake_id, error=f"normaliser failed: {type(exc).__name__}: {exc}")
-            return 1
-        await publish_intake(intake, normalised, store=self.store, bus=self.bus, clock=self.clock,
-                             publish_timeout=self.publish_timeout)
-        return 1
+        status = await take_order(config, connector, raw, store=self.store, bus=self.bus, clock=self.clock,
+                                  max_body_bytes=self.max_body_bytes, publish_timeout=self.publish_timeout)
+        return 0 if status is None else 1
 
     async def normalise_polled(self, intake: Intake) -> NormalisedOrder:
         """A stored polled order normalised again by its channel's connector (for the re-publisher)."""
@@ -201,6 +177,39 @@ class Poller:
         raw = RawOrder(channel_order_id=meta.get(ORDER_ID_HEADER, ""), body=intake.body,
                        updated_at=datetime.fromisoformat(meta[UPDATED_AT_HEADER]))
         return normalise_raw(self.connector(config), raw)
+
+
+async def take_order(config: ChannelConfig, connector: Connector, raw: RawOrder, *, store: IntakeStore, bus: Bus,
+                     clock: Clock, max_body_bytes: int, publish_timeout: float) -> IntakeStatus | None:
+    """Store one raw order in the intake log, then normalise and publish it; its status, None if this version
+    was stored before (a re-fetch changes nothing)."""
+    intake, unreadable = new_intake(
+        intake_id=polled_intake_id(connector.channel, config.account, raw.channel_order_id, raw.updated_at),
+        kind=IntakeKind.POLLED_ORDER, channel=connector.channel, account=config.account,
+        headers=[(CHANNEL_ID_HEADER, config.channel_id), (ORDER_ID_HEADER, raw.channel_order_id),
+                 (UPDATED_AT_HEADER, raw.updated_at.isoformat())],
+        raw=raw.body.encode("utf-8"), received_at=clock(), limit=max_body_bytes,
+        channel_order_id=raw.channel_order_id, channel_updated_at=raw.updated_at,
+    )
+    if not await store.add_once(intake):
+        return None  # this version was fetched before (page overlap, restart): nothing new
+    if unreadable is not None:
+        return IntakeStatus.FAILED
+    try:
+        normalised = normalise_raw(connector, raw)
+    except OrderSkipped as skipped:
+        await store.mark_skipped(intake.intake_id, reason=skipped.reason)
+        return IntakeStatus.SKIPPED
+    except PayloadRejected as rejected:
+        await store.mark_failed(intake.intake_id, error=rejected.reason)
+        log.warning("channel %s order %s failed: %s", config.channel_id, raw.channel_order_id, rejected.reason)
+        return IntakeStatus.FAILED
+    except Exception as exc:  # noqa: BLE001 - a normaliser bug: kept as failed, the orders behind it flow
+        log.exception("channel %s order %s: normaliser failed", config.channel_id, raw.channel_order_id)
+        await store.mark_failed(intake.intake_id, error=f"normaliser failed: {type(exc).__name__}: {exc}")
+        return IntakeStatus.FAILED
+    return await publish_intake(intake, normalised, store=store, bus=bus, clock=clock,
+                                publish_timeout=publish_timeout)
 
 
 def normalise_raw(connector: Connector, raw: RawOrder) -> NormalisedOrder:
