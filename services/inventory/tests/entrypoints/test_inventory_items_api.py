@@ -12,7 +12,7 @@ OPS_KEY = "ops-key-0123456789abcdef"
 PACKER_KEY = "packer-key-0123456789abcdef"
 HEADERS = {"Authorization": f"Bearer {OPS_KEY}"}
 CSV_HEADERS = {**HEADERS, "Content-Type": "text/csv"}
-COLUMNS = "sku,title,barcode,weight,default_location,minimum_level,supplier\n"
+COLUMNS = "sku,title,barcode,weight,default_location,default_bin,minimum_level,supplier\n"
 
 
 @pytest.fixture
@@ -48,6 +48,12 @@ class TestDefineStockItem:
         assert (response.json()["title"], response.json()["minimum_level"], response.json()["supplier"]) == (
             "Mug", 0, None)
 
+    async def test_the_default_location_and_bin_are_stored_and_read_back(self, client):
+        body = {**MUG, "default_location": "main", "default_bin": "A-01.3"}
+        assert (await client.put("/stock-items/MUG", json=body, headers=HEADERS)).status_code == 201
+        item = (await client.get("/stock-items/MUG", headers=HEADERS)).json()
+        assert (item["default_location"], item["default_bin"]) == ("main", "A-01.3")
+
     async def test_the_same_idempotency_key_is_one_command(self, client, bus, repo):
         headers = {**HEADERS, "Idempotency-Key": "k1"}
         first = await client.put("/stock-items/MUG", json=MUG, headers=headers)
@@ -65,6 +71,7 @@ class TestDefineStockItem:
         ({**MUG, "colour": "blue"}, "colour"), ({"weight": 1}, "title"),
         ({**MUG, "minimum_level": -1}, "minimum_level"),
         ({**MUG, "default_location": "a.b"}, "default_location"),
+        ({**MUG, "default_bin": "A 1"}, "default_bin"),
     ])
     async def test_a_bad_body_gets_422_naming_the_field_and_sends_nothing(self, client, bus, body, field):
         response = await client.put("/stock-items/MUG", json=body, headers=HEADERS)
@@ -95,15 +102,18 @@ class TestReadStockItems:
 
 class TestImportAndExport:
     async def test_valid_rows_are_sent_one_command_each_and_become_items(self, client, bus):
-        csv = COLUMNS + "MUG,Blue mug,501,0.35,shelf-A,5,Potteries\nTEE,Tee,,,,,\n"
+        csv = COLUMNS + "MUG,Blue mug,501,0.35,shelf-A,A-01.3,5,Potteries\nTEE,Tee,,,,,,\n"
         response = await client.post("/stock-items/import", content=csv, headers=CSV_HEADERS)
         assert response.status_code == 202 and response.json()["accepted"] == 2
         assert [(e.payload.sku, k) for e, k in bus.published] == [("MUG", "MUG"), ("TEE", "TEE")]
         mug = (await client.get("/stock-items/MUG", headers=HEADERS)).json()
-        assert (mug["default_location"], mug["weight"], mug["minimum_level"]) == ("shelf-A", 0.35, 5)
+        assert (mug["default_location"], mug["default_bin"], mug["weight"], mug["minimum_level"]) == (
+            "shelf-A", "A-01.3", 0.35, 5)
+        tee = (await client.get("/stock-items/TEE", headers=HEADERS)).json()
+        assert tee["default_bin"] is None
 
     async def test_any_bad_row_is_422_with_row_numbers_and_reasons_and_nothing_is_sent(self, client, bus):
-        csv = COLUMNS + "MUG,Blue mug,,,,,\nTEE,,,heavy,,,\nMUG,Again,,,,,\n"
+        csv = COLUMNS + "MUG,Blue mug,,,,,,\nTEE,,,heavy,,,,\nMUG,Again,,,,,,\n"
         response = await client.post("/stock-items/import", content=csv, headers=CSV_HEADERS)
         assert response.status_code == 422 and bus.published == []
         rows = response.json()["rows"]
@@ -120,7 +130,7 @@ class TestImportAndExport:
         assert response.status_code == 422
 
     async def test_the_export_is_csv_that_imports_back_to_the_same_items(self, client, repo):
-        csv = COLUMNS + 'MUG,"Mug, blue",501,0.35,shelf-A,5,Potteries\nTEE,Tee,,,default,0,\n'
+        csv = COLUMNS + 'MUG,"Mug, blue",501,0.35,shelf-A,B2,5,Potteries\nTEE,Tee,,,default,,0,\n'
         await client.post("/stock-items/import", content=csv, headers=CSV_HEADERS)
         exported = await client.get("/stock-items/export", headers=HEADERS)
         assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")

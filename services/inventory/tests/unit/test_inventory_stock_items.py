@@ -110,6 +110,12 @@ class TestStockItemCsv:
         assert parse_csv("sku,title,colour\nA,B,red\n")[1][0].errors == ["unknown columns: colour"]
         assert parse_csv("title\nB\n")[1][0].row == 0
 
+    def test_the_default_bin_column_is_optional_and_checked(self):
+        items, errors = parse_csv("sku,title,default_location,default_bin\nMUG,Mug,shelf-A,A-01.3\nTEE,Tee,,\n")
+        assert errors == [] and [(i.sku, i.default_bin) for i in items] == [("MUG", "A-01.3"), ("TEE", None)]
+        _, errors = parse_csv("sku,title,default_bin\nMUG,Mug,A 1\n")
+        assert errors[0].errors[0].startswith("default_bin:")
+
     def test_an_export_imports_again_unchanged(self):
-        items = [StockItem(sku="MUG", title="Mug, blue", weight=0.5, minimum_level=2, supplier="P")]
+        items = [StockItem(sku="MUG", title="Mug, blue", weight=0.5, default_bin="A-3", minimum_level=2, supplier="P")]
         assert parse_csv(to_csv(items)) == (items, [])

@@ -106,6 +106,7 @@ class DefineStockItem(Message):
     barcode: str | None = Field(None, max_length=64)
     weight: float | None = Field(None, ge=0, description="Kilograms.")
     default_location: str = DEFAULT_LOCATION
+    default_bin: str | None = Field(None, max_length=50, description="Bin within the default location (pick order).")
     minimum_level: int = Field(0, ge=0)
     supplier: str | None = Field(None, max_length=200)
     defined_by: str

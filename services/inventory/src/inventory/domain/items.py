@@ -8,8 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from oms_contracts.inventory.v1 import DEFAULT_LOCATION, DefineStockItem, StockLow
 from inventory.domain.model import LOCATION_PATTERN, Levels
 
-CSV_COLUMNS = ("sku", "title", "barcode", "weight", "default_location", "minimum_level", "supplier")
+CSV_COLUMNS = ("sku", "title", "barcode", "weight", "default_location", "default_bin", "minimum_level", "supplier")
 SKU_PATTERN = r"^\S(.*\S)?$"
+# A bin is a label on a shelf ("A-01-03", "B2.4"); it is never a document key, so dots are fine.
+BIN_PATTERN = r"^[A-Za-z0-9_./-]{1,50}$"
 
 
 class StockItem(BaseModel):
@@ -22,6 +24,7 @@ class StockItem(BaseModel):
     barcode: str | None = Field(None, max_length=64)
     weight: float | None = Field(None, ge=0, description="Kilograms.")
     default_location: str = Field(DEFAULT_LOCATION, pattern=LOCATION_PATTERN)
+    default_bin: str | None = Field(None, pattern=BIN_PATTERN, description="Bin within the default location.")
     minimum_level: int = Field(0, ge=0)
     supplier: str | None = Field(None, max_length=200)
 

@@ -152,7 +152,7 @@ def items_router(*, repo: StockRepository, bus: Bus, keys: ApiKeys, command_time
                    415: {"description": "The body is not text/csv."}},
     )
     async def import_items(request: Request, caller: Caller = Depends(staff)) -> ImportAccepted | JSONResponse:
-        """Define many items from CSV (sku,title,barcode,weight,default_location,minimum_level,supplier).
+        """Define many items from CSV (sku,title,barcode,weight,default_location,default_bin,minimum_level,supplier).
 
         Every row is checked first; if any is wrong nothing is sent. Rows count from 1 after the header.
         """

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from oms_contracts.inventory.v1 import DEFAULT_LOCATION
+from inventory.domain.items import BIN_PATTERN
 from inventory.domain.model import LOCATION_PATTERN, LedgerEntry, Levels, Stock
 from inventory.domain.purchase_orders import PurchaseOrder
 
@@ -125,6 +126,7 @@ class StockItemCreate(BaseModel):
     barcode: str | None = Field(None, max_length=64)
     weight: float | None = Field(None, ge=0, description="Kilograms.")
     default_location: str = Field(DEFAULT_LOCATION, pattern=LOCATION_PATTERN)
+    default_bin: str | None = Field(None, pattern=BIN_PATTERN, description="Bin within the default location.")
     minimum_level: int = Field(0, ge=0, description="Below this available level a reorder is suggested.")
     supplier: str | None = Field(None, max_length=200)
 
@@ -137,6 +139,7 @@ class StockItemPublic(BaseModel):
     barcode: str | None
     weight: float | None
     default_location: str
+    default_bin: str | None = None
     minimum_level: int
     supplier: str | None
     created_at: datetime | None = None
