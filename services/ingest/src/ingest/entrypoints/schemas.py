@@ -59,6 +59,8 @@ class IntakeListItem(BaseModel):
     delivery_id: str | None = None
     topic: str | None = None
     skip_reason: str | None = None
+    channel_order_id: str | None = None
+    channel_updated_at: datetime | None = None
 
 
 class IntakePublic(IntakeListItem):
