@@ -1,6 +1,6 @@
 """`make bench`: every benchmark in turn, then one table of the figures and build/bench/results.json.
 
-    python benchmarks/run_all.py [--short] [--only pipeline,documents,orders_list]
+    python benchmarks/run_all.py [--short] [--only pipeline,documents,orders_list,webhooks]
 
 Needs KAFKA_BOOTSTRAP_SERVERS and MONGODB_URL (`make bench` starts infrastructure of its own and sets them).
 --short runs each benchmark for seconds instead of minutes: for trying the scripts, not for quoting figures.
@@ -21,11 +21,13 @@ FULL = {
     "pipeline": ["--rate", "60", "--seconds", "180", "--burst"],
     "documents": ["--invoices", "10000", "--labels", "10000"],
     "orders_list": ["--orders", "100000", "--runs", "40"],
+    "webhooks": ["--rate", "30", "--seconds", "60", "--burst-seconds", "10"],
 }
 SHORT = {
     "pipeline": ["--rate", "10", "--seconds", "15", "--burst", "--burst-seconds", "3", "--drain-timeout", "150"],
     "documents": ["--invoices", "50", "--labels", "5000"],
     "orders_list": ["--orders", "5000", "--runs", "10"],
+    "webhooks": ["--rate", "5", "--seconds", "10", "--burst-seconds", "2", "--drain-timeout", "150"],
 }
 
 
@@ -53,6 +55,15 @@ def rows(name: str, r: dict) -> list[tuple[str, str, str, str]]:
             (f"RSS MB start / warm / after {i['renders']}+{label['renders']} renders",
              f"{rss['start']:.0f} / {rss['after_warmup']:.0f} / {rss['end']:.0f}", "", ""),
         ]
+    elif name == "webhooks":
+        base = r["baseline"]["orders_per_s"]
+        out = []
+        for phase in ("steady", "burst"):
+            p = r[phase]
+            out += [(f"{phase} {p['rate']:.0f}/s: webhooks accepted/s", f"{p['accepted_per_s']:.1f}",
+                     f"raw {base:.1f} orders/s" if base else "", ""),
+                    (f"{phase} {p['rate']:.0f}/s: webhook -> Open Order p50 / p99 ms",
+                     _pair(p["open_p50_ms"], p["open_p99_ms"]), "", "")]
     else:
         q = r["queries"]
         base = q["baseline: one order by id"]["p50_ms"]
@@ -69,7 +80,7 @@ def _pair(a, b) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--short", action="store_true", help="seconds, not minutes (figures not for quoting)")
-    parser.add_argument("--only", default="pipeline,documents,orders_list")
+    parser.add_argument("--only", default="pipeline,documents,orders_list,webhooks")
     args = parser.parse_args()
     plan = SHORT if args.short else FULL
     OUT.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,162 @@
+"""Webhook intake: signed Shopify webhooks accepted per second and the time from webhook to Open Order, at a steady
+rate and in a 10x burst, beside a raw baseline of the same run.
+
+    python benchmarks/webhooks.py [--rate 30] [--seconds 60] [--burst-seconds 10] [--json build/bench/webhooks.json]
+
+Needs KAFKA_BOOTSTRAP_SERVERS and MONGODB_URL (`make bench` starts its own infrastructure and sets them).
+Reuses pipeline.py's harness and baseline; where pipeline.py measures up to "stock allocated", this one stops at
+the order being open (its "opened" timeline entry, written by the orders worker):
+
+1. steady: one new order every 1/rate s for `seconds` (open loop); accepted/s = 2xx answers / (last answer -
+   first send); answer p50/p99; webhook -> Open Order p50/p99.
+2. baseline, same run: the Kafka records and document writes the steady phase caused, replayed with bare aiokafka
+   and PyMongo (pipeline.py's `kafka_baseline` / `mongo_baseline`): orders/s the raw I/O alone allows.
+3. burst: ten times the rate for `burst-seconds`: the same figures, and when the backlog was open.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+from pipeline import count_writes, kafka_baseline, mongo_baseline, pct, read_records, say, topic_ends
+
+from oms_devtools.faults.harness import Harness, _epoch, order_id
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+async def opened_at(harness: Harness, order_ids: list[str]) -> dict[str, float]:
+    """For each order already open: when the orders worker opened it (its "opened" timeline entry)."""
+    found: dict[str, float] = {}
+    orders = harness.db("orders")["orders"]
+    for start in range(0, len(order_ids), 500):
+        chunk = order_ids[start:start + 500]
+        async for doc in orders.find({"_id": {"$in": chunk}}, {"order.timeline": 1}):
+            for entry in doc.get("order", {}).get("timeline", []):
+                if entry.get("what") == "opened":
+                    found[doc["_id"]] = _epoch(entry["at"])
+                    break
+    return found
+
+
+async def wait_opened(harness: Harness, order_ids: list[str], *, timeout: float) -> dict[str, float]:
+    """Poll until every order is open or the deadline passes; returns what was found."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await opened_at(harness, order_ids)
+        say(f"  open {len(found)}/{len(order_ids)}")
+        if len(found) == len(order_ids) or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(1.0)
+
+
+def phase(sent, opened: dict[str, float], *, rate: float, seconds: float) -> dict:
+    """The figures of one phase: accepted/s, answer and webhook -> open latencies (ms)."""
+    accepted = [s for s in sent if s.accepted]
+    answers = [s.answered_in * 1000 for s in accepted]
+    to_open = [(opened[order_id(s.webhook.channel_order_id)] - s.sent_at) * 1000
+               for s in accepted if order_id(s.webhook.channel_order_id) in opened]
+    first = min(s.sent_at for s in sent)
+    last_answer = max(s.sent_at + (s.answered_in or 0) for s in sent)
+    return {
+        "rate": rate, "seconds": seconds, "sent": len(sent), "accepted": len(accepted), "open": len(opened),
+        "accepted_per_s": len(accepted) / max(last_answer - first, 1e-9),
+        "open_per_s": len(opened) / max(max(opened.values()) - first, 1e-9) if opened else 0.0,
+        "answer_p50_ms": pct(answers, 50), "answer_p99_ms": pct(answers, 99),
+        "open_p50_ms": pct(to_open, 50), "open_p99_ms": pct(to_open, 99),
+        "errors": sorted({s.error for s in sent if s.error})[:5],
+    }
+
+
+async def run(args) -> dict:
+    harness = Harness(work_dir=Path(args.work_dir) / uuid.uuid4().hex[:6], port_base=args.port_base)
+    say(f"webhooks: starting the services (ports {args.port_base + 1}-{args.port_base + 5}, run {harness.run_id})")
+    harness.start()
+    result: dict = {"cores": os.cpu_count(), "rate": args.rate, "seconds": args.seconds}
+    try:
+        source = harness.orders_source(skus=[f"WH-{harness.run_id}-{n}" for n in range(5)],
+                                       prefix=f"W{harness.run_id}")
+        warm = await harness.drive(source, rate=5, seconds=max(2.0, args.warmup))
+        warm_ids = [order_id(s.webhook.channel_order_id) for s in warm]
+        if len(await wait_opened(harness, warm_ids, timeout=120)) < len(warm_ids):
+            raise SystemExit(f"warm-up orders not open within 120 s; logs in {harness.work_dir}/logs")
+
+        writes_before, _ = await count_writes(harness.client, list(harness.databases.values()))
+        ends_before = await topic_ends(harness.kafka)
+        say(f"webhooks: steady {args.rate}/s for {args.seconds}s")
+        sent = await harness.drive(source, rate=args.rate, seconds=args.seconds)
+        ids = [order_id(s.webhook.channel_order_id) for s in sent if s.accepted]
+        result["steady"] = phase(sent, await wait_opened(harness, ids, timeout=args.drain_timeout),
+                                 rate=args.rate, seconds=args.seconds)
+
+        # The raw baseline: the same Kafka records and as many document writes, done bare.
+        await asyncio.sleep(2)  # let the allocation answers of the last orders land before counting
+        ends_after = await topic_ends(harness.kafka)
+        records = await read_records(harness.kafka, ends_before, ends_after)
+        writes_after, doc_size = await count_writes(harness.client, list(harness.databases.values()))
+        partitions = len({tp.partition for tp in ends_after}) or 3
+        kafka = await kafka_baseline(harness.kafka, records, partitions)
+        mongo = await mongo_baseline(harness.mongo_url, writes_after - writes_before, doc_size)
+        raw_seconds = kafka["seconds"] + mongo["seconds"]
+        result["baseline"] = {"kafka": kafka, "mongo": mongo,
+                              "orders_per_s": len(ids) / raw_seconds if raw_seconds else None}
+
+        rate = args.rate * 10
+        say(f"webhooks: burst {rate}/s for {args.burst_seconds}s")
+        burst = await harness.drive(source, rate=rate, seconds=args.burst_seconds, max_in_flight=1024)
+        ids = [order_id(s.webhook.channel_order_id) for s in burst if s.accepted]
+        result["burst"] = phase(burst, await wait_opened(harness, ids, timeout=args.drain_timeout),
+                                rate=rate, seconds=args.burst_seconds)
+    finally:
+        await harness.close(drop=not args.keep)
+    return result
+
+
+def _ms(value) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
+
+
+def print_report(result: dict) -> None:
+    base = result["baseline"]
+    print(f"\nWebhook benchmark on {result['cores']} cores (Shopify orders/create, signed)")
+    print(f"{'phase':<22} {'offered/s':>9} {'accepted/s':>10} {'open/s':>8} {'answer p50/p99 ms':>18} "
+          f"{'to Open p50/p99 ms':>19} {'open':>11}")
+    for name in ("steady", "burst"):
+        p = result[name]
+        print(f"{name:<22} {p['rate']:>9.0f} {p['accepted_per_s']:>10.1f} {p['open_per_s']:>8.1f} "
+              f"{_ms(p['answer_p50_ms']) + ' / ' + _ms(p['answer_p99_ms']):>18} "
+              f"{_ms(p['open_p50_ms']) + ' / ' + _ms(p['open_p99_ms']):>19} {p['open']:>5}/{p['sent']:<5}")
+    k, m = base["kafka"], base["mongo"]
+    raw = base["orders_per_s"]
+    print(f"{'raw baseline (bare I/O)':<22} {'':>9} {'':>10} {(raw or 0):>8.1f}   "
+          f"Kafka {k['records']} records {k['seconds']:.2f} s + Mongo {m['writes']} writes {m['seconds']:.2f} s")
+    for name in ("steady", "burst"):
+        if result[name]["errors"]:
+            print(f"{name} errors: {result[name]['errors']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=30.0, help="webhooks per second offered (default 30)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the steady phase (default 60)")
+    parser.add_argument("--burst-seconds", type=float, default=10.0, help="length of the 10x burst (default 10)")
+    parser.add_argument("--warmup", type=float, default=4.0)
+    parser.add_argument("--drain-timeout", type=float, default=300.0)
+    parser.add_argument("--port-base", type=int, default=int(os.environ.get("OMS_BENCH_PORT_BASE", "28200")))
+    parser.add_argument("--work-dir", default=str(REPO / "build" / "bench" / "webhooks"))
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--keep", action="store_true", help="keep the run's databases")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    print_report(result)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
