@@ -91,3 +91,35 @@ class TestReceiveDelivery:
         response = await client.post(f"/purchase-orders/{po_id}/deliveries",
                                      json={"lines": [{"sku": "MUG", "quantity": 1}]}, headers=HEADERS)
         assert response.status_code == 202 and response.json()["status_url"] == f"/purchase-orders/{po_id}"
+
+
+class TestPurchaseOrderStates:
+    async def test_a_pending_order_opens_and_then_takes_deliveries(self, client, repo):
+        created = await client.post("/purchase-orders", json={**ORDER, "status": "pending"}, headers=HEADERS)
+        assert created.status_code == 201 and created.json()["status"] == "pending"
+        po_id = created.json()["po_id"]
+        early = await client.post(f"/purchase-orders/{po_id}/deliveries",
+                                  json={"lines": [{"sku": "MUG", "quantity": 1}]}, headers=HEADERS)
+        assert early.status_code == 409 and "open it first" in early.json()["detail"]
+        opened = await client.post(f"/purchase-orders/{po_id}/open", headers=HEADERS)
+        assert opened.status_code == 200 and opened.json()["status"] == "open"
+        again = await client.post(f"/purchase-orders/{po_id}/open", headers=HEADERS)
+        assert again.status_code == 409 and again.json()["detail"].endswith("only a pending order opens")
+
+    async def test_cancel_gives_the_reason_back_and_a_second_cancel_is_409(self, client, repo):
+        po_id = (await client.post("/purchase-orders", json=ORDER, headers=HEADERS)).json()["po_id"]
+        assert await repo.purchase_orders.due("MUG") == 10
+        cancelled = await client.post(f"/purchase-orders/{po_id}/cancel", json={"reason": "supplier closed"},
+                                      headers=HEADERS)
+        assert cancelled.status_code == 200
+        assert (cancelled.json()["status"], cancelled.json()["cancel_reason"]) == ("cancelled", "supplier closed")
+        assert await repo.purchase_orders.due("MUG") == 0
+        again = await client.post(f"/purchase-orders/{po_id}/cancel", json={"reason": "x"}, headers=HEADERS)
+        assert again.status_code == 409 and again.json()["detail"] == f"purchase order {po_id} is already cancelled"
+
+    async def test_cancel_needs_a_reason_and_an_unknown_order_is_404(self, client, bus):
+        po_id = (await client.post("/purchase-orders", json=ORDER, headers=HEADERS)).json()["po_id"]
+        assert (await client.post(f"/purchase-orders/{po_id}/cancel", json={}, headers=HEADERS)).status_code == 422
+        unknown = await client.post(f"/purchase-orders/{uuid.uuid4()}/cancel", json={"reason": "x"}, headers=HEADERS)
+        assert unknown.status_code == 404
+        assert (await client.post(f"/purchase-orders/{uuid.uuid4()}/open", headers=HEADERS)).status_code == 404

@@ -7,8 +7,10 @@ import pytest
 
 from oms_contracts.inventory.v1 import (
     AdjustStock,
+    CancelPurchaseOrder,
     CreatePurchaseOrder,
     DefineStockItem,
+    OpenPurchaseOrder,
     PurchaseOrderChanged,
     PurchaseOrderLine,
     PurchaseOrderRejected,
@@ -30,9 +32,10 @@ def handle(repo, bus, clock):
     return run
 
 
-def create(**lines) -> CreatePurchaseOrder:
+def create(status="open", **lines) -> CreatePurchaseOrder:
     return CreatePurchaseOrder(po_id=PO_ID, supplier="Potteries Ltd", expected_on=datetime.date(2026, 12, 5),
-                               created_by="ops", lines=[PurchaseOrderLine(sku=s, quantity=q) for s, q in lines.items()])
+                               created_by="ops", status=status,
+                               lines=[PurchaseOrderLine(sku=s, quantity=q) for s, q in lines.items()])
 
 
 def receive(**lines) -> ReceivePurchaseOrder:
@@ -131,3 +134,63 @@ class TestDue:
         assert (low.due, low.suggested_reorder) == (6, 0)
         await handle(command(receive(MUG=6)))
         assert await repo.purchase_orders.due("MUG") == 0
+
+
+class TestPurchaseOrderStates:
+    async def test_a_pending_order_is_not_due_until_opened(self, handle, command, repo, bus):
+        await handle(command(create(status="pending", MUG=10)))
+        assert repo.purchase_orders.docs[str(PO_ID)]["status"] == "pending"
+        assert await repo.purchase_orders.due("MUG") == 0
+        await handle(command(OpenPurchaseOrder(po_id=PO_ID, opened_by="ops")))
+        assert repo.purchase_orders.docs[str(PO_ID)]["status"] == "open"
+        assert await repo.purchase_orders.due("MUG") == 10
+        assert [p.status for p in bus.payloads(PurchaseOrderChanged)] == ["pending", "open"]
+
+    async def test_a_delivery_on_a_pending_order_is_refused_and_receives_nothing(self, handle, command, repo, bus):
+        await handle(command(create(status="pending", MUG=10)))
+        await handle(command(receive(MUG=1)))
+        [rejected] = bus.payloads(PurchaseOrderRejected)
+        assert "is pending" in rejected.reason and "open it first" in rejected.reason
+        assert bus.payloads(ReceiveStock) == [] and repo.purchase_orders.docs[str(PO_ID)]["status"] == "pending"
+
+    async def test_opening_an_order_that_is_not_pending_is_refused(self, handle, command, bus):
+        await handle(command(create(MUG=10)))
+        await handle(command(OpenPurchaseOrder(po_id=PO_ID, opened_by="ops")))
+        [rejected] = bus.payloads(PurchaseOrderRejected)
+        assert rejected.reason == f"purchase order {PO_ID} is open: only a pending order opens"
+
+    async def test_cancelling_a_partly_delivered_order_takes_its_outstanding_off_due_and_keeps_the_stock(
+        self, handle, command, repo, bus
+    ):
+        await handle(command(create(MUG=10)))
+        await handle(command(receive(MUG=4)))
+        await apply_stock_commands(bus, handle)
+        assert await repo.purchase_orders.due("MUG") == 6
+        await handle(command(CancelPurchaseOrder(po_id=PO_ID, reason="supplier closed", cancelled_by="ops")))
+        doc = repo.purchase_orders.docs[str(PO_ID)]
+        assert (doc["status"], doc["purchase_order"]["cancel_reason"]) == ("cancelled", "supplier closed")
+        assert await repo.purchase_orders.due("MUG") == 0 and repo.stock["MUG"]["on_hand"] == 4
+
+    async def test_a_cancelled_order_cannot_receive_or_be_cancelled_again(self, handle, command, repo, bus):
+        await handle(command(create(MUG=10)))
+        await handle(command(CancelPurchaseOrder(po_id=PO_ID, reason="not needed", cancelled_by="ops")))
+        await handle(command(receive(MUG=1)))
+        await handle(command(CancelPurchaseOrder(po_id=PO_ID, reason="again", cancelled_by="ops")))
+        reasons = [r.reason for r in bus.payloads(PurchaseOrderRejected)]
+        assert reasons == [f"purchase order {PO_ID} is cancelled: no delivery can be received",
+                           f"purchase order {PO_ID} is already cancelled"]
+        assert bus.payloads(ReceiveStock) == []
+
+    async def test_a_delivered_order_cannot_be_cancelled(self, handle, command, bus):
+        await handle(command(create(MUG=2)))
+        await handle(command(receive(MUG=2)))
+        await handle(command(CancelPurchaseOrder(po_id=PO_ID, reason="late", cancelled_by="ops")))
+        [rejected] = bus.payloads(PurchaseOrderRejected)
+        assert rejected.reason == f"purchase order {PO_ID} is already delivered"
+
+    async def test_opening_or_cancelling_an_unknown_order_is_refused_permanently(self, handle, command, repo):
+        with pytest.raises(PermanentError, match="does not exist"):
+            await handle(command(OpenPurchaseOrder(po_id=PO_ID, opened_by="ops")))
+        with pytest.raises(PermanentError, match="does not exist"):
+            await handle(command(CancelPurchaseOrder(po_id=PO_ID, reason="x", cancelled_by="ops")))
+        assert repo.purchase_orders.docs == {}

@@ -2,6 +2,7 @@
 
 import datetime
 import uuid
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -153,6 +154,29 @@ class CreatePurchaseOrder(Message):
     lines: list[PurchaseOrderLine] = Field(min_length=1)
     expected_on: datetime.date | None = None
     created_by: str
+    status: Literal["pending", "open"] = Field(
+        "open", description="pending: a draft, nothing due yet (open it later); open: sent to the supplier, due.")
+
+
+@register
+class OpenPurchaseOrder(Message):
+    """A pending purchase order was sent to the supplier: its lines become due; key: the PO id."""
+
+    TYPE = "inventory.open_purchase_order"
+    TOPIC = topics.INVENTORY_COMMANDS
+    po_id: uuid.UUID
+    opened_by: str
+
+
+@register
+class CancelPurchaseOrder(Message):
+    """Nothing more will arrive on a purchase order: what was still due is due no more; key: the PO id."""
+
+    TYPE = "inventory.cancel_purchase_order"
+    TOPIC = topics.INVENTORY_COMMANDS
+    po_id: uuid.UUID
+    reason: str = Field(min_length=1, max_length=200)
+    cancelled_by: str
 
 
 @register
@@ -198,3 +222,61 @@ class PurchaseOrderRejected(Message):
     po_id: uuid.UUID
     command_type: str
     reason: str
+
+
+# Stock counts, transfers between locations and availability (issue 4). Key: the SKU.
+
+
+@register
+class CountStock(Message):
+    """A stock take: on_hand at a location is set to the counted number; the ledger records the difference."""
+
+    TYPE = "inventory.count_stock"
+    TOPIC = topics.INVENTORY_COMMANDS
+    sku: Sku
+    location: str = DEFAULT_LOCATION
+    counted: int = Field(ge=0)
+    reason: str = Field(min_length=1, max_length=200)
+    counted_by: str
+
+
+@register
+class TransferStock(Message):
+    """Move stock between locations: taken out of `from_location` now, put into `to_location` by ReceiveTransfer."""
+
+    TYPE = "inventory.transfer_stock"
+    TOPIC = topics.INVENTORY_COMMANDS
+    sku: Sku
+    from_location: str
+    to_location: str
+    quantity: int = Field(gt=0)
+    reason: str = Field(min_length=1, max_length=200)
+    transferred_by: str
+
+
+@register
+class ReceiveTransfer(Message):
+    """The second leg of a transfer (sent by the inventory consumer itself): stock arrives at `to_location`."""
+
+    TYPE = "inventory.receive_transfer"
+    TOPIC = topics.INVENTORY_COMMANDS
+    sku: Sku
+    transfer_id: uuid.UUID = Field(description="The event id of the TransferStock command.")
+    from_location: str
+    to_location: str
+    quantity: int = Field(gt=0)
+    reason: str = Field(min_length=1, max_length=200)
+    transferred_by: str
+
+
+@register
+class StockAvailableChanged(Message):
+    """A SKU's available stock (over every location) changed; key: the SKU. For pushing stock to channels."""
+
+    TYPE = "inventory.stock_available_changed"
+    TOPIC = topics.INVENTORY_EVENTS
+    sku: Sku
+    available: int
+    previous_available: int
+    on_hand: int
+    allocated: int

@@ -14,7 +14,9 @@ from fastapi.responses import JSONResponse, Response
 from oms_contracts import Message, derived_id
 from oms_contracts.inventory.v1 import (
     AdjustStock,
+    CancelPurchaseOrder,
     CreatePurchaseOrder,
+    OpenPurchaseOrder,
     PurchaseOrderLine,
     PurchaseOrderRejected,
     ReceivePurchaseOrder,
@@ -25,7 +27,7 @@ from oms_platform.messaging import Bus
 from inventory.adapters.repository import StockRepository
 from inventory.domain.errors import StockRefused
 from inventory.domain.items import StockItem, parse_csv, to_csv
-from inventory.domain.purchase_orders import OverDelivery, PurchaseOrder
+from inventory.domain.purchase_orders import PurchaseOrder
 from inventory.domain.model import Stock
 from inventory.domain.verify import LedgerCheck, verify
 from inventory.entrypoints.schemas import (
@@ -35,6 +37,7 @@ from inventory.entrypoints.schemas import (
     ImportAccepted,
     LedgerEntryPublic,
     LedgerPage,
+    PurchaseOrderCancel,
     PurchaseOrderCreate,
     PurchaseOrderPublic,
     StockAdjustmentCreate,
@@ -275,7 +278,7 @@ def purchase_orders_router(
         po_id = derived_id("inventory-api", "purchase-order", idempotency_key) if idempotency_key else uuid.uuid4()
         command = CreatePurchaseOrder(
             po_id=po_id, supplier=body.supplier, expected_on=body.expected_on, created_by=caller.name,
-            lines=[PurchaseOrderLine(sku=line.sku, quantity=line.quantity) for line in body.lines],
+            status=body.status, lines=[PurchaseOrderLine(sku=line.sku, quantity=line.quantity) for line in body.lines],
         )
         return await send(command, route="create", key=idempotency_key, success=status.HTTP_201_CREATED)
 
@@ -302,10 +305,34 @@ def purchase_orders_router(
             # Checked now so staff hear at once; the worker checks again against the order it applies to.
             try:
                 PurchaseOrder.model_validate(doc["purchase_order"]).receive(lines)
-            except OverDelivery as refusal:
+            except StockRefused as refusal:
                 raise HTTPException(status.HTTP_409_CONFLICT, str(refusal)) from refusal
         command = ReceivePurchaseOrder(po_id=po_id, lines=lines, received_by=caller.name)
         return await send(command, route="delivery", key=idempotency_key, success=status.HTTP_200_OK)
+
+    @router.post("/{po_id}/open", response_model=PurchaseOrderPublic,
+                 responses={**outcomes, 404: {"description": "No such purchase order."}})
+    async def open_purchase_order(
+        po_id: uuid.UUID, caller: Caller = Depends(staff), idempotency_key: str | None = Header(None, max_length=100),
+    ) -> JSONResponse:
+        """Send a pending order to the supplier: its lines become due. 409 unless it is pending."""
+        await _load_purchase_order(repo, po_id)
+        command = OpenPurchaseOrder(po_id=po_id, opened_by=caller.name)
+        return await send(command, route="open", key=idempotency_key, success=status.HTTP_200_OK)
+
+    @router.post("/{po_id}/cancel", response_model=PurchaseOrderPublic,
+                 responses={**outcomes, 404: {"description": "No such purchase order."}})
+    async def cancel_purchase_order(
+        po_id: uuid.UUID,
+        body: PurchaseOrderCancel,
+        caller: Caller = Depends(staff),
+        idempotency_key: str | None = Header(None, max_length=100),
+    ) -> JSONResponse:
+        """Nothing more will arrive: what was outstanding is no longer due (received stock stays). 409 when the
+        order is already delivered or cancelled."""
+        await _load_purchase_order(repo, po_id)
+        command = CancelPurchaseOrder(po_id=po_id, reason=body.reason, cancelled_by=caller.name)
+        return await send(command, route="cancel", key=idempotency_key, success=status.HTTP_200_OK)
 
     return router
 

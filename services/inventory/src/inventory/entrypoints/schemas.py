@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -190,6 +191,16 @@ class PurchaseOrderCreate(BaseModel):
     supplier: str = Field(min_length=1, max_length=200)
     lines: list[PurchaseOrderLineCreate] = Field(min_length=1, max_length=500)
     expected_on: date | None = None
+    status: Literal["pending", "open"] = Field(
+        "open", description="pending: a draft, nothing due until POST .../open; open: sent, its lines are due.")
+
+
+class PurchaseOrderCancel(BaseModel):
+    """Why nothing more will arrive on a purchase order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=200, examples=["supplier discontinued the item"])
 
 
 class DeliveryCreate(BaseModel):
@@ -219,6 +230,7 @@ class PurchaseOrderPublic(BaseModel):
     lines: list[PurchaseOrderLinePublic]
     deliveries: int
     created_by: str
+    cancel_reason: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -227,7 +239,7 @@ class PurchaseOrderPublic(BaseModel):
         """The API view of a stored purchase order document."""
         po = PurchaseOrder.model_validate(doc["purchase_order"])
         return cls(
-            **po.model_dump(include={"po_id", "supplier", "expected_on", "deliveries", "created_by"}),
+            **po.model_dump(include={"po_id", "supplier", "expected_on", "deliveries", "created_by", "cancel_reason"}),
             status=po.status.value,
             lines=[PurchaseOrderLinePublic(sku=li.sku, ordered=li.ordered, received=li.received,
                                            outstanding=li.outstanding) for li in po.lines],

@@ -23,8 +23,10 @@ from oms_contracts.inventory.v1 import (
     DEFAULT_LOCATION,
     AdjustStock,
     AllocateStock,
+    CancelPurchaseOrder,
     CreatePurchaseOrder,
     DefineStockItem,
+    OpenPurchaseOrder,
     PurchaseOrderChanged,
     PurchaseOrderRejected,
     ReceivePurchaseOrder,
@@ -48,10 +50,12 @@ from inventory.adapters.repository import StockRepository
 from inventory.domain.errors import StockRefused
 from inventory.domain.items import StockItem, low_stock
 from inventory.domain.model import Change, Decision, LedgerEntry, RecordedMessage, Stock, decide
-from inventory.domain.purchase_orders import OverDelivery, PurchaseOrder
+from inventory.service_layer import order_edits
+from inventory.domain.purchase_orders import PurchaseOrder, PurchaseOrderStatus
 
 Clock = Callable[[], datetime]
 STOCK_COMMANDS = (AdjustStock, AllocateStock, ShipStock, ReleaseStock, ReceiveStock)
+PURCHASE_ORDER_COMMANDS = (CreatePurchaseOrder, OpenPurchaseOrder, CancelPurchaseOrder, ReceivePurchaseOrder)
 
 
 async def handle_command(envelope: Envelope, *, repo: StockRepository, bus: Bus, clock: Clock) -> None:
@@ -60,7 +64,7 @@ async def handle_command(envelope: Envelope, *, repo: StockRepository, bus: Bus,
     if isinstance(command, DefineStockItem):
         await define_stock_item(envelope, repo=repo, bus=bus, clock=clock)
         return
-    if isinstance(command, (CreatePurchaseOrder, ReceivePurchaseOrder)):
+    if isinstance(command, PURCHASE_ORDER_COMMANDS):
         await handle_purchase_order(envelope, repo=repo, bus=bus, clock=clock)
         return
     if not isinstance(command, STOCK_COMMANDS):
@@ -116,12 +120,13 @@ async def define_stock_item(envelope: Envelope, *, repo: StockRepository, bus: B
 
 
 async def handle_purchase_order(envelope: Envelope, *, repo: StockRepository, bus: Bus, clock: Clock) -> None:
-    """Create a purchase order or receive a delivery against it, once per command.
+    """Create, open or cancel a purchase order or receive a delivery against it, once per command.
 
     A delivery sends one ReceiveStock per line (keyed by SKU, ids derived from this command), so stock rises
-    exactly once even when this command is redelivered. A refusal is recorded as PurchaseOrderRejected.
+    exactly once even when this command is redelivered. A refusal (over-delivery, a delivery on a pending or
+    cancelled order, opening an open one...) is recorded as PurchaseOrderRejected and changes nothing.
     """
-    command: CreatePurchaseOrder | ReceivePurchaseOrder = envelope.payload
+    command: CreatePurchaseOrder | OpenPurchaseOrder | CancelPurchaseOrder | ReceivePurchaseOrder = envelope.payload
 
     async def decide_po(doc: dict | None) -> tuple[dict, list]:
         po_key = str(command.po_id)
@@ -132,22 +137,28 @@ async def handle_purchase_order(envelope: Envelope, *, repo: StockRepository, bu
             refusal = PurchaseOrderRejected(po_id=command.po_id, command_type=envelope.type, reason=reason)
             return kept, [(refusal, po_key)]
 
+        outgoing: list = []
         if isinstance(command, CreatePurchaseOrder):
             if current is not None:
                 return rejected(f"purchase order {command.po_id} already exists")
             after = PurchaseOrder.create(po_id=command.po_id, supplier=command.supplier, lines=command.lines,
-                                         expected_on=command.expected_on, created_by=command.created_by)
-            outgoing: list = []
+                                         expected_on=command.expected_on, created_by=command.created_by,
+                                         status=PurchaseOrderStatus(command.status))
         else:
             if current is None:
                 # Nothing to record it in (and no document is invented for it): dead-lettered with the reason.
                 raise PermanentError(f"purchase order {command.po_id} does not exist")
             try:
-                after = current.receive(command.lines)
-            except OverDelivery as refusal:
+                if isinstance(command, OpenPurchaseOrder):
+                    after = current.open()
+                elif isinstance(command, CancelPurchaseOrder):
+                    after = current.cancel(command.reason)
+                else:
+                    after = current.receive(command.lines)
+                    outgoing = [(ReceiveStock(sku=line.sku, quantity=line.quantity, po_id=command.po_id), line.sku)
+                                for line in command.lines]
+            except StockRefused as refusal:
                 return rejected(str(refusal))
-            outgoing = [(ReceiveStock(sku=line.sku, quantity=line.quantity, po_id=command.po_id), line.sku)
-                        for line in command.lines]
         changed = PurchaseOrderChanged(po_id=command.po_id, status=after.status.value,
                                        received=command.lines if isinstance(command, ReceivePurchaseOrder) else [])
         fields = {"purchase_order": after.model_dump(mode="json"), "status": after.status.value,
@@ -239,6 +250,8 @@ async def forward_event(envelope: Envelope, *, bus: Bus) -> None:
     event = envelope.payload
     if isinstance(event, ReturnReceived):
         await _forward_restock(envelope, event, bus=bus)
+        return
+    if await order_edits.forward(envelope, bus=bus):  # orders.order_lines_changed: allocate or release the delta
         return
     if isinstance(event, OrderOpened) and not event.allocates_stock:
         return  # a split or merge result: it took over stock its source orders had allocated
