@@ -9,6 +9,7 @@ import pytest
 
 from oms_contracts import ContractError, UnknownMessageType, decode, encode, new_envelope, registered
 from oms_contracts.common import Address, Buyer, OrderDetails, OrderLine, Shipping
+from oms_contracts.deadletters import v1 as deadletters
 from oms_contracts.fulfilment import v1 as fulfilment
 from oms_contracts.ingest import v1 as ingest
 from oms_contracts.inventory import v1 as inventory
@@ -33,6 +34,10 @@ SNAPSHOT = orders.OrderSnapshot(order_id=ORDER_ID, details=DETAILS, opened_at=NO
 JOB_ID = printing.print_job_id(ORDER_ID, "invoice", 1)
 
 SAMPLES = [
+    deadletters.RetryDeadLetter(service="orders", letter_id="oms.orders.commands.dlq:0:7", reason="fixed the SKU",
+                                requested_by="alice"),
+    deadletters.DiscardDeadLetter(service="orders", letter_id="oms.orders.commands.dlq:0:8", reason="test junk",
+                                  requested_by="alice"),
     ingest.OrderReceived(intake_id=uuid.uuid4(), channel_updated_at=NOW, order=DETAILS),
     ingest.WriteBackToChannel(writeback_id=ingest.writeback_id_for(ORDER_ID, "ship"), order_id=ORDER_ID,
                               action="ship", order=DETAILS, carrier="OMS Post", tracking_number="OM1",

@@ -63,4 +63,4 @@ def _describe(exc: ValidationError) -> str:
 
 def _load_all() -> None:
     """Import every contract module so their models are registered."""
-    from oms_contracts import fulfilment, ingest, inventory, orders, printing  # noqa: F401
+    from oms_contracts import deadletters, fulfilment, ingest, inventory, orders, printing  # noqa: F401

@@ -10,6 +10,7 @@ FULFILMENT_COMMANDS = "oms.fulfilment.commands"
 FULFILMENT_EVENTS = "oms.fulfilment.events"
 PRINTING_COMMANDS = "oms.printing.commands"
 PRINTING_EVENTS = "oms.printing.events"
+DEAD_LETTER_COMMANDS = "oms.platform.deadletters"
 
 MAIN_TOPICS = (
     INGEST_EVENTS,
@@ -22,6 +23,7 @@ MAIN_TOPICS = (
     FULFILMENT_EVENTS,
     PRINTING_COMMANDS,
     PRINTING_EVENTS,
+    DEAD_LETTER_COMMANDS,
 )
 
 

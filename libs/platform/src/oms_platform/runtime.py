@@ -15,7 +15,9 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from oms_contracts.topics import ALL_TOPICS
-from oms_platform.messaging import ensure_topics
+from oms_platform.auth import ApiKeys
+from oms_platform.deadletters import DeadLetterDesk, dead_letters_router, register_dead_letter_desk
+from oms_platform.messaging import Bus, ensure_topics
 from oms_platform.mongo import mongo_client
 from oms_platform.ratelimit import RateLimitMiddleware
 from oms_platform.settings import ServiceSettings
@@ -96,6 +98,10 @@ def run_worker(
     `on_startup` runs before consuming (e.g. create indexes). `background` is a loop started once the broker is
     connected; it gets an event that is set at shutdown, and is awaited before the broker stops under it.
     """
+    desk = None
+    if mongo is not None and getattr(settings, "database", None):
+        desk = DeadLetterDesk(mongo[settings.database], service=settings.service_name, broker=broker, clock=utc_now)
+        register_dead_letter_desk(broker, desk, max_attempts=settings.max_attempts)
     app = FastStream(broker)
     stop = asyncio.Event()
     tasks: list[asyncio.Task] = []
@@ -103,6 +109,8 @@ def run_worker(
     @app.on_startup
     async def prepare() -> None:
         await ensure_topics(settings.kafka_bootstrap_servers, ALL_TOPICS, partitions=settings.topic_partitions)
+        if desk is not None:
+            await desk.create_indexes()
         if on_startup is not None:
             await on_startup()
 
@@ -164,4 +172,9 @@ def service_api(
         app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
     app.include_router(health_router(standard_checks(broker, mongo)))
     app.include_router(router)
+    if getattr(settings, "database", None):
+        app.include_router(dead_letters_router(
+            db=mongo[settings.database], bus=Bus(broker, name), keys=ApiKeys(settings.api_keys.get_secret_value()),
+            service=name, command_timeout=getattr(settings, "command_timeout_seconds", 5.0),
+        ))
     return app

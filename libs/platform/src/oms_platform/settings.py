@@ -20,6 +20,11 @@ class ServiceSettings(BaseSettings):
         5, ge=1, validation_alias="OMS_MAX_ATTEMPTS", description="Tries of a failing handler before the DLQ."
     )
     log_level: str = Field("INFO", validation_alias="OMS_LOG_LEVEL")
+
+    @property
+    def service_name(self) -> str:
+        """The service these settings belong to, from its env prefix (ORDERS_ → orders)."""
+        return str(self.model_config.get("env_prefix", "")).rstrip("_").lower()
     rate_limit_per_minute: int = Field(
         3000, ge=0, validation_alias="OMS_RATE_LIMIT_PER_MINUTE",
         description="Requests a minute one client (API key, or address without one) may make to one API process; "
