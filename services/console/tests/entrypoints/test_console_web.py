@@ -203,3 +203,19 @@ async def test_merging_selected_orders_opens_the_merged_order(console, fake):
                                                   "order_id": [ORDER_ID, other]})
     assert r.headers["location"] == f"/orders/{MERGED_ID}"
     assert fake.bodies[-1] == {"order_ids": [ORDER_ID, other]}
+
+
+async def test_dead_letters_of_every_service_are_listed_and_a_silent_service_is_named(console, fake):
+    await sign_in(console, "alice", "alice-password")
+    page = await console.get("/dead-letters")
+    assert page.status_code == 200
+    # the fake answers 404 for /dead-letters: every service is named as not answering, nothing crashes
+    assert "No answer from: ingest, orders, inventory, fulfilment, printing" in page.text
+
+
+async def test_discarding_a_dead_letter_needs_a_reason(console, fake):
+    token = await sign_in(console, "alice", "alice-password")
+    await console.post("/dead-letters/orders/oms.orders.commands.dlq:0:1/discard", data={"csrf_token": token})
+    page = await console.get("/orders")
+    assert "discard: give a reason" in page.text
+    assert not any("/dead-letters/" in c[1] for c in fake.calls)

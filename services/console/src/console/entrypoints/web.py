@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from console.adapters.services import Acting, ServiceError, Services
+from console.adapters.services import SERVICES, Acting, ServiceError, Services
 from console.adapters.users import UserStore
 from console.domain.users import UserError, new_user, password_matches
 
@@ -287,6 +287,36 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
         except ServiceError as refused:
             return _flash_back(request, "/channels", "error", f"{channel_id}: {refused.detail}")
         return _flash_back(request, "/channels", "ok", f"{channel_id}: download asked for")
+
+    # --- dead letters (every service keeps its own) ---
+
+    @router.get("/dead-letters", response_class=HTMLResponse)
+    async def dead_letters(request: Request, status: str = "new") -> Response:
+        who = _who(request, *OPS)
+        params = {"status": status} if status in ("new", "retried", "discarded") else {}
+        found = await asyncio.gather(
+            *(_optional(services.get(who, service, "/dead-letters", params), None) for service in SERVICES)
+        )
+        letters = sorted((letter for batch in found if batch for letter in batch),
+                         key=lambda letter: letter["filed_at"], reverse=True)
+        silent = [service for service, batch in zip(SERVICES, found, strict=True) if batch is None]
+        return _page(request, "dead_letters.html", letters=letters, status=status, silent=silent)
+
+    @router.post("/dead-letters/{service}/{letter_id}/{action}")
+    async def dead_letter_action(request: Request, service: str, letter_id: str, action: str,
+                                 reason: str = Form(""), csrf_token: str = Form(""), form_id: str = Form("")) -> Response:
+        who = _who(request, *OPS)
+        _check_csrf(request, csrf_token)
+        if service not in SERVICES or action not in ("retry", "discard"):
+            return _flash_back(request, "/dead-letters", "error", "unknown service or action")
+        if not reason.strip():
+            return _flash_back(request, "/dead-letters", "error", f"{action}: give a reason")
+        try:
+            await services.post(who, service, f"/dead-letters/{letter_id}/{action}", {"reason": reason},
+                                key=_key(form_id))
+        except ServiceError as refused:
+            return _flash_back(request, "/dead-letters", "error", f"{action}: {refused.detail}")
+        return _flash_back(request, "/dead-letters", "ok", f"{action}: done ({letter_id})")
 
     # --- pack station ---
 
