@@ -1,5 +1,7 @@
 """Fakes and sample data for the printing tests (fixtures only: test modules import nothing from here)."""
 
+from __future__ import annotations
+
 import asyncio
 import copy
 import shutil
@@ -17,11 +19,14 @@ from pymongo.errors import DuplicateKeyError
 from oms_contracts import new_envelope
 from oms_contracts.common import Address, Buyer, OrderDetails, OrderLine, Shipping
 from oms_contracts.orders.v1 import OrderSnapshot
-from oms_contracts.printing.v1 import PrintDocument, print_job_id
+from oms_contracts.printing.v1 import (
+    JobFailed, JobPrinted, PickListLine, PrintDocument, PrintPickList, RecordDelivery, print_job_id,
+)
 from oms_platform.documents import save_document
 from oms_platform.testing import RecordingBus, SteppingClock
-from printing.adapters.printers import Destination, PrinterError
-from printing.service_layer.handlers import SendPolicy
+from printing.adapters.printers import PrinterError
+from printing.service_layer.delivery import DeliveryLoop
+from printing.service_layer.handlers import Directory, SendPolicy, handle_print_document, handle_record_delivery
 
 START_DNS_SD = Path(__file__).parent / "start-dns-sd.sh"
 INVOICE_PRINTER = "socket://invoices.test:9100"
@@ -44,6 +49,17 @@ class FakeRepository:
     async def list(self, *, order_id: uuid.UUID | None, limit: int) -> list[dict]:
         docs = [d for d in self.docs.values() if order_id is None or d["order_id"] == str(order_id)]
         return sorted(docs, key=lambda d: d["created_at"], reverse=True)[:limit]
+
+    async def awaiting(self, *, printer=None, station=None, limit: int = 20) -> list[dict]:
+        docs = [
+            d for d in self.docs.values()
+            if d["state"] == "rendered"
+            and (d["station"] == station if station is not None else (d["printer"] == printer and d["station"] is None))
+        ]
+        return copy.deepcopy(sorted(docs, key=lambda d: d["created_at"])[:limit])
+
+    async def printers_with_work(self) -> list[str]:
+        return sorted({d["printer"] for d in self.docs.values() if d["state"] == "rendered" and d["station"] is None})
 
 
 class _DictCollection:
@@ -123,11 +139,85 @@ class FakeRenderer:
         self.broken = broken
         self.rendered: list[uuid.UUID] = []
 
-    def render(self, command: PrintDocument) -> bytes:
+    def use_overrides(self, overrides) -> None:
+        pass
+
+    def render(self, command, *, label_format: str = "zpl") -> bytes:
         if self.broken:
             raise ValueError("template exploded")
         self.rendered.append(command.job_id)
-        return f"{command.document_type} of {command.order.details.order_number}".encode()
+        if isinstance(command, PrintPickList):
+            return f"pick_list of {command.batch_id}".encode()
+        suffix = " (pdf)" if command.document_type == "shipping_label" and label_format == "pdf" else ""
+        return f"{command.document_type} of {command.order.details.order_number}{suffix}".encode()
+
+
+class FakeRegistry:
+    """The printer registry in a list."""
+
+    def __init__(self, printers=()) -> None:
+        self.configs = list(printers)
+
+    async def printers(self):
+        return list(self.configs)
+
+
+class FakePrinterStatus:
+    """Each printer's last outcomes, as the delivery loop records them."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, list[tuple[bool, str | None]]] = {}
+
+    async def record(self, printer: str, *, ok: bool, at, error: str | None) -> None:
+        self.seen.setdefault(printer, []).append((ok, error))
+
+
+class Printing:
+    """The printing worker in memory: the command consumer, the delivery loop, and RecordDelivery fed back."""
+
+    def __init__(self, *, repo, bus, clock, renderer, printers: dict, policy, registry=None) -> None:
+        self.repo, self.bus, self.clock, self.renderer, self.policy = repo, bus, clock, renderer, policy
+        self.printers = printers  # URI -> fake printer
+        self.registry = registry or FakeRegistry()
+        self.status = FakePrinterStatus()
+        self.fed = 0
+        self.loop = DeliveryLoop(repo=repo, bus=bus, connect=self.connect, status=self.status, policy=policy,
+                                 clock=clock)
+
+    def connect(self, uri: str):
+        return self.printers[uri]
+
+    @property
+    def directory(self) -> Directory:
+        return Directory(self.registry, {
+            "invoice": INVOICE_PRINTER, "packing_slip": INVOICE_PRINTER, "pick_list": INVOICE_PRINTER,
+            "shipping_label": LABEL_PRINTER,
+        })
+
+    async def issue(self, envelope, renderer=None) -> None:
+        """The consumer handles a print command (renders and queues it)."""
+        await handle_print_document(envelope, repo=self.repo, bus=self.bus, renderer=renderer or self.renderer,
+                                    directory=self.directory, clock=self.clock)
+
+    async def deliver(self) -> None:
+        """The delivery loop sends what waits; the consumer records each RecordDelivery it published."""
+        await self.loop.tick()
+        await self.loop.wait_idle()
+        await self.record_deliveries()
+
+    async def record_deliveries(self) -> None:
+        while self.fed < len(self.bus.published):
+            envelope, _ = self.bus.published[self.fed]
+            self.fed += 1
+            if isinstance(envelope.payload, RecordDelivery):
+                await handle_record_delivery(envelope, repo=self.repo, bus=self.bus, clock=self.clock)
+
+    async def run(self, envelope, renderer=None) -> None:
+        await self.issue(envelope, renderer)
+        await self.deliver()
+
+    def outcomes(self) -> list:
+        return [p for p in self.bus.payloads() if isinstance(p, (JobPrinted, JobFailed))]
 
 
 def make_order(**overrides) -> OrderSnapshot:
@@ -159,7 +249,10 @@ def make_order(**overrides) -> OrderSnapshot:
     )
 
 
-def print_command(document_type: str = "shipping_label", order: OrderSnapshot | None = None, revision: int = 1):
+def print_command(
+    document_type: str = "shipping_label", order: OrderSnapshot | None = None, revision: int = 1,
+    station: str | None = None,
+):
     """A print_document command envelope, as fulfilment publishes it."""
     order = order or make_order()
     payload = PrintDocument(
@@ -169,8 +262,50 @@ def print_command(document_type: str = "shipping_label", order: OrderSnapshot | 
         order=order,
         carrier="OMS Post",
         tracking_number="OM123456785GB",
+        station=station,
     )
     return new_envelope(payload, producer="fulfilment")
+
+
+def pick_list_command(batch_id: uuid.UUID | None = None, revision: int = 1, station: str | None = None):
+    """A print_pick_list command envelope, as fulfilment publishes it."""
+    batch_id = batch_id or uuid.uuid4()
+    payload = PrintPickList(
+        job_id=print_job_id(batch_id, "pick_list", revision),
+        batch_id=batch_id,
+        revision=revision,
+        station=station,
+        lines=[
+            PickListLine(sku="MUG-BLUE", title="Enamel mug, navy", location="A", bin="A-01", quantity=3,
+                         order_numbers=["PH-1001", "PH-1002"]),
+            PickListLine(sku="TEE-L", title="Organic T-shirt, L", location="B", bin="B-07", quantity=1,
+                         order_numbers=["PH-1002"]),
+        ],
+    )
+    return new_envelope(payload, producer="fulfilment")
+
+
+@pytest.fixture(name="pick_list_command")
+def pick_list_command_fixture():
+    """Build a print_pick_list envelope: pick_list_command(batch_id=None, revision=1, station=None)."""
+    return pick_list_command
+
+
+@pytest.fixture
+def make_registry():
+    """A printer registry holding the given PrinterConfigs: make_registry([config, ...])."""
+    return FakeRegistry
+
+
+@pytest.fixture
+def make_printing(repo, bus, clock, renderer, fast_policy):
+    """The printing worker in memory: make_printing(printers={uri: fake}, registry=None, policy=None)."""
+
+    def build(printers: dict, registry=None, policy=None) -> Printing:
+        return Printing(repo=repo, bus=bus, clock=clock, renderer=renderer, printers=printers,
+                        policy=policy or fast_policy, registry=registry)
+
+    return build
 
 
 @pytest.fixture(name="make_order")
@@ -212,14 +347,11 @@ def renderer() -> FakeRenderer:
 
 @pytest.fixture
 def make_printers():
-    """Destinations for every document type (packing slips go to the invoice printer), sending to the fakes."""
+    """The fakes behind the configured printer URIs (invoices, packing slips and pick lists on one, labels on the
+    other): make_printers(invoice_printer, label_printer=None) -> {uri: printer}."""
 
-    def build(invoice_printer, label_printer=None) -> dict[str, Destination]:
-        return {
-            "invoice": Destination(INVOICE_PRINTER, invoice_printer),
-            "packing_slip": Destination(INVOICE_PRINTER, invoice_printer),
-            "shipping_label": Destination(LABEL_PRINTER, label_printer or invoice_printer),
-        }
+    def build(invoice_printer, label_printer=None) -> dict:
+        return {INVOICE_PRINTER: invoice_printer, LABEL_PRINTER: label_printer or invoice_printer}
 
     return build
 

@@ -1,59 +1,98 @@
 """Builds the printing service's clients and wiring; nothing connects until a process starts."""
 
-from fastapi import FastAPI
+import asyncio
+import contextlib
+from datetime import timedelta
+
+from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from oms_platform.auth import ApiKeys
 from oms_platform.messaging import Bus
 from oms_platform.runtime import connect, run_worker, service_api, utc_now
-from printing.adapters.printers import Destination, printer_for_uri
+from printing.adapters.printers import printer_for_uri
+from printing.adapters.registry import MongoPrinterStatus, MongoPrinterStore, MongoStationStore, MongoTemplateStore
 from printing.adapters.renderers import DocumentRenderer
 from printing.adapters.repository import MongoPrintJobRepository
 from printing.config import Settings
+from printing.entrypoints.admin_api import admin_router
 from printing.entrypoints.api import print_jobs_router
+from printing.entrypoints.station_api import station_router
 from printing.entrypoints.worker import register_subscribers
-from printing.service_layer.handlers import SendPolicy
+from printing.service_layer.delivery import DeliveryLoop
+from printing.service_layer.handlers import Directory, SendPolicy
 
 PRODUCER = "printing"
 
 
-def destinations(settings: Settings) -> dict[str, Destination]:
-    """The printer of each document type."""
-    timeout = settings.printer_timeout_seconds
-    return {
-        document_type: Destination(uri, printer_for_uri(uri, timeout=timeout))
-        for document_type, uri in settings.printer_uris().items()
-    }
-
-
 def build_api(settings: Settings) -> FastAPI:
-    """The FastAPI app with its broker (for health and publishing reprints) and Mongo client."""
+    """The FastAPI app with its broker (for publishing reprints and acknowledgements) and Mongo client."""
     broker, mongo = connect(settings, client_id="printing-api")
-    repo = MongoPrintJobRepository(mongo[settings.database])
+    db = mongo[settings.database]
+    repo = MongoPrintJobRepository(db)
     keys = ApiKeys(settings.api_keys.get_secret_value())
-    router = print_jobs_router(repo=repo, keys=keys, bus=Bus(broker, PRODUCER))
+    bus = Bus(broker, PRODUCER)
+    stations = MongoStationStore(db)
+    router = APIRouter()
+    router.include_router(print_jobs_router(repo=repo, keys=keys, bus=bus))
+    router.include_router(
+        admin_router(
+            printers=MongoPrinterStore(db),
+            printer_status=MongoPrinterStatus(db),
+            templates=MongoTemplateStore(db),
+            stations=stations,
+            keys=keys,
+            clock=utc_now,
+            seller_name=settings.seller_name,
+            online_within=timedelta(seconds=settings.station_poll_seconds + 15),
+        )
+    )
+    router.include_router(
+        station_router(repo=repo, stations=stations, bus=bus, clock=utc_now,
+                       max_wait_seconds=settings.station_poll_seconds)
+    )
     return service_api("printing", settings, broker, mongo, router)
 
 
-def build_worker(settings: Settings) -> tuple[KafkaBroker, MongoPrintJobRepository, AsyncMongoClient]:
-    """A broker with the print command subscriber registered, and what it writes to."""
+def build_worker(settings: Settings) -> tuple[KafkaBroker, MongoPrintJobRepository, AsyncMongoClient, DeliveryLoop]:
+    """A broker with the print command subscriber registered, what it writes to, and the delivery loop."""
     broker, mongo = connect(settings, client_id="printing-worker")
-    repo = MongoPrintJobRepository(mongo[settings.database])
+    db = mongo[settings.database]
+    repo = MongoPrintJobRepository(db)
+    bus = Bus(broker, PRODUCER)
+    policy = SendPolicy(attempts=settings.send_attempts, max_backoff_seconds=settings.send_max_backoff_seconds)
+
+    def connect_printer(uri: str):
+        return printer_for_uri(uri, timeout=settings.printer_timeout_seconds)
+
     register_subscribers(
         broker,
         repo=repo,
-        bus=Bus(broker, PRODUCER),
+        bus=bus,
         renderer=DocumentRenderer(seller_name=settings.seller_name),
-        printers=destinations(settings),
+        directory=Directory(MongoPrinterStore(db), settings.printer_uris()),
+        templates=MongoTemplateStore(db),
+        connect=connect_printer,
         clock=utc_now,
-        policy=SendPolicy(attempts=settings.send_attempts, max_backoff_seconds=settings.send_max_backoff_seconds),
+        policy=policy,
         max_attempts=settings.max_attempts,
     )
-    return broker, repo, mongo
+    loop = DeliveryLoop(
+        repo=repo, bus=bus, connect=connect_printer, status=MongoPrinterStatus(db), policy=policy, clock=utc_now
+    )
+    return broker, repo, mongo, loop
 
 
 def run_printing_worker(settings: Settings) -> None:
-    """Run the worker: create indexes, then consume until stopped."""
-    broker, repo, mongo = build_worker(settings)
-    run_worker(broker, settings, mongo, on_startup=repo.create_indexes)
+    """Run the worker: create indexes, then consume and deliver until stopped."""
+    broker, repo, mongo, loop = build_worker(settings)
+
+    async def deliver_until_stopped(stop: asyncio.Event) -> None:
+        task = asyncio.create_task(loop.run())
+        await stop.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    run_worker(broker, settings, mongo, on_startup=repo.create_indexes, background=deliver_until_stopped)

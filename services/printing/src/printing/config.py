@@ -26,6 +26,9 @@ class Settings(ServiceSettings):
     printer_timeout_seconds: float = Field(10.0, gt=0, description="Seconds to connect and hand over one document.")
     send_attempts: int = Field(3, ge=1, le=20, description="Tries to reach a printer before the job fails.")
     send_max_backoff_seconds: float = Field(2.0, ge=0, description="Longest pause between two tries.")
+    station_poll_seconds: float = Field(
+        20.0, gt=0, le=120, description="Longest a print station's request for jobs waits for one (long poll)."
+    )
 
     @field_validator("invoice_printer", "label_printer", "packing_slip_printer")
     @classmethod
@@ -45,4 +48,5 @@ class Settings(ServiceSettings):
             "invoice": self.invoice_printer,
             "packing_slip": self.packing_slip_printer or self.invoice_printer,
             "shipping_label": self.label_printer,
+            "pick_list": self.packing_slip_printer or self.invoice_printer,
         }

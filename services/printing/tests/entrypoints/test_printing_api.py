@@ -10,7 +10,6 @@ from oms_contracts.printing.v1 import ReprintJob
 from oms_platform.auth import ApiKeys
 from oms_platform.testing import RecordingBus
 from printing.entrypoints.api import print_jobs_router
-from printing.service_layer.handlers import SendPolicy, handle_print_document
 
 OPS_KEY = "ops-key-0123456789abcdef"
 PACKER_KEY = "packer-key-0123456789abcdef"
@@ -31,14 +30,11 @@ def client(repo, api_bus):
 
 
 @pytest.fixture
-def printed(repo, bus, clock, renderer, printer, make_printers, fast_policy):
-    """Handle a print command with the fakes, as the worker would."""
+def printed(make_printing, printer, make_printers):
+    """Print a command with the fakes, as the worker would."""
 
     async def run(envelope):
-        await handle_print_document(
-            envelope, repo=repo, bus=bus, renderer=renderer, printers=make_printers(printer), clock=clock,
-            policy=fast_policy,
-        )
+        await make_printing(make_printers(printer)).run(envelope)
         return envelope.payload
 
     return run
@@ -134,13 +130,10 @@ class TestReprintingAJob:
         assert response.status_code == 404 and api_bus.published == []
 
     async def test_a_job_that_never_printed_is_409_saying_why(
-        self, client, repo, bus, clock, renderer, make_printer, make_printers, print_command, api_bus
+        self, client, make_printing, make_printer, make_printers, print_command, api_bus
     ):
         command = print_command("shipping_label")
-        await handle_print_document(
-            command, repo=repo, bus=bus, renderer=renderer, printers=make_printers(make_printer(failures=99)),
-            clock=clock, policy=SendPolicy(attempts=1, max_backoff_seconds=0),
-        )
+        await make_printing(make_printers(make_printer(failures=99))).run(command)
         response = await client.post(
             f"/print-jobs/{command.payload.job_id}/reprint", json={"reason": "again"}, headers=auth()
         )

@@ -1,152 +1,227 @@
-"""The print command handler: each job prints once over at-least-once delivery, and a dead printer ends in failed."""
+"""The print pipeline with fakes: the consumer renders and queues, the delivery loop sends per printer, the
+consumer records what happened; each job prints once over at-least-once delivery; a dead printer ends in failed
+without holding up the others."""
 
+import asyncio
 import uuid
 
 import pytest
 
 from oms_contracts import new_envelope
 from oms_contracts.orders.v1 import ProcessOrder
-from oms_contracts.printing.v1 import JobFailed, JobPrinted
+from oms_contracts.printing.v1 import JobFailed, JobPrinted, RecordDelivery
 from oms_platform.messaging import PermanentError
-from printing.service_layer.handlers import SendPolicy, handle_print_document
-
-
-class CrashingPrinter:
-    """A process dying mid-send looks, to the handler, like an unexpected error escaping the printer."""
-
-    async def send(self, data: bytes) -> None:
-        raise RuntimeError("worker killed")
-
-
-@pytest.fixture
-def handle(repo, bus, clock, renderer, printer, make_printers, fast_policy):
-    """Run the handler with the fakes; `printers=` and `renderer=` swap in other ones."""
-
-    async def run(envelope, printers=None, renderer_=None, policy: SendPolicy = fast_policy):
-        await handle_print_document(
-            envelope,
-            repo=repo,
-            bus=bus,
-            renderer=renderer_ or renderer,
-            printers=printers or make_printers(printer),
-            clock=clock,
-            policy=policy,
-        )
-
-    return run
+from printing.domain.printers import PrinterConfig
+from printing.service_layer.handlers import handle_record_delivery
 
 
 def stored_states(repo, job_id) -> list[str]:
     return [entry["state"] for entry in repo.docs[str(job_id)]["job"]["history"]]
 
 
+@pytest.fixture
+def printing(make_printing, make_printers, printer):
+    return make_printing(make_printers(printer))
+
+
 class TestPrintingADocument:
-    async def test_a_label_is_rendered_sent_and_reported_printed_keyed_by_job_id(
-        self, handle, repo, bus, printer, print_command
+    async def test_a_label_is_rendered_queued_sent_and_reported_printed_keyed_by_job_id(
+        self, printing, repo, bus, printer, print_command
     ):
         command = print_command("shipping_label")
-        await handle(command)
+        await printing.issue(command)
         job = command.payload
+        doc = repo.docs[str(job.job_id)]
+        assert doc["state"] == "rendered" and printer.received == [] and bus.published == []
+        await printing.deliver()
         assert printer.received == [b"shipping_label of PH-1001"]
-        [(event, key)] = bus.published
-        assert key == str(job.job_id) and event.causation_id == command.event_id
-        assert event.payload == JobPrinted(
+        [printed] = printing.outcomes()
+        [(event, key)] = [(e, k) for e, k in bus.published if isinstance(e.payload, JobPrinted)]
+        assert key == str(job.job_id) and event.correlation_id == command.correlation_id
+        assert printed == JobPrinted(
             job_id=job.job_id, order_id=job.order.order_id, document_type="shipping_label",
             printer="socket://labels.test:9100", size_bytes=len(b"shipping_label of PH-1001"),
         )
-        doc = repo.docs[str(job.job_id)]
-        assert doc["state"] == "printed" and doc["order_id"] == str(job.order.order_id)
         assert stored_states(repo, job.job_id) == ["queued", "rendered", "sent", "printed"]
+        assert all(entry["at"] for entry in repo.docs[str(job.job_id)]["job"]["history"])
 
     async def test_each_document_type_goes_to_its_own_printer(
-        self, handle, make_printer, make_printers, print_command
+        self, make_printing, make_printer, make_printers, print_command
     ):
         invoices, labels = make_printer(), make_printer()
-        printers = make_printers(invoices, labels)
-        await handle(print_command("invoice"), printers=printers)
-        await handle(print_command("shipping_label"), printers=printers)
+        printing = make_printing(make_printers(invoices, labels))
+        await printing.run(print_command("invoice"))
+        await printing.run(print_command("shipping_label"))
         assert invoices.received == [b"invoice of PH-1001"]
         assert labels.received == [b"shipping_label of PH-1001"]
 
-    async def test_a_command_that_is_not_a_print_command_is_refused_for_good(self, handle, repo):
+    async def test_a_command_that_is_not_a_print_command_is_refused_for_good(self, printing, repo):
         with pytest.raises(PermanentError):
-            await handle(new_envelope(ProcessOrder(order_id=uuid.uuid4(), requested_by="ops"), producer="test"))
+            await printing.issue(new_envelope(ProcessOrder(order_id=uuid.uuid4(), requested_by="ops"), producer="t"))
         assert repo.docs == {}
 
 
+class TestPickLists:
+    async def test_a_pick_list_prints_on_the_pick_list_printer_and_its_outcome_carries_the_batch_id(
+        self, printing, repo, printer, pick_list_command
+    ):
+        command = pick_list_command()
+        await printing.run(command)
+        assert printer.received == [f"pick_list of {command.payload.batch_id}".encode()]
+        [printed] = printing.outcomes()
+        assert isinstance(printed, JobPrinted)
+        assert printed.order_id == command.payload.batch_id and printed.document_type == "pick_list"
+        assert repo.docs[str(command.payload.job_id)]["job"]["order_number"] == f"batch {command.payload.batch_id}"
+
+    async def test_the_same_pick_list_twice_prints_once(self, printing, printer, pick_list_command):
+        command = pick_list_command()
+        await printing.run(command)
+        await printing.run(command)
+        assert len(printer.received) == 1
+
+
+class TestTheRegistry:
+    async def test_a_registered_printer_takes_its_document_types_and_labels_in_its_format(
+        self, make_printing, make_printer, make_printers, make_registry, print_command
+    ):
+        fallback, pdf_labels = make_printer(), make_printer()
+        registry = [PrinterConfig(name="desk-labels", protocol="raw9100", address="10.0.0.9:9100", paper="4x6",
+                                  document_types=["shipping_label"], label_format="pdf")]
+        printing = make_printing({**make_printers(fallback), "socket://10.0.0.9:9100": pdf_labels},
+                                 registry=make_registry(registry))
+        await printing.run(print_command("shipping_label"))
+        await printing.run(print_command("invoice"))
+        assert pdf_labels.received == [b"shipping_label of PH-1001 (pdf)"]
+        assert fallback.received == [b"invoice of PH-1001"]
+
+    async def test_a_station_job_waits_for_the_station_and_is_never_sent_by_the_worker(
+        self, printing, repo, printer, print_command
+    ):
+        command = print_command("invoice", station="bench-1")
+        await printing.run(command)
+        doc = repo.docs[str(command.payload.job_id)]
+        assert doc["state"] == "rendered" and doc["station"] == "bench-1" and doc["printer"] == "station:bench-1"
+        assert printer.received == []
+        assert [d["_id"] for d in await repo.awaiting(station="bench-1")] == [str(command.payload.job_id)]
+        assert await repo.awaiting(station="bench-2") == []
+
+
 class TestTheSameJobTwice:
-    async def test_the_same_command_twice_prints_once_and_republishes_the_same_event(
-        self, handle, repo, bus, printer, print_command
+    async def test_the_same_command_twice_prints_once_and_republishes_nothing_new(
+        self, printing, repo, bus, printer, print_command
     ):
         command = print_command()
-        await handle(command)
+        await printing.run(command)
         stored = repo.docs[str(command.payload.job_id)]
-        await handle(command)
+        published = len(bus.published)
+        await printing.run(command)
         assert len(printer.received) == 1
         assert repo.docs[str(command.payload.job_id)] == stored
-        first, second = bus.event_ids()
-        assert first == second
+        assert len(bus.published) == published
 
     async def test_the_same_job_issued_by_another_command_prints_once_and_retells_its_outcome(
-        self, handle, repo, bus, printer, print_command, make_order
+        self, printing, repo, bus, printer, print_command, make_order
     ):
         order = make_order()
         first = print_command("invoice", order=order)
         again = print_command("invoice", order=order)  # same job id, new event id
         assert first.payload.job_id == again.payload.job_id and first.event_id != again.event_id
-        await handle(first)
-        await handle(again)
-        await handle(again)
+        await printing.run(first)
+        await printing.run(again)
+        await printing.run(again)
         assert len(printer.received) == 1
-        assert len(set(bus.event_ids())) == 1
-        assert all(isinstance(p, JobPrinted) for p in bus.payloads())
+        assert len({e.event_id for e, _ in bus.published if isinstance(e.payload, JobPrinted)}) == 1
         assert stored_states(repo, first.payload.job_id) == ["queued", "rendered", "sent", "printed"]
+
+    async def test_issued_again_while_on_its_way_it_is_still_printed_once(
+        self, printing, printer, print_command, make_order
+    ):
+        order = make_order()
+        await printing.issue(print_command("invoice", order=order))
+        await printing.issue(print_command("invoice", order=order))
+        await printing.deliver()
+        assert len(printer.received) == 1 and len(printing.outcomes()) == 1
+
+    async def test_a_delivery_told_twice_is_recorded_once(self, printing, repo, bus, print_command):
+        command = print_command()
+        await printing.run(command)
+        [delivery] = [e for e, _ in bus.published if isinstance(e.payload, RecordDelivery)]
+        before = len(bus.published)
+        await handle_record_delivery(delivery, repo=repo, bus=bus, clock=printing.clock)
+        assert len(bus.published) == before + 1 and bus.published[-1][0].event_id == bus.published[-2][0].event_id
 
 
 class TestADeadPrinter:
     async def test_after_its_attempts_the_job_fails_with_the_reason_and_job_failed_is_published(
-        self, handle, repo, bus, make_printer, make_printers, print_command
+        self, make_printing, repo, make_printer, make_printers, print_command
     ):
         dead = make_printer(failures=99)
+        printing = make_printing(make_printers(dead))
         command = print_command("shipping_label")
-        await handle(command, printers=make_printers(dead))  # returns normally: the partition moves on
+        await printing.run(command)
         assert dead.tries == 3 and dead.received == []
-        [failed] = bus.payloads(JobFailed)
+        [failed] = printing.outcomes()
+        assert isinstance(failed, JobFailed)
         assert failed.job_id == command.payload.job_id and failed.order_id == command.payload.order.order_id
         assert "after 3 attempt(s)" in failed.reason and "printer offline" in failed.reason
         doc = repo.docs[str(command.payload.job_id)]
         assert doc["state"] == "failed" and doc["job"]["reason"] == failed.reason
         assert stored_states(repo, command.payload.job_id) == ["queued", "rendered", "failed"]
+        assert printing.status.seen["socket://labels.test:9100"] == [(False, failed.reason)]
 
-    async def test_a_redelivered_failed_command_does_not_try_again_and_republishes_the_same_failure(
-        self, handle, bus, make_printer, make_printers, print_command
+    async def test_a_dead_printer_does_not_hold_up_another_printer(
+        self, make_printing, make_printer, make_printers, print_command
     ):
-        dead = make_printer(failures=99)
-        command = print_command()
-        await handle(command, printers=make_printers(dead))
-        await handle(command, printers=make_printers(dead))
-        assert dead.tries == 3
-        first, second = bus.event_ids()
-        assert first == second
+        class Hanging:
+            """A printer that never answers until released."""
 
-    async def test_a_printer_that_recovers_within_the_attempts_prints_the_job(
-        self, handle, bus, make_printer, make_printers, print_command
+            def __init__(self) -> None:
+                self.release = asyncio.Event()
+
+            async def send(self, data: bytes) -> None:
+                await self.release.wait()
+
+        hanging, labels = Hanging(), make_printer()
+        printing = make_printing(make_printers(hanging, labels))
+        await printing.issue(print_command("invoice"))
+        await printing.issue(print_command("shipping_label"))
+        await printing.loop.tick()
+        for _ in range(50):
+            if labels.received:
+                break
+            await asyncio.sleep(0.01)
+        assert labels.received == [b"shipping_label of PH-1001"]
+        hanging.release.set()
+        await printing.loop.wait_idle()
+        await printing.record_deliveries()
+        assert [type(o) for o in printing.outcomes()] == [JobPrinted, JobPrinted]
+
+    async def test_a_printer_that_recovers_within_the_attempts_prints_the_job_after_retries(
+        self, make_printing, repo, make_printer, make_printers, print_command
     ):
         flaky = make_printer(failures=2)
-        await handle(print_command(), printers=make_printers(flaky))
+        printing = make_printing(make_printers(flaky))
+        command = print_command()
+        await printing.run(command)
         assert flaky.tries == 3 and len(flaky.received) == 1
-        assert bus.payloads(JobFailed) == [] and len(bus.payloads(JobPrinted)) == 1
+        assert [type(o) for o in printing.outcomes()] == [JobPrinted]
+        sent = repo.docs[str(command.payload.job_id)]["job"]["history"][2]
+        assert sent["state"] == "sent" and sent["note"] == "after 3 tries"
 
     async def test_a_failed_job_issued_again_is_printed_once_the_printer_is_back(
-        self, handle, repo, bus, make_printer, make_printers, print_command, make_order
+        self, make_printing, repo, make_printer, make_printers, print_command, make_order
     ):
         order = make_order()
         command = print_command("invoice", order=order)
-        await handle(command, printers=make_printers(make_printer(failures=99)))
+        dead = make_printer(failures=99)
+        printing = make_printing(make_printers(dead))
+        await printing.run(command)
         repaired = make_printer()
-        await handle(print_command("invoice", order=order), printers=make_printers(repaired))
+        printing.printers.update(make_printers(repaired))
+        printing.loop._printers.clear()
+        await printing.run(print_command("invoice", order=order))
         assert len(repaired.received) == 1
-        assert [type(p) for p in bus.payloads()] == [JobFailed, JobPrinted]
+        assert [type(p) for p in printing.outcomes()] == [JobFailed, JobPrinted]
         doc = repo.docs[str(command.payload.job_id)]
         assert doc["job"]["attempts"] == 2 and doc["job"]["reason"] is None
         assert stored_states(repo, command.payload.job_id) == [
@@ -157,28 +232,25 @@ class TestADeadPrinter:
 
 class TestABrokenTemplate:
     async def test_a_document_that_cannot_be_rendered_fails_the_job_without_sending(
-        self, handle, repo, bus, printer, make_renderer, print_command
+        self, printing, repo, printer, make_renderer, print_command
     ):
         command = print_command()
-        await handle(command, renderer_=make_renderer(broken=True))
+        await printing.run(command, renderer=make_renderer(broken=True))
         assert printer.tries == 0
-        [failed] = bus.payloads(JobFailed)
+        [failed] = printing.outcomes()
         assert failed.reason == "could not render the shipping_label: ValueError: template exploded"
         assert stored_states(repo, command.payload.job_id) == ["queued", "failed"]
 
 
-class TestAnInterruptedAttempt:
-    async def test_a_redelivery_after_a_crash_mid_send_resumes_the_job_and_prints_it(
-        self, handle, repo, bus, printer, make_printers, print_command
+class TestAStaleDelivery:
+    async def test_a_delivery_for_an_earlier_attempt_changes_nothing(
+        self, printing, repo, bus, clock, print_command
     ):
         command = print_command()
-        with pytest.raises(RuntimeError):
-            await handle(command, printers=make_printers(CrashingPrinter()))
+        await printing.issue(command)
+        stale = new_envelope(
+            RecordDelivery(job_id=command.payload.job_id, attempt=7, printed=True, printer="socket://x:9100"),
+            producer="printing",
+        )
+        await handle_record_delivery(stale, repo=repo, bus=bus, clock=clock)
         assert repo.docs[str(command.payload.job_id)]["state"] == "rendered" and bus.published == []
-        await handle(command)
-        assert len(printer.received) == 1 and len(bus.payloads(JobPrinted)) == 1
-        doc = repo.docs[str(command.payload.job_id)]
-        assert stored_states(repo, command.payload.job_id) == [
-            "queued", "rendered", "queued", "rendered", "sent", "printed"
-        ]
-        assert doc["job"]["history"][2]["note"] == "resumed from rendered"

@@ -129,3 +129,109 @@ class TestRenderingACommand:
         assert renderer.render(print_command("invoice").payload).startswith(b"%PDF")
         assert renderer.render(print_command("packing_slip").payload).startswith(b"%PDF")
         assert renderer.render(print_command("shipping_label").payload).startswith(b"^XA")
+
+
+class TestInvoiceNote:
+    def test_the_orders_note_is_shown_on_the_invoice(self, renderer, make_order, tmp_path):
+        text = pdf_text(renderer.invoice_pdf(make_order(notes="Gift: please leave with the neighbour")), tmp_path)
+        assert "NOTE" in text and "Gift: please leave with the neighbour" in text
+
+    def test_without_a_note_there_is_no_note_box(self, renderer, make_order):
+        assert 'class="note"' not in renderer.invoice_html(make_order())
+
+    def test_an_invoice_note_on_the_snapshot_wins_over_the_orders_notes(self, make_order):
+        from printing.adapters.renderers import invoice_note
+
+        order = make_order(notes="internal")
+        assert invoice_note(order) == "internal"
+        if "invoice_note" in type(order).model_fields:  # the orders context sends one
+            assert invoice_note(order.model_copy(update={"invoice_note": "Thank you!"})) == "Thank you!"
+
+
+class TestPickList:
+    def test_the_pick_list_shows_the_batch_its_lines_in_the_given_order_totals_per_sku_and_the_orders(
+        self, renderer, pick_list_command, tmp_path
+    ):
+        from oms_contracts.printing.v1 import PickListLine
+
+        command = pick_list_command().payload.model_copy(update={"lines": [
+            PickListLine(sku="ZED-9", title="Zed", location="A", bin="A-01", quantity=2, order_numbers=["PH-3"]),
+            PickListLine(sku="MUG-BLUE", title="Mug", location="B", bin="B-02", quantity=3,
+                         order_numbers=["PH-1", "PH-2"]),
+            PickListLine(sku="ZED-9", title="Zed", location="C", bin="C-03", quantity=4, order_numbers=["PH-1"]),
+        ]})
+        pdf = renderer.render(command)
+        assert pdf.startswith(b"%PDF")
+        text = pdf_text(pdf, tmp_path)
+        assert "Pick list" in text and str(command.batch_id) in text
+        lines = [line.split() for line in text.splitlines() if line.strip()]
+        picks = [row for row in lines if len(row) >= 5 and row[0] in "ABC" and row[1].count("-") == 1]
+        assert [(row[0], row[2]) for row in picks] == [("A", "ZED-9"), ("B", "MUG-BLUE"), ("C", "ZED-9")]
+        totals = {row[0]: row[-1] for row in lines if len(row) == 3 and row[0] in ("ZED-9", "MUG-BLUE")}
+        assert totals == {"MUG-BLUE": "3", "ZED-9": "6"}
+        assert "Orders in this batch (3)" in text and "PH-1, PH-2, PH-3" in text
+
+
+class TestShippingLabelPdf:
+    def test_a_4x6_pdf_label_shows_address_tracking_number_and_both_barcodes(
+        self, renderer, make_order, print_command, tmp_path
+    ):
+        html = renderer.shipping_label_html(make_order(), carrier="OMS Post", tracking_number="OM123456785GB")
+        assert html.count("<svg") == 2  # Code128 and QR
+        pdf = renderer.render(print_command("shipping_label").payload, label_format="pdf")
+        assert pdf.startswith(b"%PDF")
+        text = pdf_text(pdf, tmp_path)
+        assert "OM123456785GB" in text and "12 St James's Square" in text and "OMS Post" in text
+        path = tmp_path / "label.pdf"
+        path.write_bytes(pdf)
+        info = subprocess.run(["pdfinfo", str(path)], check=True, capture_output=True, text=True).stdout
+        assert "288 x 432 pts" in info  # 4 x 6 in
+
+    def test_labels_are_zpl_unless_the_printer_takes_pdf(self, renderer, print_command):
+        assert renderer.render(print_command("shipping_label").payload).startswith(b"^XA")
+
+
+class TestTemplateOverrides:
+    def test_the_most_specific_override_wins(self):
+        from printing.adapters.renderers import template_for, template_key
+
+        overrides = {template_key("invoice", "amazon", "DE"): "a", template_key("invoice", "amazon"): "b",
+                     template_key("invoice", None, "FR"): "c"}
+        assert template_for("invoice", channel="amazon", country="DE", overrides=overrides) == "invoice@amazon@DE"
+        assert template_for("invoice", channel="amazon", country="FR", overrides=overrides) == "invoice@amazon@*"
+        assert template_for("invoice", channel="ebay", country="FR", overrides=overrides) == "invoice@*@FR"
+        assert template_for("invoice", channel="ebay", country="GB", overrides=overrides) == "invoice.html"
+
+    def test_an_override_is_used_for_its_channel_and_reloaded_when_it_changes(self, make_order):
+        from printing.adapters.renderers import template_key
+
+        renderer = DocumentRenderer(seller_name=SELLER)
+        renderer.use_overrides({template_key("invoice", "phone"): "<p>phone {{ order.order_number }}</p>"})
+        assert renderer.invoice_html(make_order()) == "<p>phone PH-1001</p>"
+        assert "Invoice" in renderer.invoice_html(make_order(channel="ebay"))
+        renderer.use_overrides({template_key("invoice", "phone"): "<p>v2 {{ order.order_number }}</p>"})
+        assert renderer.invoice_html(make_order()) == "<p>v2 PH-1001</p>"
+
+
+class TestCheckingATemplate:
+    @pytest.mark.parametrize(
+        "source, line, reason",
+        [
+            ("<p>{{ order.order_number }}</p>\n<p>{{ nope.x }}</p>", 2, "'nope' is undefined"),
+            ("a\n\n{% if %}", 3, "syntax error"),
+            ("{% for x in order.lines %}\n{{ x.sku }}\n", 2, "syntax error"),
+        ],
+    )
+    def test_a_template_that_fails_is_refused_with_the_line_and_reason(self, source, line, reason):
+        from printing.service_layer.templates import TemplateRefused, render_candidate
+
+        with pytest.raises(TemplateRefused) as refused:
+            render_candidate("invoice", source, seller_name=SELLER)
+        assert refused.value.line == line and reason in refused.value.reason
+
+    def test_a_good_template_previews_as_pdf_and_png(self):
+        from printing.service_layer.templates import pdf_to_png, render_candidate
+
+        pdf = render_candidate("pick_list", "<h1>Batch {{ batch_id }}</h1>", seller_name=SELLER)
+        assert pdf.startswith(b"%PDF")
+        assert pdf_to_png(pdf).startswith(b"\x89PNG")

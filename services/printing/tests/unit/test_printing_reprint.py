@@ -1,4 +1,4 @@
-"""Reprinting a printed job: rendered again from the stored command, printed once per reprint command."""
+"""Reprinting a printed job: the stored document sent again to the job's printer, once per reprint command."""
 
 import uuid
 
@@ -7,31 +7,27 @@ import pytest
 from oms_contracts import new_envelope
 from oms_contracts.printing.v1 import ReprintJob
 from oms_platform.messaging import PermanentError
-from printing.service_layer.handlers import SendPolicy, handle_print_document, handle_reprint_job
+from printing.service_layer.handlers import SendPolicy, handle_reprint_job
 
 
 @pytest.fixture
-def print_once(repo, bus, clock, renderer, make_printers, fast_policy):
-    """Handle a print command with the fakes and the given printer, as the worker would."""
+def print_once(make_printing, make_printers):
+    """Print a command with the fakes and the given printer, as the worker would."""
 
     async def run(envelope, printer):
-        await handle_print_document(
-            envelope, repo=repo, bus=bus, renderer=renderer, printers=make_printers(printer), clock=clock,
-            policy=fast_policy,
-        )
+        await make_printing(make_printers(printer)).run(envelope)
         return envelope.payload.job_id
 
     return run
 
 
 @pytest.fixture
-def reprint(repo, clock, renderer, make_printers, fast_policy):
-    """Handle a reprint command with the fakes; `printer=` and `renderer_=` say where it goes and what renders it."""
+def reprint(repo, clock, make_printers, fast_policy):
+    """Handle a reprint command with the fakes; `printer=` says where it goes."""
 
-    async def run(envelope, printer, renderer_=None, policy: SendPolicy = fast_policy):
+    async def run(envelope, printer, policy: SendPolicy = fast_policy):
         await handle_reprint_job(
-            envelope, repo=repo, renderer=renderer_ or renderer, printers=make_printers(printer), clock=clock,
-            policy=policy,
+            envelope, repo=repo, connect=make_printers(printer).__getitem__, clock=clock, policy=policy
         )
 
     return run
@@ -46,7 +42,7 @@ def history(repo, job_id) -> list[tuple[str, str | None]]:
 
 
 class TestReprintingAPrintedJob:
-    async def test_the_stored_document_is_rendered_and_sent_again_and_the_history_says_why_and_who(
+    async def test_the_stored_document_is_sent_again_and_the_history_says_why_and_who(
         self, print_once, reprint, repo, bus, make_printer, renderer, print_command
     ):
         printer = make_printer()
@@ -54,7 +50,7 @@ class TestReprintingAPrintedJob:
         published_before = list(bus.published)
         await reprint(reprint_command(job_id), printer)
         assert printer.received == [b"shipping_label of PH-1001"] * 2
-        assert renderer.rendered == [job_id, job_id]
+        assert renderer.rendered == [job_id]  # the very document that printed, not a new rendering
         assert history(repo, job_id)[-1] == ("printed", "reprinted: label smudged by ops-key-1")
         doc = repo.docs[str(job_id)]
         assert doc["state"] == "printed" and doc["job"]["reprints"] == 1
@@ -94,14 +90,16 @@ class TestReprintingAPrintedJob:
         assert "(asked: label smudged by ops-key-1)" in note
         assert repo.docs[str(job_id)]["job"]["reprints"] == 0
 
-    async def test_a_reprint_that_cannot_render_is_noted_and_nothing_is_sent(
-        self, print_once, reprint, repo, make_printer, make_renderer, print_command
+    async def test_a_station_job_is_not_reprinted_by_the_worker(
+        self, reprint, repo, make_printer, make_printing, make_printers, print_command
     ):
+        command = print_command("invoice", station="bench-1")
+        await make_printing(make_printers(make_printer())).run(command)
+        doc = repo.docs[str(command.payload.job_id)]
+        doc["state"] = doc["job"]["state"] = "printed"  # as if the station acknowledged it
         printer = make_printer()
-        job_id = await print_once(print_command("invoice"), printer)
-        await reprint(reprint_command(job_id), printer, renderer_=make_renderer(broken=True))
-        assert len(printer.received) == 1
-        assert history(repo, job_id)[-1][1].startswith("reprint failed: could not render the invoice: ValueError")
+        await reprint(reprint_command(command.payload.job_id), printer)
+        assert printer.tries == 0
 
 
 class TestReprintRefused:

@@ -3,7 +3,6 @@
 import pytest
 from pydantic import ValidationError
 
-from printing.bootstrap import destinations
 from printing.config import Settings
 
 REQUIRED = {
@@ -38,6 +37,7 @@ class TestPrinterSettings:
             "invoice": "socket://127.0.0.1:9100",
             "packing_slip": "socket://127.0.0.1:9100",
             "shipping_label": "socket://127.0.0.1:9101",
+            "pick_list": "socket://127.0.0.1:9100",
         }
         environment.setenv("PRINTING_PACKING_SLIP_PRINTER", "socket://127.0.0.1:9102")
         assert Settings().printer_uris()["packing_slip"] == "socket://127.0.0.1:9102"
@@ -47,8 +47,10 @@ class TestPrinterSettings:
         with pytest.raises(ValidationError, match="PRINTING_PACKING_SLIP_PRINTER"):
             Settings()
 
-    def test_every_document_type_has_a_destination(self, environment):
-        assert set(destinations(Settings())) == {"invoice", "packing_slip", "shipping_label"}
+    def test_every_document_type_has_a_printer_and_pick_lists_go_where_packing_slips_go(self, environment):
+        uris = Settings().printer_uris()
+        assert set(uris) == {"invoice", "packing_slip", "shipping_label", "pick_list"}
+        assert uris["pick_list"] == uris["packing_slip"]
 
     def test_an_unknown_scheme_stops_the_service_naming_the_setting(self, environment):
         environment.setenv("PRINTING_LABEL_PRINTER", "lpd://10.0.0.6/queue")

@@ -1,6 +1,11 @@
-"""Printing commands and events, version 1. Key: the print job id."""
+"""Printing commands and events, version 1. Key: the print job id.
+
+For a pick list (`PrintPickList`), the job's JobPrinted/JobFailed carry the **batch id** in `order_id`
+(a pick list belongs to a batch, not to one order) and `document_type` "pick_list".
+"""
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -69,6 +74,25 @@ class ReprintJob(Message):
     job_id: uuid.UUID
     reason: str
     requested_by: str
+
+
+@register
+class RecordDelivery(Message):
+    """Printing's own command: a printer (through the worker's delivery loop) or a print station (through its
+    acknowledgement) took a rendered job, or gave up on it. Only the command consumer writes the job, so the
+    outcome travels as a command keyed by the job id. `attempt` is the job's attempt it answers (a stale
+    answer for an earlier attempt changes nothing)."""
+
+    TYPE = "printing.record_delivery"
+    TOPIC = topics.PRINTING_COMMANDS
+    job_id: uuid.UUID
+    attempt: int = Field(ge=1)
+    printed: bool
+    printer: str
+    tries: int = Field(default=1, ge=1, description="Connections made to the printer for this attempt.")
+    reason: str | None = Field(default=None, description="Why it could not print, when printed is false.")
+    sent_at: datetime | None = None
+    station: str | None = None
 
 
 # Events (topic oms.printing.events)

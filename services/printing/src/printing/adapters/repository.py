@@ -1,12 +1,14 @@
 """Print job documents in MongoDB (collection `print_jobs`, `_id` = job id), written only by the command consumer."""
 
+from __future__ import annotations
+
 import uuid
 from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from oms_contracts.printing.v1 import PrintDocument
+from oms_contracts.printing.v1 import PrintDocument, PrintPickList
 from oms_platform.documents import save_document
 from printing.domain.model import PrintJob
 
@@ -18,9 +20,17 @@ class PrintJobRepository(Protocol):
 
     async def save(self, doc: dict[str, Any]) -> None: ...
 
+    async def awaiting(
+        self, *, printer: str | None = None, station: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]: ...
+
+    async def printers_with_work(self) -> list[str]: ...
+
     async def list(self, *, order_id: uuid.UUID | None, limit: int) -> list[dict[str, Any]]: ...
 
 
+# Left out of listings: the idempotency record, the command and the rendered document are large.
+_LIST_PROJECTION = {"handled": 0, "command": 0, "document": 0}
 class MongoPrintJobRepository:
     """Print job documents in MongoDB."""
 
@@ -28,8 +38,10 @@ class MongoPrintJobRepository:
         self.jobs = db["print_jobs"]
 
     async def create_indexes(self) -> None:
-        """The index behind 'the jobs of this order'."""
+        """The indexes behind 'the jobs of this order' and 'the rendered jobs of this printer or station'."""
         await self.jobs.create_index([("order_id", ASCENDING), ("created_at", DESCENDING)])
+        await self.jobs.create_index([("state", ASCENDING), ("printer", ASCENDING), ("created_at", ASCENDING)])
+        await self.jobs.create_index([("state", ASCENDING), ("station", ASCENDING), ("created_at", ASCENDING)])
 
     async def get(self, job_id: uuid.UUID) -> dict[str, Any] | None:
         """The job document, or None."""
@@ -42,34 +54,67 @@ class MongoPrintJobRepository:
     async def list(self, *, order_id: uuid.UUID | None, limit: int) -> list[dict[str, Any]]:
         """Newest jobs first, optionally of one order."""
         query = {"order_id": str(order_id)} if order_id else {}
-        cursor = self.jobs.find(query, {"handled": 0, "command": 0}).sort("created_at", DESCENDING).limit(limit)
+        cursor = self.jobs.find(query, _LIST_PROJECTION).sort("created_at", DESCENDING).limit(limit)
         return await cursor.to_list(length=limit)
+
+    async def awaiting(
+        self, *, printer: str | None = None, station: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Rendered jobs waiting for a network printer (`printer`) or a station (`station`), oldest first."""
+        query: dict[str, Any] = {"state": "rendered"}
+        if station is not None:
+            query["station"] = station
+        else:
+            query.update(printer=printer, station=None)
+        cursor = self.jobs.find(query, {"handled": 0, "command": 0}).sort("created_at", ASCENDING).limit(limit)
+        return await cursor.to_list(length=limit)
+
+    async def printers_with_work(self) -> list[str]:
+        """The network printers that have rendered jobs waiting."""
+        return sorted(await self.jobs.distinct("printer", {"state": "rendered", "station": None}))
 
 
 def job_document(
-    job: PrintJob, *, previous: dict[str, Any] | None, command: PrintDocument | None = None
+    job: PrintJob,
+    *,
+    previous: dict[str, Any] | None,
+    command: PrintDocument | PrintPickList | None = None,
+    document: bytes | None = None,
 ) -> dict[str, Any]:
-    """The document that stores `job`, carrying over the version, idempotency record and command of `previous`.
-
-    `command` is the print command the job renders from; it is kept so that a reprint renders the same document.
-    """
+    """The document that stores `job`, carrying over the version, idempotency record, command and rendered
+    document of `previous`. `command` is kept for the record; `document` is what the printer (or station) gets,
+    and what a reprint sends again."""
+    previous_document = (previous or {}).get("document")
     return {
         "_id": str(job.job_id),
         "version": previous["version"] if previous else 0,
         "handled": previous.get("handled", {}) if previous else {},
         "settled_by": previous.get("settled_by") if previous else None,
+        "correlation_id": previous.get("correlation_id") if previous else None,
         "order_id": str(job.order_id),
         "state": job.state.value,
+        "printer": job.printer,
+        "station": job.station,
+        "attempt": job.attempts,
         "created_at": job.created_at.isoformat(),
         "job": job.model_dump(mode="json"),
         "command": command.model_dump(mode="json") if command else (previous or {}).get("command"),
+        "document": document if document is not None else (bytes(previous_document) if previous_document else None),
     }
 
 
-def stored_command(doc: dict[str, Any]) -> PrintDocument | None:
+def stored_command(doc: dict[str, Any]) -> PrintDocument | PrintPickList | None:
     """The print command a job document renders from, or None for a job stored before commands were kept."""
     data = doc.get("command")
-    return PrintDocument.model_validate(data) if data else None
+    if not data:
+        return None
+    return PrintPickList.model_validate(data) if "batch_id" in data else PrintDocument.model_validate(data)
+
+
+def stored_document(doc: dict[str, Any]) -> bytes | None:
+    """The rendered document a job keeps, or None."""
+    data = doc.get("document")
+    return bytes(data) if data else None
 
 
 def job_from_document(doc: dict[str, Any]) -> PrintJob:

@@ -52,6 +52,7 @@ class PrintJob(BaseModel):
     document_type: str
     revision: int
     printer: str
+    station: str | None = Field(None, description="The print station whose agent prints it, if any.")
     state: JobState
     size_bytes: int | None = None
     reason: str | None = None
@@ -72,9 +73,11 @@ class PrintJob(BaseModel):
         revision: int,
         printer: str,
         now: datetime,
+        station: str | None = None,
     ) -> "PrintJob":
         """A new job, waiting to be rendered."""
         return cls(
+            station=station,
             job_id=job_id,
             order_id=order_id,
             order_number=order_number,
@@ -92,12 +95,18 @@ class PrintJob(BaseModel):
         """True once the printer took the whole document."""
         return self.state is JobState.PRINTED
 
-    def start_again(self, *, printer: str, now: datetime) -> None:
+    @property
+    def in_flight(self) -> bool:
+        """True while the job is on its way to a printer (queued, rendered or sent)."""
+        return self.state in (JobState.QUEUED, JobState.RENDERED, JobState.SENT)
+
+    def start_again(self, *, printer: str, now: datetime, station: str | None = None) -> None:
         """Queue the job once more: after a failure (issued again) or after an interrupted attempt (resumed)."""
         if self.state is JobState.PRINTED:
             raise InvalidTransition(f"job {self.job_id} already printed; a reprint is a new revision")
         note = "issued again after failure" if self.state is JobState.FAILED else f"resumed from {self.state.value}"
         self.printer = printer
+        self.station = station
         self.reason = None
         self.attempts += 1
         self._enter(JobState.QUEUED, now, note=note, check=False)
@@ -107,9 +116,9 @@ class PrintJob(BaseModel):
         self._enter(JobState.RENDERED, now)
         self.size_bytes = size_bytes
 
-    def mark_sent(self, *, now: datetime) -> None:
-        """Every byte reached the printer's connection."""
-        self._enter(JobState.SENT, now)
+    def mark_sent(self, *, now: datetime, note: str | None = None) -> None:
+        """Every byte reached the printer's connection (the note says after how many tries)."""
+        self._enter(JobState.SENT, now, note=note)
 
     def mark_printed(self, *, now: datetime) -> None:
         """The printer took the whole document."""

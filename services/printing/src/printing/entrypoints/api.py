@@ -8,7 +8,7 @@ from oms_contracts import derived_id
 from oms_contracts.printing.v1 import ReprintJob
 from oms_platform.auth import ApiKeys, Caller, require_role
 from oms_platform.messaging import Bus
-from printing.adapters.repository import PrintJobRepository, job_from_document, stored_command
+from printing.adapters.repository import PrintJobRepository, job_from_document, stored_document
 from printing.domain.errors import InvalidTransition
 from printing.entrypoints.schemas import PrintJobPublic, ReprintAccepted, ReprintRequest
 
@@ -26,7 +26,7 @@ def print_jobs_router(*, repo: PrintJobRepository, keys: ApiKeys, bus: Bus) -> A
     ) -> list[PrintJobPublic]:
         """Newest jobs first, optionally of one order."""
         docs = await repo.list(order_id=order_id, limit=limit)
-        return [_public(doc) for doc in docs]
+        return [job_public(doc) for doc in docs]
 
     @router.get("/{job_id}", response_model=PrintJobPublic)
     async def get_print_job(job_id: uuid.UUID, _: Caller = Depends(staff)) -> PrintJobPublic:
@@ -34,7 +34,7 @@ def print_jobs_router(*, repo: PrintJobRepository, keys: ApiKeys, bus: Bus) -> A
         doc = await repo.get(job_id)
         if doc is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"print job {job_id} not found")
-        return _public(doc)
+        return job_public(doc)
 
     @router.post(
         "/{job_id}/reprint",
@@ -54,14 +54,19 @@ def print_jobs_router(*, repo: PrintJobRepository, keys: ApiKeys, bus: Bus) -> A
         doc = await repo.get(job_id)
         if doc is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"print job {job_id} not found")
+        job = job_from_document(doc)
         try:
-            job_from_document(doc).check_reprintable()
+            job.check_reprintable()
         except InvalidTransition as refusal:
             raise HTTPException(status.HTTP_409_CONFLICT, str(refusal)) from refusal
-        if stored_command(doc) is None:
+        if stored_document(doc) is None:
             raise HTTPException(
                 status.HTTP_409_CONFLICT,
                 f"print job {job_id} printed before documents were kept for reprinting; issue a new revision",
+            )
+        if job.station is not None:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"print job {job_id} printed at station {job.station}; reprint it there"
             )
         command_id = (
             derived_id("printing-api", "reprint", str(job_id), caller.name, idempotency_key)
@@ -75,6 +80,6 @@ def print_jobs_router(*, repo: PrintJobRepository, keys: ApiKeys, bus: Bus) -> A
     return router
 
 
-def _public(doc: dict) -> PrintJobPublic:
+def job_public(doc: dict) -> PrintJobPublic:
     """The API view of a stored job."""
     return PrintJobPublic.model_validate(job_from_document(doc).model_dump(mode="json"))

@@ -3,9 +3,9 @@
 import uuid
 from datetime import datetime
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class HistoryEntryPublic(BaseModel):
@@ -25,6 +25,7 @@ class PrintJobPublic(BaseModel):
     document_type: str
     revision: int
     printer: str
+    station: str | None = None
     state: str
     size_bytes: int | None
     reason: str | None
@@ -48,3 +49,99 @@ class ReprintAccepted(BaseModel):
 
     job_id: uuid.UUID
     command_id: uuid.UUID
+
+
+class PrinterPublic(BaseModel):
+    """A registered printer with its state as the delivery loop last saw it (online: the last try worked)."""
+
+    name: str
+    protocol: str
+    address: str
+    uri: str
+    paper: str
+    document_types: list[str]
+    label_format: str
+    station: str | None
+    online: bool | None = None
+    last_seen_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_failure_at: datetime | None = None
+    last_error: str | None = None
+
+
+class TemplateUpdate(BaseModel):
+    """A template's new source (Jinja2; HTML for PDF documents, ZPL for thermal labels)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
+
+
+class TemplatePreview(BaseModel):
+    """What to preview: a candidate source (or the template in use when left out), for a channel and country."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = Field(None, max_length=200_000)
+    channel: str | None = Field(None, pattern=r"^[a-z0-9_]+$", max_length=50)
+    country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+    format: Literal["pdf", "png"] = "pdf"
+
+
+class TemplatePublic(BaseModel):
+    """A template override staff saved."""
+
+    key: str
+    template: str
+    channel: str | None
+    country: str | None
+    source: str
+    updated_at: datetime
+    updated_by: str
+
+
+class StationCreate(BaseModel):
+    """A print station to register; its key is answered once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class StationCreated(BaseModel):
+    """The station's key: keep it, it is not shown again."""
+
+    name: str
+    key: str
+
+
+class StationPublic(BaseModel):
+    """A print station as staff see it; online when its agent asked for jobs recently."""
+
+    name: str
+    revoked: bool
+    last_seen_at: datetime | None = None
+    online: bool
+
+
+class StationJob(BaseModel):
+    """A job as a station agent receives it: the rendered document (base64) and where to print it."""
+
+    job_id: uuid.UUID
+    attempt: int
+    document_type: str
+    order_number: str
+    printer: str | None = Field(description="The station's registered printer for this type; None: the default.")
+    content_type: str
+    document_base64: str
+
+
+class StationAck(BaseModel):
+    """The agent printed a job (or could not, and says why)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempt: int = Field(ge=1)
+    printed: bool
+    printer: str = Field(min_length=1, max_length=500)
+    reason: str | None = Field(None, max_length=1000)

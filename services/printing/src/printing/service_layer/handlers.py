@@ -1,42 +1,49 @@
-"""The print command handlers: render, send to the document type's printer, record the outcome, tell fulfilment;
-and reprint a printed job on request.
+"""The print command handlers: render a document and queue it for its printer or station; record what the
+printer or station did with it and tell fulfilment; reprint a printed job on request.
 
-Only the consumer of oms.printing.commands (key = job id) runs it, so each job document has one writer.
+Only the consumer of oms.printing.commands (key = job id) runs them, so each job document has one writer.
+Delivery does not happen in the consumer: a rendered job waits (state `rendered`, the document stored with it)
+for the worker's delivery loop of its printer (`service_layer.delivery`), or for its print station's agent.
+Either answers with a RecordDelivery command on the same topic, and `handle_record_delivery` settles the job.
+So a dead printer holds up only its own jobs, never the partition nor the other printers.
+
 Idempotency, per DESIGN.md: the job document records which commands it handled and what they published.
-- The same command redelivered re-publishes its recorded JobPrinted/JobFailed (same event id); nothing prints.
-- The same job issued by another command (same job id, new event id) after it printed re-publishes the outcome
-  that printed it; nothing prints. After a failure it is tried again: a failed job never printed.
-- A dead printer is tried `SendPolicy.attempts` times, then the job is stored as failed and JobFailed published;
-  the handler returns normally, so the partition moves on.
-The job is stored as `rendered` just before sending. If the process dies after the printer took the document but
-before `printed` is stored, the redelivered command finds it `rendered` and sends it again: raw port 9100 offers
-no way to ask a printer whether it printed a job, and a second copy is better than a parcel without a label.
-A reprint is recorded (with its command id) after it printed, so the same window applies to it: a crash between
-the printer taking the copy and the save prints that copy again on redelivery.
+- The same command redelivered re-publishes what it recorded (same event ids); nothing is rendered twice.
+- The same job issued by another command (same job id, new event id): after it printed, the outcome that
+  printed it is re-published; while it is on its way, nothing happens; after a failure it is tried again.
+- A RecordDelivery for an attempt the job is no longer at (stale, or a duplicate acknowledgement) changes nothing.
 """
 
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from oms_contracts import Envelope, derived_id
-from oms_contracts.printing.v1 import JobFailed, JobPrinted, PrintDocument, ReprintJob
+from oms_contracts.printing.v1 import JobFailed, JobPrinted, PrintDocument, PrintPickList, RecordDelivery, ReprintJob
 from oms_platform.documents import Published, record_outcome, recorded_outcome
 from oms_platform.messaging import Bus, PermanentError
-from printing.adapters.printers import Destination, PrinterError
+from printing.adapters.printers import Printer, PrinterError
 from printing.adapters.renderers import Renderer
-from printing.adapters.repository import PrintJobRepository, job_document, job_from_document, stored_command
+from printing.adapters.repository import (
+    PrintJobRepository,
+    job_document,
+    job_from_document,
+    stored_document,
+)
 from printing.domain.errors import InvalidTransition
-from printing.domain.model import PrintJob
+from printing.domain.model import JobState, PrintJob
+from printing.domain.printers import PrinterConfig, Route, route_for
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+Connect = Callable[[str], Printer]
 
 
 @dataclass(frozen=True)
@@ -47,79 +54,193 @@ class SendPolicy:
     max_backoff_seconds: float = 2.0
 
 
+class PrinterSource(Protocol):
+    """The printer registry, as the handlers read it."""
+
+    async def printers(self) -> list[PrinterConfig]: ...
+
+
+class TemplateSource(Protocol):
+    """Staff's template overrides, as the renderer takes them (`template_key` -> source)."""
+
+    async def overrides(self) -> dict[str, str]: ...
+
+
+@dataclass
+class Directory:
+    """Finds the printer of a document: the registry first, then the configured printer URI of its type."""
+
+    registry: PrinterSource
+    fallback: Mapping[str, str]
+
+    async def route(self, document_type: str, station: str | None) -> Route | None:
+        """Where a document of this type (for this station, if any) goes."""
+        return route_for(
+            await self.registry.printers(), document_type=document_type, station=station, fallback=dict(self.fallback)
+        )
+
+
+def document_type_of(command: PrintDocument | PrintPickList) -> str:
+    """The document type a print command asks for."""
+    return "pick_list" if isinstance(command, PrintPickList) else command.document_type
+
+
 async def handle_print_document(
     envelope: Envelope,
     *,
     repo: PrintJobRepository,
     bus: Bus,
     renderer: Renderer,
-    printers: Mapping[str, Destination],
+    directory: Directory,
     clock: Clock,
-    policy: SendPolicy,
+    templates: TemplateSource | None = None,
 ) -> None:
-    """Print one document once per job, then publish JobPrinted or JobFailed keyed by the job id."""
+    """Render a PrintDocument or PrintPickList once per job and queue it for its printer or station."""
     command = envelope.payload
-    if not isinstance(command, PrintDocument):
+    if not isinstance(command, (PrintDocument, PrintPickList)):
         raise PermanentError(f"printing cannot handle {envelope.type}")
-    destination = printers.get(command.document_type)
-    if destination is None:
-        raise PermanentError(f"no printer configured for {command.document_type}")
+    document_type = document_type_of(command)
     doc = await repo.get(command.job_id)
     already = recorded_outcome(doc, envelope.event_id)
     if already is not None:
-        await bus.publish_all(already)  # a redelivery: same event, same id, nothing printed
+        await bus.publish_all(already)  # a redelivery: same events, same ids, nothing rendered again
         return
     job = job_from_document(doc) if doc else None
     if job is not None and job.printed:
         await _tell_again(envelope, doc, repo=repo, bus=bus)
         return
-
+    if job is not None and job.in_flight:
+        record_outcome(doc, envelope.event_id, [])  # on its way already: the outcome will be told once
+        await repo.save(doc)
+        return
+    route = await directory.route(document_type, command.station)
+    if route is None:
+        raise PermanentError(f"no printer for {document_type} documents: register one (PUT /printers/{{name}})")
+    printer = route.printer or f"station:{route.station}"
     if job is None:
+        if isinstance(command, PrintPickList):
+            owner, number = command.batch_id, f"batch {command.batch_id}"
+        else:
+            owner, number = command.order.order_id, command.order.details.order_number
         job = PrintJob.queue(
             job_id=command.job_id,
-            order_id=command.order.order_id,
-            order_number=command.order.details.order_number,
-            document_type=command.document_type,
+            order_id=owner,  # a pick list's job belongs to its batch: JobPrinted.order_id is the batch id
+            order_number=number,
+            document_type=document_type,
             revision=command.revision,
-            printer=destination.uri,
+            printer=printer,
+            station=route.station,
             now=clock(),
         )
     else:
-        job.start_again(printer=destination.uri, now=clock())
+        job.start_again(printer=printer, station=route.station, now=clock())
 
+    if templates is not None:
+        renderer.use_overrides(await templates.overrides())
     try:
-        document = await asyncio.to_thread(renderer.render, command)  # CPU-bound: keep the event loop free
+        # CPU-bound: keep the event loop free
+        document = await asyncio.to_thread(renderer.render, command, label_format=route.label_format)
     except Exception as exc:  # noqa: BLE001 - rendering is deterministic; the job fails and fulfilment is told why
-        log.exception("could not render %s of job %s", command.document_type, command.job_id)
-        job.fail(reason=f"could not render the {command.document_type}: {type(exc).__name__}: {exc}", now=clock())
+        log.exception("could not render %s of job %s", document_type, command.job_id)
+        job.fail(reason=f"could not render the {document_type}: {type(exc).__name__}: {exc}", now=clock())
+        await _settle(envelope, job, doc, repo=repo, bus=bus, command=command)
+        return
+    job.mark_rendered(size_bytes=len(document), now=clock())
+    new_doc = job_document(job, previous=doc, command=command, document=document)
+    new_doc["correlation_id"] = str(envelope.correlation_id)  # the delivery and its outcome carry it on
+    record_outcome(new_doc, envelope.event_id, [])
+    await repo.save(new_doc)
+
+
+async def handle_record_delivery(envelope: Envelope, *, repo: PrintJobRepository, bus: Bus, clock: Clock) -> None:
+    """Settle a rendered job with what its printer or station did: printed, or failed with the reason."""
+    command = envelope.payload
+    if not isinstance(command, RecordDelivery):
+        raise PermanentError(f"printing cannot record a delivery from {envelope.type}")
+    doc = await repo.get(command.job_id)
+    if doc is None:
+        raise PermanentError(f"delivery of print job {command.job_id}, which does not exist")
+    already = recorded_outcome(doc, envelope.event_id)
+    if already is not None:
+        await bus.publish_all(already)
+        return
+    job = job_from_document(doc)
+    if job.state is not JobState.RENDERED or job.attempts != command.attempt:
+        log.info("delivery %s of job %s ignored: the job is %s at attempt %d", envelope.event_id, job.job_id,
+                 job.state.value, job.attempts)
+        record_outcome(doc, envelope.event_id, [])
+        await repo.save(doc)
+        return
+    job.printer = command.printer
+    tries = f"after {command.tries} tries" if command.tries > 1 else None
+    if command.printed:
+        job.mark_sent(now=command.sent_at or clock(), note=tries)
+        # A raw-port printer says nothing back: taking every byte is all it ever confirms.
+        job.mark_printed(now=clock())
     else:
-        job.mark_rendered(size_bytes=len(document), now=clock())
-        doc = job_document(job, previous=doc, command=command)
-        await repo.save(doc)  # the last stop before the printer: visible to staff while we retry it
+        job.fail(reason=command.reason or "the printer did not take the document", now=clock())
+    await _settle(envelope, job, doc, repo=repo, bus=bus)
+
+
+async def deliver(
+    doc: dict,
+    *,
+    printer: Printer,
+    uri: str,
+    bus: Bus,
+    policy: SendPolicy,
+    clock: Clock,
+) -> RecordDelivery:
+    """Send a rendered job's document to its network printer (with retries and backoff) and publish what
+    happened as a RecordDelivery keyed by the job id; the id is derived from (job, attempt), so doing it twice
+    for one attempt is recorded once."""
+    job_id, attempt = uuid.UUID(doc["_id"]), int(doc["attempt"])
+    document = stored_document(doc)
+    tries = 0
+    reason: str | None = None
+    if document is None:
+        reason = "the job kept no rendered document"
+    else:
         try:
-            await _send(destination, document, policy)
+            tries = await send_with_retries(printer, document, policy)
         except PrinterError as exc:
-            job.fail(reason=f"printer gave up after {policy.attempts} attempt(s): {exc}", now=clock())
-        else:
-            # A raw-port printer says nothing back: taking every byte is all it ever confirms.
-            job.mark_sent(now=clock())
-            job.mark_printed(now=clock())
-    await _settle(envelope, job, doc, command, repo=repo, bus=bus)
+            tries = policy.attempts
+            reason = f"printer gave up after {policy.attempts} attempt(s): {exc}"
+    command = RecordDelivery(
+        job_id=job_id,
+        attempt=attempt,
+        printed=reason is None,
+        printer=uri,
+        tries=max(tries, 1),
+        reason=reason,
+        sent_at=clock() if reason is None else None,
+    )
+    await bus.publish(delivery_envelope(bus, command, doc), key=str(job_id))
+    return command
+
+
+def delivery_envelope(bus: Bus, command: RecordDelivery, doc: dict) -> Envelope:
+    """The envelope of a delivery outcome: its id derived from (job, attempt), so telling it twice counts once;
+    the job's correlation id carried on."""
+    correlation = doc.get("correlation_id")
+    return bus.envelope(
+        command,
+        event_id=derived_id("print-delivery", str(command.job_id), str(command.attempt)),
+        correlation_id=uuid.UUID(correlation) if correlation else None,
+    )
 
 
 async def handle_reprint_job(
     envelope: Envelope,
     *,
     repo: PrintJobRepository,
-    renderer: Renderer,
-    printers: Mapping[str, Destination],
+    connect: Connect,
     clock: Clock,
     policy: SendPolicy,
 ) -> None:
-    """Print a printed job once more from its stored command, once per reprint command; the history tells it.
-
-    Nothing is published: the document printed the first time already, so fulfilment has nothing to learn.
-    """
+    """Send a printed job's stored document to its printer once more, once per reprint command; the history
+    tells it. Nothing is published: the document printed the first time already, so fulfilment has nothing to
+    learn."""
     command = envelope.payload
     if not isinstance(command, ReprintJob):
         raise PermanentError(f"printing cannot reprint from {envelope.type}")
@@ -129,33 +250,26 @@ async def handle_reprint_job(
     if recorded_outcome(doc, envelope.event_id) is not None:
         return  # a redelivery: this reprint was printed (or refused) already
     job = job_from_document(doc)
-    original = stored_command(doc)
+    document = stored_document(doc)
     try:
         job.check_reprintable()
-        if original is None:
+        if document is None:
             raise InvalidTransition(f"print job {job.job_id} kept no document to reprint; issue a new revision")
+        if job.station is not None:
+            raise InvalidTransition(f"print job {job.job_id} printed at station {job.station}; reprint it there")
     except InvalidTransition as refusal:
         # The API refuses these with 409; one can only get here by publishing the command directly.
         log.warning("reprint %s refused: %s", envelope.event_id, refusal)
         record_outcome(doc, envelope.event_id, [])
         await repo.save(doc)
         return
-    destination = printers.get(job.document_type)
-    if destination is None:
-        raise PermanentError(f"no printer configured for {job.document_type}")
     error: str | None = None
     try:
-        document = await asyncio.to_thread(renderer.render, original)
-    except Exception as exc:  # noqa: BLE001 - rendering is deterministic; the history says why
-        log.exception("could not render the reprint of job %s", job.job_id)
-        error = f"could not render the {job.document_type}: {type(exc).__name__}: {exc}"
-    else:
-        try:
-            await _send(destination, document, policy)
-        except PrinterError as exc:
-            error = f"printer gave up after {policy.attempts} attempt(s): {exc}"
+        await send_with_retries(connect(job.printer), document, policy)
+    except PrinterError as exc:
+        error = f"printer gave up after {policy.attempts} attempt(s): {exc}"
     if error is None:
-        job.record_reprint(reason=command.reason, by=command.requested_by, printer=destination.uri, now=clock())
+        job.record_reprint(reason=command.reason, by=command.requested_by, printer=job.printer, now=clock())
     else:
         job.record_failed_reprint(reason=command.reason, by=command.requested_by, error=error, now=clock())
     new_doc = job_document(job, previous=doc)
@@ -163,8 +277,9 @@ async def handle_reprint_job(
     await repo.save(new_doc)
 
 
-async def _send(destination: Destination, document: bytes, policy: SendPolicy) -> None:
-    """Send to the printer, retrying with backoff; raises the last PrinterError when every attempt failed."""
+async def send_with_retries(printer: Printer, document: bytes, policy: SendPolicy) -> int:
+    """Send to the printer, retrying with backoff; the number of tries it took. Raises the last PrinterError
+    when every attempt failed."""
     async for attempt in AsyncRetrying(
         stop=stop_after_attempt(policy.attempts),
         wait=wait_exponential(multiplier=0.2, max=policy.max_backoff_seconds),
@@ -173,7 +288,8 @@ async def _send(destination: Destination, document: bytes, policy: SendPolicy) -
         reraise=True,
     ):
         with attempt:
-            await destination.printer.send(document)
+            await printer.send(document)
+    return attempt.retry_state.attempt_number
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -185,10 +301,10 @@ async def _settle(
     envelope: Envelope,
     job: PrintJob,
     previous: dict | None,
-    command: PrintDocument,
     *,
     repo: PrintJobRepository,
     bus: Bus,
+    command: PrintDocument | PrintPickList | None = None,
 ) -> None:
     """Store the job's outcome together with the event that tells it, then publish that event."""
     if job.printed:

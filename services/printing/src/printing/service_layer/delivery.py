@@ -1,0 +1,99 @@
+"""The worker's delivery loop: one task per network printer sends that printer's rendered jobs, oldest first.
+
+A dead printer holds up only its own task (its jobs wait, retried with backoff, then fail with the reason);
+the other printers' tasks go on. Each outcome goes back to the command consumer as a RecordDelivery (see
+handlers), and the printer's state (last success, last failure, online) is kept in `printer_status`, which only
+this loop writes.
+
+A job is sent once per attempt by this process: it remembers what it delivered until the consumer has settled
+it. After a crash between the printer taking a document and the RecordDelivery reaching Kafka, the job is still
+`rendered` and is sent again (raw port 9100 cannot tell whether it printed; a second copy beats a parcel without
+a label).
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from oms_platform.messaging import Bus
+from printing.adapters.printers import Printer
+from printing.adapters.repository import PrintJobRepository
+from printing.service_layer.handlers import Clock, SendPolicy, deliver
+
+log = logging.getLogger(__name__)
+
+
+class PrinterStatusStore(Protocol):
+    """Where the delivery loop keeps each printer's state."""
+
+    async def record(self, printer: str, *, ok: bool, at: datetime, error: str | None) -> None: ...
+
+
+@dataclass
+class DeliveryLoop:
+    """Finds printers with rendered jobs and keeps one sending task per printer."""
+
+    repo: PrintJobRepository
+    bus: Bus
+    connect: Callable[[str], Printer]
+    status: PrinterStatusStore
+    policy: SendPolicy
+    clock: Clock
+    poll_seconds: float = 0.5
+    _tasks: dict[str, asyncio.Task] = field(default_factory=dict)
+    _delivered: dict[tuple[str, int], float] = field(default_factory=dict)
+    _printers: dict[str, Printer] = field(default_factory=dict)
+
+    async def run(self) -> None:
+        """Look for work every `poll_seconds` until cancelled."""
+        try:
+            while True:
+                try:
+                    await self.tick()
+                except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup; it is logged
+                    log.exception("delivery loop: could not look for rendered jobs")
+                await asyncio.sleep(self.poll_seconds)
+        finally:
+            for task in self._tasks.values():
+                task.cancel()
+
+    async def tick(self) -> None:
+        """Start a task for each printer that has rendered jobs and no task running."""
+        for uri in await self.repo.printers_with_work():
+            task = self._tasks.get(uri)
+            if task is None or task.done():
+                self._tasks[uri] = asyncio.create_task(self.drain(uri), name=f"deliver {uri}")
+        self._forget_old()
+
+    async def drain(self, uri: str) -> None:
+        """Send the printer's rendered jobs one by one until none is left that this loop has not sent."""
+        while True:
+            docs = await self.repo.awaiting(printer=uri, limit=20)
+            fresh = [doc for doc in docs if (doc["_id"], int(doc["attempt"])) not in self._delivered]
+            if not fresh:
+                return
+            for doc in fresh:
+                outcome = await deliver(
+                    doc, printer=self._printer(uri), uri=uri, bus=self.bus, policy=self.policy, clock=self.clock
+                )
+                self._delivered[(doc["_id"], int(doc["attempt"]))] = time.monotonic()
+                await self.status.record(uri, ok=outcome.printed, at=self.clock(), error=outcome.reason)
+
+    async def wait_idle(self) -> None:
+        """Wait for the running tasks (tests)."""
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    def _printer(self, uri: str) -> Printer:
+        if uri not in self._printers:
+            self._printers[uri] = self.connect(uri)
+        return self._printers[uri]
+
+    def _forget_old(self) -> None:
+        # The consumer settles a delivered job within seconds; an hour-old memory only guards nothing.
+        cutoff = time.monotonic() - 3600
+        for key in [key for key, at in self._delivered.items() if at < cutoff]:
+            del self._delivered[key]
