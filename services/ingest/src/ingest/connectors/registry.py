@@ -6,6 +6,7 @@ import httpx
 
 from ingest.connectors import amazon, ebay, magento2
 from ingest.connectors import woocommerce
+from ingest.connectors import oscommerce, xcart4, xcart5
 from ingest.connectors.base import Connector, ConnectorError
 from ingest.domain.channels import ChannelConfig, resolve_credentials
 
@@ -15,6 +16,10 @@ CONNECTORS: dict[str, Callable[[ChannelConfig, Mapping[str, str], httpx.AsyncCli
     ebay.CHANNEL: ebay.build,
     amazon.CHANNEL: amazon.build,
     woocommerce.CHANNEL: woocommerce.build,
+    oscommerce.OSCOMMERCE: oscommerce.build_oscommerce,
+    oscommerce.ZENCART: oscommerce.build_zencart,
+    xcart4.CHANNEL: xcart4.build,
+    xcart5.CHANNEL: xcart5.build,
 }
 
 
