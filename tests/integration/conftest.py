@@ -6,6 +6,8 @@ how to start the infrastructure. They never skip.
 """
 
 import asyncio
+import email
+import email.policy
 import os
 import secrets
 import shutil
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from oms_devtools.system import CONSOLE, SERVICES, System
 
@@ -27,6 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 _PORT_BASE = int(os.environ.get("OMS_IT_PORT_BASE", "18100"))
 TEST_PORTS = {service: _PORT_BASE + n for n, service in enumerate((*SERVICES, CONSOLE), start=1)}
 CONSOLE_ADMIN_PASSWORD = secrets.token_hex(12)
+# Webhook secret of the channel accounts named "writeback" (the write-back tests' Shopify and WooCommerce shops).
+WRITEBACK_WEBHOOK_SECRET = "writeback-webhook-secret-0123456789"
 START_INFRA = "make test (or: make infra-up, then export the variables from .oms/infra/infra.env)"
 
 
@@ -105,8 +110,30 @@ def api_keys() -> dict[str, str]:
     return {role: secrets.token_hex(16) for role in ("admin", "ops", "packer", "console")}
 
 
+class Mailbox:
+    """A real SMTP server (aiosmtpd) the services send follow-up emails to; `messages` holds what arrived."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.port = _free_port()
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+
 @pytest.fixture(scope="session")
-def system(endpoints, printer, api_keys, tmp_path_factory) -> System:
+def mailbox() -> Mailbox:
+    """The SMTP server of the session (INGEST_SMTP_HOST/PORT point at it)."""
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    yield box
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def system(endpoints, printer, api_keys, mailbox, tmp_path_factory) -> System:
     """All five services (API + worker each) and the console on the real infrastructure, with databases of their own."""
     kafka, mongo = endpoints
     run_id = uuid.uuid4().hex[:8]
@@ -123,8 +150,16 @@ def system(endpoints, printer, api_keys, tmp_path_factory) -> System:
         "PRINTING_INVOICE_PRINTER": printer.uri,
         "PRINTING_LABEL_PRINTER": printer.uri,
         "INGEST_WEBHOOK_SECRETS": (
-            "shopify:fernbrook:sample-shopify-client-secret-A,woocommerce:shop:sample-woo-webhook-secret-A"
+            "shopify:fernbrook:sample-shopify-client-secret-A,woocommerce:shop:sample-woo-webhook-secret-A,"
+            f"shopify:writeback:{WRITEBACK_WEBHOOK_SECRET},woocommerce:writeback:{WRITEBACK_WEBHOOK_SECRET}"
         ),
+        "INGEST_SMTP_HOST": "127.0.0.1",
+        "INGEST_SMTP_PORT": str(mailbox.port),
+        "INGEST_SMTP_FROM": "orders@oms.test",
+        # Write-backs retry quickly here: 0.5 s, then 1 s; failed after three attempts.
+        "INGEST_WRITEBACK_BACKOFF_SECONDS": "0.5",
+        "INGEST_WRITEBACK_MAX_ATTEMPTS": "3",
+        "INGEST_WRITEBACK_TICK_SECONDS": "0.2",
         **{f"{s.upper()}_DATABASE": f"oms_{s}_it_{run_id}" for s in SERVICES},
     }
     log_dir = tmp_path_factory.mktemp("service-logs")
@@ -136,6 +171,12 @@ def system(endpoints, printer, api_keys, tmp_path_factory) -> System:
     finally:
         running.stop()
         print(f"service logs: {log_dir}")
+
+
+@pytest.fixture(scope="session")
+def writeback_webhook_secret() -> str:
+    """The webhook secret of the Shopify and WooCommerce accounts named "writeback"."""
+    return WRITEBACK_WEBHOOK_SECRET
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,16 @@ from fastapi import FastAPI
 
 from ingest.adapters.channel_store import MongoChannelStore
 from ingest.adapters.intake_store import MongoIntakeStore
-from ingest.connectors.registry import build_connector
+from ingest.adapters.email import SmtpSender
+from ingest.adapters.writeback_store import MongoWriteBackStore
+from ingest.connectors.registry import CAPABILITIES, build_connector, build_writeback
 from ingest.service_layer.polling import Poller
 from ingest.config import Settings
 from ingest.entrypoints.api import ingest_router
 from ingest.entrypoints.channels_api import channels_router
-from ingest.entrypoints.worker import run_republisher
+from ingest.entrypoints.worker import register_subscribers, run_republisher, run_writeback_scheduler
+from ingest.entrypoints.writebacks_api import writebacks_router
+from ingest.service_layer.writebacks import Scheduler, WriteBackRunner
 from oms_platform.auth import ApiKeys
 from oms_platform.messaging import Bus
 from oms_platform.runtime import connect, run_worker, service_api, utc_now
@@ -38,6 +42,11 @@ def build_api(settings: Settings) -> FastAPI:
         async with httpx.AsyncClient(timeout=settings.poll_http_timeout_seconds) as http:
             yield build_connector(config, http=http)
 
+    # Before the channel routes: `/channels/capabilities` is not a channel id.
+    router.include_router(writebacks_router(
+        store=MongoWriteBackStore(mongo[settings.database]), bus=Bus(broker, PRODUCER),
+        keys=ApiKeys(settings.api_keys.get_secret_value()), capabilities=CAPABILITIES,
+    ))
     router.include_router(channels_router(
         channels=MongoChannelStore(mongo[settings.database]), keys=ApiKeys(settings.api_keys.get_secret_value()),
         clock=utc_now, store=store, bus=Bus(broker, PRODUCER), connect=connect_channel,
@@ -47,10 +56,30 @@ def build_api(settings: Settings) -> FastAPI:
 
 
 def run_ingest_worker(settings: Settings) -> None:
-    """Run the re-publisher until SIGINT/SIGTERM: create topics and indexes, then loop."""
+    """Run the re-publisher, the poller, the write-back consumer and its scheduler until SIGINT/SIGTERM."""
     broker, mongo = connect(settings, client_id="ingest-worker")
     store = MongoIntakeStore(mongo[settings.database])
     bus = Bus(broker, PRODUCER)
+    writeback_store = MongoWriteBackStore(mongo[settings.database])
+    writeback_http = httpx.AsyncClient(timeout=settings.writeback_timeout_seconds)
+    follow_up = None
+    if settings.smtp_host:
+        follow_up = SmtpSender(
+            host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            starttls=settings.smtp_starttls, timeout=settings.writeback_timeout_seconds,
+            tracking_url=settings.tracking_url)
+    runner = WriteBackRunner(
+        store=writeback_store, channels=MongoChannelStore(mongo[settings.database]), bus=bus, clock=utc_now,
+        build=lambda config: build_writeback(config, http=writeback_http), capabilities=CAPABILITIES,
+        send_follow_up=follow_up, tracking_url=settings.tracking_url, max_attempts=settings.writeback_max_attempts,
+        backoff_seconds=settings.writeback_backoff_seconds)
+    register_subscribers(broker, runner=runner, follow_up=follow_up is not None, max_attempts=settings.max_attempts)
+
+    async def create_indexes() -> None:
+        await store.create_indexes()
+        await writeback_store.create_indexes()
 
     async def republish(stop: asyncio.Event) -> None:
         # The channel poller runs beside the re-publisher, which normalises polled intakes through it.
@@ -69,6 +98,9 @@ def run_ingest_worker(settings: Settings) -> None:
                     normalise_polled=poller.normalise_polled,
                 ),
                 poller.run(stop, tick=settings.poll_tick_seconds),
+                run_writeback_scheduler(scheduler=Scheduler(store=writeback_store, bus=bus, clock=utc_now),
+                                        every=settings.writeback_tick_seconds, stop=stop),
             )
+        await writeback_http.aclose()
 
-    run_worker(broker, settings, mongo, on_startup=store.create_indexes, background=republish)
+    run_worker(broker, settings, mongo, on_startup=create_indexes, background=republish)

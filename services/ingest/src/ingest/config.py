@@ -1,5 +1,7 @@
 """Settings of the ingest service (env prefix INGEST_, plus the shared KAFKA_/MONGODB_/OMS_ ones)."""
 
+from urllib.parse import quote
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -51,6 +53,27 @@ class Settings(ServiceSettings):
         "download requested); each channel polls on its `interval_seconds`.")
     poll_http_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one HTTP call to a channel API.")
 
+    writeback_max_attempts: int = Field(
+        5, ge=1, le=50, description="Attempts of one channel write-back (or follow-up email) before it is 'failed' "
+        "(staff can retry it).")
+    writeback_backoff_seconds: float = Field(
+        30.0, gt=0, description="Wait after a write-back's first failed attempt; it doubles each attempt (capped "
+        "at an hour).")
+    writeback_tick_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often the ingest worker looks for write-backs whose next attempt is due.")
+    writeback_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one write-back call to a channel.")
+    tracking_url_template: str = Field(
+        "https://parcelsapp.com/en/tracking/{tracking_number}",
+        description="Tracking link in follow-up emails and channel notes; `{tracking_number}` and `{carrier}` are "
+        "filled in (empty: no link).")
+    smtp_host: str | None = Field(
+        None, description="SMTP server of the follow-up emails sent after shipment; unset: no follow-up emails.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="Port of the SMTP server.")
+    smtp_from: str = Field("orders@localhost", description="From address of the follow-up emails.")
+    smtp_username: str | None = Field(None, description="SMTP login name (unset: no login).")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password; never logged.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+
     @field_validator("webhook_secrets")
     @classmethod
     def _secrets_readable(cls, value: SecretStr) -> SecretStr:
@@ -65,3 +88,9 @@ class Settings(ServiceSettings):
     def woocommerce_statuses(self) -> tuple[str, ...]:
         """The WooCommerce statuses configured as unprocessed."""
         return tuple(s.strip() for s in self.woocommerce_unprocessed_statuses.split(",") if s.strip())
+
+    def tracking_url(self, carrier: str, tracking_number: str) -> str | None:
+        """The tracking link of a parcel, from INGEST_TRACKING_URL_TEMPLATE (None when it is empty)."""
+        if not self.tracking_url_template or not tracking_number:
+            return None
+        return self.tracking_url_template.format(tracking_number=quote(tracking_number), carrier=quote(carrier))

@@ -84,6 +84,9 @@ class ShipmentNotice:
     tracking_number: str
     shipped_at: datetime
     line_ids: list[str] = field(default_factory=list)  # the channel's line ids shipped; empty = the whole order
+    quantities: dict[str, int] = field(default_factory=dict)  # line id -> quantity shipped (channels that ask)
+    service: str | None = None  # the shipping service (Amazon's shippingMethod)
+    tracking_url: str | None = None  # where the buyer follows the parcel (Shopify shows it)
 
 
 @dataclass(frozen=True)

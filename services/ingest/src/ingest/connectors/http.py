@@ -61,3 +61,21 @@ async def get_json(
 def dumps(value: Any) -> str:
     """A channel's JSON object as text for the intake log (UTF-8 characters kept as they are)."""
     return json.dumps(value, ensure_ascii=False)
+
+
+async def send_json(
+    http: httpx.AsyncClient, method: str, url: str, *, channel: str, json_body: Any = None,
+    headers: dict[str, str] | None = None, auth: httpx.Auth | tuple[str, str] | None = None,
+) -> httpx.Response:
+    """Send a write (POST/PUT) with a JSON body; the response when 2xx, else ConnectorError/RateLimited with why."""
+    try:
+        response = await http.request(method, url, json=json_body, headers=headers, auth=auth)
+    except httpx.HTTPError as exc:
+        raise ConnectorError(f"{channel}: cannot reach {url.split('?')[0]} ({type(exc).__name__})") from None
+    if response.status_code == 429:
+        raise RateLimited(f"{channel}: {_why(response)}", retry_after=retry_after(response))
+    if response.status_code in (401, 403):
+        raise ConnectorError(f"{channel}: credentials refused ({_why(response)})")
+    if response.status_code >= 400:
+        raise ConnectorError(f"{channel}: {_why(response)}")
+    return response

@@ -1,15 +1,20 @@
-"""The ingest worker: the re-publisher loop that sends intakes stored but never published."""
+"""The ingest worker: the re-publisher loop that sends intakes stored but never published, the write-back command
+consumer with its forwarder of orders events, and the scheduler of write-back attempts."""
 
 import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
+from faststream.kafka import KafkaBroker
+
 from ingest.adapters.intake_store import IntakeStore
 from ingest.domain.channel_orders import DEFAULT_WOOCOMMERCE_STATUSES
-from ingest.service_layer import handlers
+from ingest.service_layer import handlers, writebacks
 from ingest.service_layer.handlers import Clock
-from oms_platform.messaging import Bus
+from ingest.service_layer.writebacks import WriteBackRunner
+from oms_contracts import topics
+from oms_platform.messaging import Bus, subscribe
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,35 @@ async def run_republisher(
                                            normalise_polled=normalise_polled)
         except Exception:  # noqa: BLE001 - retried next round; the intakes wait as `received`
             log.exception("re-publish round failed; trying again in %.0f s", every)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        except TimeoutError:
+            pass
+
+
+def register_subscribers(broker: KafkaBroker, *, runner: WriteBackRunner, follow_up: bool, max_attempts: int) -> None:
+    """Wire the ingest command consumer (the only writer of write-backs) and the forwarder of orders events."""
+
+    async def on_ingest_command(envelope) -> None:
+        # One consumer for the whole topic: every ingest command is dispatched from here by its type.
+        await writebacks.handle_command(envelope, runner=runner)
+
+    async def on_order_event(envelope) -> None:
+        await writebacks.forward_event(envelope, bus=runner.bus, capabilities=runner.capabilities,
+                                       follow_up=follow_up)
+
+    subscribe(broker, topics.INGEST_COMMANDS, group_id="ingest", handler=on_ingest_command, max_attempts=max_attempts)
+    subscribe(broker, topics.ORDERS_EVENTS, group_id="ingest.orders-events", handler=on_order_event,
+              max_attempts=max_attempts)
+
+
+async def run_writeback_scheduler(*, scheduler: writebacks.Scheduler, every: float, stop: asyncio.Event) -> None:
+    """Every `every` seconds send the next attempt of each write-back whose backoff is over, until `stop` is set."""
+    while not stop.is_set():
+        try:
+            await scheduler.send_due()
+        except Exception:  # noqa: BLE001 - database or broker unreachable: the write-backs wait, tried next round
+            log.exception("write-back scheduling round failed; trying again in %.1f s", every)
         try:
             await asyncio.wait_for(stop.wait(), timeout=every)
         except TimeoutError:

@@ -56,8 +56,12 @@ def order_received(
     Everything in it derives from the stored intake (event id, correlation id = intake id, occurred_at =
     received_at), so re-publishing the intake sends the very same message.
     """
+    order = normalised.order
+    if intake.account and order.channel_account is None:
+        # The account it came in on: write-back finds the channel's configuration by (kind, account).
+        order = order.model_copy(update={"channel_account": intake.account})
     payload = OrderReceived(
-        intake_id=intake.intake_id, channel_updated_at=normalised.channel_updated_at, order=normalised.order,
+        intake_id=intake.intake_id, channel_updated_at=normalised.channel_updated_at, order=order,
         lock_reason=normalised.lock_reason, shipped_on_channel=normalised.shipped_on_channel,
     )
     envelope = bus.envelope(

@@ -15,6 +15,7 @@ from datetime import datetime
 from ingest.adapters.channel_store import ChannelStore
 from ingest.adapters.intake_store import IntakeStore
 from ingest.connectors.base import Connector, ConnectorError, Placement, RateLimited, RawOrder
+from ingest.connectors.registry import polled
 from ingest.domain.channels import (
     ChannelConfig,
     ChannelStatus,
@@ -95,6 +96,8 @@ class Poller:
         started = []
         now = self.clock()
         for config in await self.channels.configs():
+            if not polled(config):
+                continue  # configured for write-back only: its orders come by webhook
             running = self._running.get(config.channel_id)
             if running is not None and not running.done():
                 continue
