@@ -12,7 +12,7 @@ from oms_contracts.orders.v1 import OrderSnapshot
 from oms_platform.documents import ConcurrentWrite
 from oms_platform.testing import InMemoryDocuments, RecordingBus, SteppingClock
 from inventory.adapters.items import OPEN_STATUSES, outstanding
-from inventory.adapters.repository import ledger_document, stock_document
+from inventory.adapters.repository import allocation_by_location, holdings, ledger_document, stock_document
 from inventory.domain.model import LedgerEntry, Stock
 from inventory.service_layer.handlers import handle_command
 
@@ -75,6 +75,23 @@ class FakeRepository:
 
     async def entries(self, sku: str, *, after_seq: int, limit: int) -> list[LedgerEntry]:
         return [_entry(d) for d in self._of(sku) if d["seq"] > after_seq][:limit]
+
+    async def order_allocation(self, sku: str, order_id: uuid.UUID) -> dict[str, int]:
+        return allocation_by_location([d for d in self._of(sku) if d.get("order_id") == str(order_id)])
+
+    async def order_holdings(self, sku: str) -> list:
+        return holdings(self._of(sku))
+
+    async def stocks(self, skus: list[str]) -> dict[str, Stock]:
+        return {sku: Stock.model_validate(self.stock[sku]) for sku in skus if sku in self.stock}
+
+    async def stock_at(self, location: str, *, after: str | None, limit: int) -> list[Stock]:
+        return [Stock.model_validate(self.stock[sku]) for sku in sorted(self.stock)
+                if location in self.stock[sku]["locations"] and (after is None or sku > after)][:limit]
+
+    async def oversold(self, *, after: str | None, limit: int) -> list[Stock]:
+        return [Stock.model_validate(self.stock[sku]) for sku in sorted(self.stock)
+                if self.stock[sku]["available"] < 0 and (after is None or sku > after)][:limit]
 
     def entries_of(self, sku: str) -> list[dict]:
         """The SKU's stored ledger documents in seq order (for assertions)."""

@@ -9,7 +9,7 @@ from oms_platform.messaging import Bus
 from oms_platform.runtime import connect, run_worker, service_api, utc_now
 from inventory.adapters.repository import MongoStockRepository
 from inventory.config import Settings
-from inventory.entrypoints.api import items_router, purchase_orders_router, stock_router
+from inventory.entrypoints.api import items_router, locations_router, purchase_orders_router, stock_router
 from inventory.entrypoints.worker import register_subscribers
 
 PRODUCER = "inventory"
@@ -23,6 +23,7 @@ def build_api(settings: Settings) -> FastAPI:
     bus = Bus(broker, PRODUCER)
     router = APIRouter()
     router.include_router(stock_router(repo=repo, bus=bus, keys=keys))
+    router.include_router(locations_router(repo=repo, keys=keys))
     timeout = settings.command_timeout_seconds
     router.include_router(items_router(repo=repo, bus=bus, keys=keys, command_timeout=timeout))
     router.include_router(purchase_orders_router(repo=repo, bus=bus, keys=keys, command_timeout=timeout))

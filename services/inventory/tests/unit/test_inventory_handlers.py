@@ -12,6 +12,7 @@ from oms_contracts.inventory.v1 import (
     ReleaseStock,
     ShipStock,
     StockAllocated,
+    StockAvailableChanged,
     StockLevelChanged,
 )
 from oms_contracts.orders.v1 import (
@@ -55,8 +56,10 @@ class TestAdjustStock:
         assert levels(repo) == (10, 0, 10) and repo.stock["MUG"]["seq"] == 1
         [entry] = repo.entries_of("MUG")
         assert (entry["seq"], entry["on_hand_delta"], entry["reason"], entry["by"]) == (1, 10, "delivery", "ops-key-1")
-        [(envelope, key)] = bus.published
-        assert isinstance(envelope.payload, StockLevelChanged) and key == "MUG"
+        [(level, key), (available, available_key)] = bus.published
+        assert isinstance(level.payload, StockLevelChanged) and key == "MUG"
+        assert isinstance(available.payload, StockAvailableChanged) and available_key == "MUG"
+        assert (available.payload.previous_available, available.payload.available) == (0, 10)
 
     async def test_each_change_takes_the_next_seq_and_totals_cover_every_location(self, stock_in, repo):
         await stock_in(delta=10)
@@ -74,7 +77,7 @@ class TestAdjustStock:
         stored, ledger = dict(repo.stock["MUG"]), dict(repo.ledger)
         await handle(envelope)
         assert repo.stock["MUG"] == stored and repo.ledger == ledger
-        assert bus.event_ids()[0] == bus.event_ids()[1] and len(bus.published) == 2
+        assert bus.event_ids()[:2] == bus.event_ids()[2:] and len(bus.published) == 4
 
     async def test_taking_out_more_than_on_hand_is_refused_to_the_dlq_and_stays_refused(
         self, stock_in, handle, command, repo, bus
@@ -86,7 +89,7 @@ class TestAdjustStock:
         await stock_in(delta=10)
         with pytest.raises(PermanentError, match="would leave on_hand at -3"):
             await handle(refused)  # replayed later, it is still the refusal it was
-        assert levels(repo) == (12, 0, 12) and len(bus.published) == 2
+        assert levels(repo) == (12, 0, 12) and len(bus.payloads(StockLevelChanged)) == 2
         assert repo.entries_of("MUG")[1]["refused"] and repo.stock["MUG"]["seq"] == 3
 
 
@@ -145,9 +148,9 @@ class TestAllocateStock:
         await stock_in(delta=10)
         envelope = command(AllocateStock(order_id=uuid.uuid4(), sku="MUG", quantity=3))
         await handle(envelope)
-        first = bus.event_ids()[1:]
+        first = bus.event_ids()[2:]
         await handle(envelope)
-        assert levels(repo) == (10, 3, 7) and bus.event_ids()[3:] == first
+        assert levels(repo) == (10, 3, 7) and bus.event_ids()[5:] == first and len(first) == 3
 
 
 class TestShipStock:
@@ -201,7 +204,7 @@ class TestReleaseStock:
         published = len(bus.published)
         await handle(release)
         assert levels(repo) == (10, 2, 8)
-        assert bus.event_ids()[published:] == bus.event_ids()[published - 1:published]
+        assert bus.event_ids()[published:] == bus.event_ids()[published - 2:published]
 
 
 class TestCrashBetweenLedgerAndStock:
@@ -213,10 +216,10 @@ class TestCrashBetweenLedgerAndStock:
         repo.crash_before_stock_save = True
         with pytest.raises(ConnectionError):
             await handle(envelope)
-        assert levels(repo) == (10, 0, 10) and len(repo.entries_of("MUG")) == 2 and len(bus.published) == 1
+        assert levels(repo) == (10, 0, 10) and len(repo.entries_of("MUG")) == 2 and len(bus.published) == 2
         await handle(envelope)
         assert levels(repo) == (10, 4, 6) and repo.stock["MUG"]["seq"] == 2 and len(repo.entries_of("MUG")) == 2
-        assert [type(p) for p in bus.payloads()[1:]] == [StockLevelChanged, StockAllocated]
+        assert [type(p) for p in bus.payloads()[2:]] == [StockLevelChanged, StockAllocated, StockAvailableChanged]
 
     async def test_the_next_command_for_the_sku_finishes_a_pending_entry_first(
         self, stock_in, handle, command, repo, bus

@@ -98,7 +98,7 @@ class TestDecide:
     def test_an_adjustment_of_a_new_sku_creates_its_stock_and_announces_the_level(self):
         decision = decide(None, AdjustStock(sku="MUG", delta=5, reason="opening stock", adjusted_by="ops"))
         assert decision.stock.at("default").on_hand == 5
-        [event] = decision.events
+        event, _available = decision.events
         assert isinstance(event, StockLevelChanged) and (event.on_hand, event.available) == (5, 5)
 
     def test_allocating_an_unknown_sku_is_all_short_and_creates_no_stock(self):
@@ -108,7 +108,8 @@ class TestDecide:
 
     def test_allocating_a_known_sku_announces_level_and_outcome(self):
         decision = decide(stocked(1), AllocateStock(order_id=ORDER, sku="MUG", quantity=2))
-        level, allocated = decision.events
+        level, allocated, available = decision.events
+        assert (available.previous_available, available.available) == (1, -1)
         assert level.available == -1 and (allocated.requested, allocated.short, allocated.known_sku) == (2, 1, True)
 
     def test_shipping_an_unknown_sku_changes_and_announces_nothing(self):
@@ -121,5 +122,5 @@ class TestDecide:
 
     def test_releasing_a_known_sku_announces_the_new_level(self):
         decision = decide(stocked(5, 2), ReleaseStock(order_id=ORDER, sku="MUG", quantity=2))
-        [event] = decision.events
+        event, _available = decision.events
         assert isinstance(event, StockLevelChanged) and (event.allocated, event.available) == (0, 5)

@@ -1,7 +1,7 @@
 """Stock documents (collection `stock`, `_id` = SKU), the stock ledger (`ledger`, `_id` = command id) and items."""
 
 import uuid
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
@@ -30,6 +30,44 @@ class StockRepository(Protocol):
 
     async def entries(self, sku: str, *, after_seq: int, limit: int) -> list[LedgerEntry]: ...
 
+    async def order_allocation(self, sku: str, order_id: uuid.UUID) -> dict[str, int]: ...
+
+    async def order_holdings(self, sku: str) -> list["OrderHolding"]: ...
+
+    async def stocks(self, skus: list[str]) -> dict[str, Stock]: ...
+
+    async def stock_at(self, location: str, *, after: str | None, limit: int) -> list[Stock]: ...
+
+    async def oversold(self, *, after: str | None, limit: int) -> list[Stock]: ...
+
+
+class OrderHolding(NamedTuple):
+    """What one order holds of a SKU: its net allocation and the ledger seq of its first allocation."""
+
+    order_id: uuid.UUID
+    allocated: int
+    first_seq: int
+
+
+def holdings(entries: list[dict[str, Any]]) -> list[OrderHolding]:
+    """Orders with a positive net allocation, from their stored ledger entries, first allocated first."""
+    totals: dict[str, list[int]] = {}
+    for doc in sorted(entries, key=lambda d: d["seq"]):
+        if doc.get("order_id") and doc.get("applies_to_stock"):
+            held = totals.setdefault(doc["order_id"], [0, doc["seq"]])
+            held[0] += doc["allocated_delta"]
+    return sorted((OrderHolding(uuid.UUID(order_id), allocated, first_seq)
+                   for order_id, (allocated, first_seq) in totals.items() if allocated > 0), key=lambda h: h.first_seq)
+
+
+def allocation_by_location(entries: list[dict[str, Any]]) -> dict[str, int]:
+    """Net allocation per location from one order's stored ledger entries of one SKU."""
+    held: dict[str, int] = {}
+    for doc in entries:
+        if doc.get("applies_to_stock"):
+            held[doc["location"]] = held.get(doc["location"], 0) + doc["allocated_delta"]
+    return held
+
 
 class MongoStockRepository:
     """Stock and ledger in MongoDB; only inserts and seq-guarded replaces, so FerretDB behaves like MongoDB."""
@@ -43,6 +81,8 @@ class MongoStockRepository:
     async def create_indexes(self) -> None:
         """One ledger entry per (SKU, seq): a second writer claiming the same position fails."""
         await self.ledger.create_index([("sku", ASCENDING), ("seq", ASCENDING)], unique=True, name="sku_seq")
+        await self.ledger.create_index([("sku", ASCENDING), ("order_id", ASCENDING)], name="sku_order")
+        await self.stock.create_index([("available", ASCENDING)], name="available")
 
     async def get_stock(self, sku: str) -> Stock | None:
         """The stock of a SKU, or None when the SKU was never stocked."""
@@ -87,6 +127,39 @@ class MongoStockRepository:
         """A page of the SKU's ledger in seq order, after `after_seq`."""
         cursor = self.ledger.find({"sku": sku, "seq": {"$gt": after_seq}}).sort("seq", ASCENDING).limit(limit)
         return [_entry(doc) for doc in await cursor.to_list(length=limit)]
+
+    async def order_allocation(self, sku: str, order_id: uuid.UUID) -> dict[str, int]:
+        """What an order holds of a SKU per location, summed from its ledger entries."""
+        cursor = self.ledger.find({"sku": sku, "order_id": str(order_id)},
+                                  {"location": 1, "allocated_delta": 1, "applies_to_stock": 1})
+        return allocation_by_location(await cursor.to_list(length=None))
+
+    async def order_holdings(self, sku: str) -> list[OrderHolding]:
+        """Every order holding a SKU, first allocated first (read from the ledger)."""
+        cursor = self.ledger.find({"sku": sku, "order_id": {"$ne": None}},
+                                  {"order_id": 1, "seq": 1, "allocated_delta": 1, "applies_to_stock": 1})
+        return holdings(await cursor.to_list(length=None))
+
+    async def stocks(self, skus: list[str]) -> dict[str, Stock]:
+        """The stock documents of some SKUs (those that have one)."""
+        cursor = self.stock.find({"_id": {"$in": skus}})
+        return {doc["_id"]: Stock.model_validate(doc) for doc in await cursor.to_list(length=None)}
+
+    async def stock_at(self, location: str, *, after: str | None, limit: int) -> list[Stock]:
+        """Stock of every SKU ever recorded at a location, in SKU order, after the SKU `after`."""
+        query: dict[str, Any] = {f"locations.{location}": {"$exists": True}}
+        if after:
+            query["_id"] = {"$gt": after}
+        cursor = self.stock.find(query).sort("_id", ASCENDING).limit(limit)
+        return [Stock.model_validate(doc) for doc in await cursor.to_list(length=limit)]
+
+    async def oversold(self, *, after: str | None, limit: int) -> list[Stock]:
+        """SKUs whose total available is below zero, in SKU order, after the SKU `after`."""
+        query: dict[str, Any] = {"available": {"$lt": 0}}
+        if after:
+            query["_id"] = {"$gt": after}
+        cursor = self.stock.find(query).sort("_id", ASCENDING).limit(limit)
+        return [Stock.model_validate(doc) for doc in await cursor.to_list(length=limit)]
 
 
 def stock_document(stock: Stock) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Stock of one SKU per location, the arithmetic of every change, and the ledger entry that records it.
 
-Orders carry no location, so allocation and shipping happen at the default location; adjustments name theirs.
+Orders carry no location: an order allocates at its SKU's allocation location (the stock item's default location,
+else `default`), and shipping or releasing takes from wherever that order's allocation is (the ledger knows).
 """
 
 import re
@@ -15,11 +16,15 @@ from oms_contracts.inventory.v1 import (
     DEFAULT_LOCATION,
     AdjustStock,
     AllocateStock,
+    CountStock,
     ReceiveStock,
+    ReceiveTransfer,
     ReleaseStock,
     ShipStock,
     StockAllocated,
+    StockAvailableChanged,
     StockLevelChanged,
+    TransferStock,
 )
 from inventory.domain.errors import StockRefused
 
@@ -149,10 +154,77 @@ class Decision:
     events: list[Message] = field(default_factory=list)
 
 
+StockCommand = (
+    AdjustStock | AllocateStock | ShipStock | ReleaseStock | ReceiveStock | CountStock | TransferStock | ReceiveTransfer
+)
+
+
 def decide(
-    stock: Stock | None, command: AdjustStock | AllocateStock | ShipStock | ReleaseStock | ReceiveStock
+    stock: Stock | None,
+    command: StockCommand,
+    *,
+    command_id: uuid.UUID | None = None,
+    allocate_at: str = DEFAULT_LOCATION,
+    order_allocation: dict[str, int] | None = None,
 ) -> Decision:
-    """Apply the stock rules to one command; raises StockRefused when the command is not allowed."""
+    """Apply the stock rules to one command; raises StockRefused when the command is not allowed.
+
+    `allocate_at` is where an order allocates; `order_allocation` is what the command's order holds per location
+    (read from the ledger), so a ship or release takes from there. A change of the SKU's total available adds
+    `inventory.stock_available_changed`.
+    """
+    decision = _decide(stock, command, command_id=command_id, allocate_at=allocate_at,
+                       order_allocation=order_allocation or {})
+    if decision.stock is None:
+        return decision
+    before, after = (stock or Stock.new(command.sku)).totals, decision.stock.totals
+    if before.available != after.available:
+        decision.events.append(StockAvailableChanged(
+            sku=command.sku, available=after.available, previous_available=before.available,
+            on_hand=after.on_hand, allocated=after.allocated))
+    return decision
+
+
+def _held_at(order_allocation: dict[str, int], fallback: str) -> str:
+    """The location holding most of an order's allocation (the fallback when it holds nothing)."""
+    held = {location: quantity for location, quantity in order_allocation.items() if quantity > 0}
+    return max(sorted(held), key=held.__getitem__) if held else fallback
+
+
+def _decide(
+    stock: Stock | None, command: StockCommand, *, command_id: uuid.UUID | None, allocate_at: str,
+    order_allocation: dict[str, int],
+) -> Decision:
+    if isinstance(command, CountStock):
+        current = stock or Stock.new(command.sku)
+        _check_location(command.location)
+        was = current.at(command.location).on_hand
+        difference = command.counted - was
+        reason = f"stock count at {command.location}: counted {command.counted}, was {was} ({difference:+d}): " \
+                 f"{command.reason}"
+        change = Change(location=command.location, on_hand_delta=difference, reason=reason)
+        after = current.apply(change)
+        return Decision(change, after, [level_changed(after, change)])
+    if isinstance(command, TransferStock):
+        current = stock or Stock.new(command.sku)
+        _check_location(command.to_location)
+        if command.from_location == command.to_location:
+            raise StockRefused(f"a transfer needs two different locations (both are {command.from_location})")
+        out = current.adjust(location=command.from_location, delta=-command.quantity,
+                             reason=f"transfer of {command.quantity} to {command.to_location}: {command.reason}")
+        after = current.apply(out)
+        arrive = ReceiveTransfer(
+            sku=command.sku, transfer_id=command_id or uuid.uuid4(), from_location=command.from_location,
+            to_location=command.to_location, quantity=command.quantity, reason=command.reason,
+            transferred_by=command.transferred_by,
+        )
+        return Decision(out, after, [level_changed(after, out), arrive])
+    if isinstance(command, ReceiveTransfer):
+        current = stock or Stock.new(command.sku)
+        change = current.adjust(location=command.to_location, delta=command.quantity,
+                                reason=f"transfer of {command.quantity} from {command.from_location}: {command.reason}")
+        after = current.apply(change)
+        return Decision(change, after, [level_changed(after, change)])
     if isinstance(command, ReceiveStock):
         current = stock or Stock.new(command.sku)
         change = current.adjust(location=command.location, delta=command.quantity,
@@ -178,7 +250,7 @@ def decide(
                 known_sku=False,
             )
             return Decision(change, None, [allocated])
-        change = stock.allocate(order_id=command.order_id, quantity=command.quantity)
+        change = stock.allocate(order_id=command.order_id, quantity=command.quantity, location=allocate_at)
         after = stock.apply(change)
         allocated = StockAllocated(
             order_id=command.order_id, sku=command.sku, requested=command.quantity, short=change.short
@@ -192,7 +264,8 @@ def decide(
                 order_id=command.order_id,
             )
             return Decision(change, None, [])
-        change = stock.ship(order_id=command.order_id, quantity=command.quantity)
+        change = stock.ship(order_id=command.order_id, quantity=command.quantity,
+                            location=_held_at(order_allocation, allocate_at))
         after = stock.apply(change)
         return Decision(change, after, [level_changed(after, change)])
     if isinstance(command, ReleaseStock):
@@ -203,7 +276,8 @@ def decide(
                 order_id=command.order_id,
             )
             return Decision(change, None, [])
-        change = stock.release(order_id=command.order_id, quantity=command.quantity)
+        change = stock.release(order_id=command.order_id, quantity=command.quantity,
+                               location=_held_at(order_allocation, allocate_at))
         after = stock.apply(change)
         return Decision(change, after, [level_changed(after, change)])
     raise TypeError(f"inventory cannot handle {type(command).__name__}")
@@ -247,6 +321,7 @@ class LedgerEntry(BaseModel):
     reason: str
     order_id: uuid.UUID | None = None
     purchase_order_id: uuid.UUID | None = None
+    short: int = Field(0, ge=0, description="Allocation only: how much of it was not available (oversold).")
     by: str | None = None
     at: datetime
     levels: Levels = Field(description="The location's levels after the entry.")
@@ -270,3 +345,15 @@ def _check_location(location: str) -> None:
     """Refuse a location name that cannot be a document key."""
     if not re.fullmatch(LOCATION_PATTERN, location):
         raise StockRefused(f"location {location!r} is not a valid name (letters, digits, '_' and '-', up to 50)")
+
+
+def overselling(on_hand: int, holdings: list[tuple[uuid.UUID, int]]) -> list[tuple[uuid.UUID, int, int]]:
+    """The orders that took a SKU below zero available: (order, allocated, short), from its holdings in the order
+    they were first allocated. On-hand stock covers the earliest orders; whatever is allocated beyond it is short."""
+    result, covered = [], 0
+    for order_id, allocated in holdings:
+        covered += allocated
+        short = min(allocated, covered - on_hand)
+        if short > 0:
+            result.append((order_id, allocated, short))
+    return result

@@ -15,20 +15,22 @@ from oms_contracts import Message, derived_id
 from oms_contracts.inventory.v1 import (
     AdjustStock,
     CancelPurchaseOrder,
+    CountStock,
     CreatePurchaseOrder,
     OpenPurchaseOrder,
     PurchaseOrderLine,
     PurchaseOrderRejected,
     ReceivePurchaseOrder,
+    TransferStock,
 )
 from oms_platform.documents import recorded_outcome
 from oms_platform.auth import ApiKeys, Caller, require_role
 from oms_platform.messaging import Bus
 from inventory.adapters.repository import StockRepository
 from inventory.domain.errors import StockRefused
-from inventory.domain.items import StockItem, parse_csv, to_csv
+from inventory.domain.items import StockItem, low_stock, parse_csv, to_csv
 from inventory.domain.purchase_orders import PurchaseOrder
-from inventory.domain.model import Stock
+from inventory.domain.model import LOCATION_PATTERN, Stock, overselling
 from inventory.domain.verify import LedgerCheck, verify
 from inventory.entrypoints.schemas import (
     AdjustmentAccepted,
@@ -37,14 +39,24 @@ from inventory.entrypoints.schemas import (
     ImportAccepted,
     LedgerEntryPublic,
     LedgerPage,
+    LevelsPublic,
+    LocationStockPage,
+    LocationStockPublic,
+    LowStockPage,
+    LowStockPublic,
+    OversellingOrder,
+    OversoldPage,
+    OversoldPublic,
     PurchaseOrderCancel,
     PurchaseOrderCreate,
     PurchaseOrderPublic,
     StockAdjustmentCreate,
+    StockCountCreate,
     StockItemCreate,
     StockItemPage,
     StockItemPublic,
     StockPublic,
+    StockTransferCreate,
 )
 from oms_platform.documents import wait_for_outcome
 from inventory.service_layer.handlers import item_of
@@ -90,6 +102,98 @@ def stock_router(*, repo: StockRepository, bus: Bus, keys: ApiKeys) -> APIRouter
         )
         await bus.publish(command, key=sku)
         return AdjustmentAccepted(command_id=command.event_id, sku=sku, status_url=f"/stock/{sku}")
+
+    @router.post("/{sku}/counts", status_code=status.HTTP_202_ACCEPTED, response_model=AdjustmentAccepted)
+    async def count_stock(
+        sku: SkuPath,
+        body: StockCountCreate,
+        caller: Caller = Depends(staff),
+        idempotency_key: str | None = Header(None, max_length=100),
+    ) -> AdjustmentAccepted:
+        """A stock take: on_hand at the location becomes the counted number; the ledger entry holds the difference."""
+        command_id = derived_id("inventory.count_stock", sku, idempotency_key) if idempotency_key else None
+        command = bus.envelope(
+            CountStock(sku=sku, location=body.location, counted=body.counted, reason=body.reason,
+                       counted_by=caller.name),
+            event_id=command_id,
+        )
+        await bus.publish(command, key=sku)
+        return AdjustmentAccepted(command_id=command.event_id, sku=sku, status_url=f"/stock/{sku}")
+
+    @router.post(
+        "/{sku}/transfers",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=AdjustmentAccepted,
+        responses={409: {"description": "Not that much on hand at `from_location`, or the same location twice."}},
+    )
+    async def transfer_stock(
+        sku: SkuPath,
+        body: StockTransferCreate,
+        caller: Caller = Depends(staff),
+        idempotency_key: str | None = Header(None, max_length=100),
+    ) -> AdjustmentAccepted:
+        """Move stock between locations: out of `from_location` at once, into `to_location` right after (two
+        ledger entries)."""
+        command_id = derived_id("inventory.transfer_stock", sku, idempotency_key) if idempotency_key else None
+        already_applied = command_id is not None and await repo.get_entry(command_id) is not None
+        if not already_applied:
+            if body.from_location == body.to_location:
+                raise HTTPException(status.HTTP_409_CONFLICT, "a transfer needs two different locations")
+            try:
+                (await repo.get_stock(sku) or Stock.new(sku)).adjust(
+                    location=body.from_location, delta=-body.quantity, reason=body.reason)
+            except StockRefused as refusal:
+                raise HTTPException(status.HTTP_409_CONFLICT, str(refusal)) from refusal
+        command = bus.envelope(
+            TransferStock(sku=sku, from_location=body.from_location, to_location=body.to_location,
+                          quantity=body.quantity, reason=body.reason, transferred_by=caller.name),
+            event_id=command_id,
+        )
+        await bus.publish(command, key=sku)
+        return AdjustmentAccepted(command_id=command.event_id, sku=sku, status_url=f"/stock/{sku}")
+
+    @router.get("/oversold", response_model=OversoldPage)
+    async def list_oversold(
+        limit: int = Query(100, ge=1, le=500),
+        after: str | None = Query(None, max_length=64, description="The last SKU of the previous page."),
+        _: Caller = Depends(staff),
+    ) -> OversoldPage:
+        """SKUs with available below zero, each with the open orders allocated beyond what is on hand."""
+        stocks = await repo.oversold(after=after, limit=limit + 1)
+        items = []
+        for stock in stocks[:limit]:
+            totals = stock.totals
+            held = [(h.order_id, h.allocated) for h in await repo.order_holdings(stock.sku)]
+            orders = [OversellingOrder(order_id=o, allocated=a, short=s) for o, a, s in overselling(totals.on_hand, held)]
+            items.append(OversoldPublic(sku=stock.sku, on_hand=totals.on_hand, allocated=totals.allocated,
+                                        available=totals.available, oversold_by=-totals.available, orders=orders))
+        return OversoldPage(items=items, next_after=items[-1].sku if len(stocks) > limit else None)
+
+    @router.get("/low", response_model=LowStockPage)
+    async def list_low_stock(
+        limit: int = Query(100, ge=1, le=500),
+        after: str | None = Query(None, max_length=64, description="The last SKU of the previous page."),
+        _: Caller = Depends(staff),
+    ) -> LowStockPage:
+        """Stock items whose available stock is below their minimum level, with a reorder suggestion."""
+        found: list[LowStockPublic] = []
+        cursor = after
+        while len(found) <= limit and (docs := await repo.items.list(after=cursor, limit=500)):
+            cursor = docs[-1]["_id"]
+            items = [item_of(doc) for doc in docs]
+            stocks = await repo.stocks([item.sku for item in items])
+            for item in items:
+                stock = stocks.get(item.sku) or Stock.new(item.sku)
+                if low_stock(item, stock.totals) is None:
+                    continue
+                due = await repo.purchase_orders.due(item.sku)
+                low = low_stock(item, stock.totals, due=due)
+                found.append(LowStockPublic(
+                    sku=item.sku, title=item.title, supplier=item.supplier, minimum_level=item.minimum_level,
+                    on_hand=stock.totals.on_hand, allocated=low.allocated, available=low.available, due=due,
+                    suggested_reorder=low.suggested_reorder))
+        page = found[:limit]
+        return LowStockPage(items=page, next_after=page[-1].sku if len(found) > limit else None)
 
     @router.get("/{sku}", response_model=StockPublic, responses={404: {"description": "The SKU has no stock record."}})
     async def get_stock(sku: SkuPath, _: Caller = Depends(staff)) -> StockPublic:
@@ -343,3 +447,25 @@ async def _load_purchase_order(repo: StockRepository, po_id: uuid.UUID) -> dict:
     if doc is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"purchase order {po_id} not found")
     return doc
+
+
+def locations_router(*, repo: StockRepository, keys: ApiKeys) -> APIRouter:
+    """Routes for reading stock by location."""
+    router = APIRouter(prefix="/locations", tags=["locations"])
+    staff = require_role(keys, "ops")
+
+    @router.get("/{location}/stock", response_model=LocationStockPage)
+    async def location_stock(
+        location: str = Path(pattern=LOCATION_PATTERN, description="The location (warehouse) name."),
+        limit: int = Query(100, ge=1, le=500),
+        after: str | None = Query(None, max_length=64, description="The last SKU of the previous page."),
+        _: Caller = Depends(staff),
+    ) -> LocationStockPage:
+        """Every SKU ever recorded at a location with its levels there, in SKU order."""
+        stocks = await repo.stock_at(location, after=after, limit=limit + 1)
+        items = [LocationStockPublic(sku=stock.sku, location=location, **LevelsPublic.of(stock.at(location)).model_dump())
+                 for stock in stocks[:limit]]
+        return LocationStockPage(location=location, items=items,
+                                 next_after=items[-1].sku if len(stocks) > limit else None)
+
+    return router

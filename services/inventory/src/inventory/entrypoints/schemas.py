@@ -29,6 +29,27 @@ class StockAdjustmentCreate(BaseModel):
         return delta
 
 
+class StockCountCreate(BaseModel):
+    """A stock take at a location: on_hand becomes `counted`; the ledger records the difference."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    location: str = Field(DEFAULT_LOCATION, pattern=LOCATION_PATTERN)
+    counted: int = Field(ge=0, le=10_000_000)
+    reason: str = Field(min_length=1, max_length=200, examples=["quarterly stock take"])
+
+
+class StockTransferCreate(BaseModel):
+    """Move stock from one location to another."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_location: str = Field(pattern=LOCATION_PATTERN)
+    to_location: str = Field(pattern=LOCATION_PATTERN)
+    quantity: int = Field(gt=0, le=1_000_000)
+    reason: str = Field(min_length=1, max_length=200, examples=["restock the shop floor"])
+
+
 class AdjustmentAccepted(BaseModel):
     """The adjustment was queued as a command; poll `status_url` for the new levels."""
 
@@ -246,3 +267,68 @@ class PurchaseOrderPublic(BaseModel):
             created_at=doc.get("created_at"),
             updated_at=doc.get("updated_at"),
         )
+
+
+class LocationStockPublic(BaseModel):
+    """One SKU's levels at one location."""
+
+    sku: str
+    location: str
+    on_hand: int
+    allocated: int
+    available: int
+
+
+class LocationStockPage(BaseModel):
+    """Every SKU recorded at a location, in SKU order; pass `next_after` as `after` for the next page."""
+
+    location: str
+    items: list[LocationStockPublic]
+    next_after: str | None = Field(description="None when this is the last page.")
+
+
+class OversellingOrder(BaseModel):
+    """An open order holding stock that is not there: allocated last, beyond what is on hand."""
+
+    order_id: uuid.UUID
+    allocated: int = Field(description="What the order holds of the SKU.")
+    short: int = Field(description="How much of that is not covered by on_hand.")
+
+
+class OversoldPublic(BaseModel):
+    """A SKU with available below zero and the open orders that took it there."""
+
+    sku: str
+    on_hand: int
+    allocated: int
+    available: int
+    oversold_by: int
+    orders: list[OversellingOrder]
+
+
+class OversoldPage(BaseModel):
+    """Oversold SKUs in SKU order; pass `next_after` as `after` for the next page."""
+
+    items: list[OversoldPublic]
+    next_after: str | None = Field(description="None when this is the last page.")
+
+
+class LowStockPublic(BaseModel):
+    """A SKU whose available stock is below its minimum level, with what to reorder."""
+
+    sku: str
+    title: str
+    supplier: str | None
+    minimum_level: int
+    on_hand: int
+    allocated: int
+    available: int
+    due: int
+    suggested_reorder: int = Field(description="minimum + open orders (allocated) − available − due, at least 0.")
+
+
+class LowStockPage(BaseModel):
+    """Low SKUs in SKU order; pass `next_after` as `after` for the next page."""
+
+    items: list[LowStockPublic]
+    next_after: str | None = Field(description="None when this is the last page.")

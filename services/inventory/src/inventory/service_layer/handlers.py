@@ -24,6 +24,7 @@ from oms_contracts.inventory.v1 import (
     AdjustStock,
     AllocateStock,
     CancelPurchaseOrder,
+    CountStock,
     CreatePurchaseOrder,
     DefineStockItem,
     OpenPurchaseOrder,
@@ -31,9 +32,11 @@ from oms_contracts.inventory.v1 import (
     PurchaseOrderRejected,
     ReceivePurchaseOrder,
     ReceiveStock,
+    ReceiveTransfer,
     ReleaseStock,
     ShipStock,
     StockAllocated,
+    TransferStock,
 )
 from oms_contracts.orders.v1 import (
     OrderCancelled,
@@ -49,12 +52,13 @@ from oms_platform.messaging import Bus, PermanentError
 from inventory.adapters.repository import StockRepository
 from inventory.domain.errors import StockRefused
 from inventory.domain.items import StockItem, low_stock
-from inventory.domain.model import Change, Decision, LedgerEntry, RecordedMessage, Stock, decide
+from inventory.domain.model import Change, Decision, LedgerEntry, RecordedMessage, Stock, StockCommand, decide
 from inventory.service_layer import order_edits
 from inventory.domain.purchase_orders import PurchaseOrder, PurchaseOrderStatus
 
 Clock = Callable[[], datetime]
-STOCK_COMMANDS = (AdjustStock, AllocateStock, ShipStock, ReleaseStock, ReceiveStock)
+STOCK_COMMANDS = (AdjustStock, AllocateStock, ShipStock, ReleaseStock, ReceiveStock, CountStock, TransferStock,
+                  ReceiveTransfer)
 PURCHASE_ORDER_COMMANDS = (CreatePurchaseOrder, OpenPurchaseOrder, CancelPurchaseOrder, ReceivePurchaseOrder)
 
 
@@ -86,14 +90,20 @@ async def handle_command(envelope: Envelope, *, repo: StockRepository, bus: Bus,
 
     now = clock()
     seq = (latest.seq if latest else 0) + 1
+    item = await stock_item(repo, command.sku)
+    # An order allocates where its SKU is kept, and ships or releases from wherever it holds stock.
+    allocate_at = item.default_location if item else DEFAULT_LOCATION
+    held = None
+    if isinstance(command, (ShipStock, ReleaseStock)):
+        held = await repo.order_allocation(command.sku, command.order_id)
     try:
-        decision = decide(stock, command)
+        decision = decide(stock, command, command_id=envelope.event_id, allocate_at=allocate_at,
+                          order_allocation=held)
     except StockRefused as refusal:
         entry = _entry(envelope, command, seq=seq, now=now, stock=stock, change=None, refused=str(refusal))
         await repo.add_entry(entry)
         raise PermanentError(str(refusal)) from refusal
     if decision.stock is not None:
-        item = await stock_item(repo, command.sku)
         if item is not None and decision.stock.totals.available < item.minimum_level:
             due = await repo.purchase_orders.due(command.sku)
             decision.events.append(low_stock(item, decision.stock.totals, due=due))
@@ -190,7 +200,7 @@ async def _finish(entry: LedgerEntry, stock: Stock | None, *, repo: StockReposit
 
 def _entry(
     envelope: Envelope,
-    command: AdjustStock | AllocateStock | ShipStock | ReleaseStock | ReceiveStock,
+    command: StockCommand,
     *,
     seq: int,
     now: datetime,
@@ -201,7 +211,8 @@ def _entry(
     published: Sequence[tuple[Envelope, str]] = (),
 ) -> LedgerEntry:
     """The ledger entry recording what `command` did (or why it was refused) and what it published."""
-    location = change.location if change else getattr(command, "location", DEFAULT_LOCATION)
+    location = change.location if change else getattr(command, "location", getattr(command, "from_location",
+                                                                                     DEFAULT_LOCATION))
     stock = stock or Stock.new(command.sku)
     return LedgerEntry(
         entry_id=envelope.event_id,
@@ -214,7 +225,9 @@ def _entry(
         reason=change.reason if change else f"refused: {refused}",
         order_id=getattr(command, "order_id", None),
         purchase_order_id=getattr(command, "po_id", None),
-        by=getattr(command, "adjusted_by", None),
+        short=change.short if change else 0,
+        by=next((getattr(command, name) for name in ("adjusted_by", "counted_by", "transferred_by")
+                 if hasattr(command, name)), None),
         at=now,
         levels=stock.at(location),
         totals=stock.totals,
