@@ -1,13 +1,16 @@
-"""Which connector serves which channel kind, and building one from a channel's configuration."""
+"""Which connector serves which channel kind, what can be written back to each, and building them from a
+channel's configuration."""
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import httpx
 
 from ingest.connectors import amazon, ebay, magento2
 from ingest.connectors import woocommerce
 from ingest.connectors import oscommerce, xcart4, xcart5
-from ingest.connectors.base import Connector, ConnectorError
+from ingest.connectors import writebacks
+from ingest.connectors.base import Connector, ConnectorError, WriteBack
 from ingest.domain.channels import ChannelConfig, resolve_credentials
 
 # kind -> build(config, resolved credentials, shared HTTP client); each connector module adds its line here.
@@ -34,3 +37,73 @@ def build_connector(config: ChannelConfig, *, http: httpx.AsyncClient,
     except ValueError as exc:
         raise ConnectorError(str(exc)) from None
     return factory(config, credentials, http)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What can be written back to a kind of channel (and what it needs to do so)."""
+
+    ship: bool = False  # shipped + carrier + tracking number
+    cancel: bool = False
+    refund: bool = False
+    stock: bool = False  # available-stock updates
+    how: str = ""  # the channel call, for staff and the docs
+
+    def allows(self, action: str) -> bool:
+        """Whether `action` (ship, cancel, refund; follow_up is ours, by email) can be written back."""
+        return action == "follow_up" or bool(getattr(self, action, False))
+
+
+# kind -> what can be written back; each write-back module adds its line here (the docs table mirrors this).
+CAPABILITIES: dict[str, Capabilities] = {
+    "ebay": Capabilities(ship=True, how="createShippingFulfillment (POST /sell/fulfillment/v1/order/{id}/shipping_fulfillment)"),
+    "amazon": Capabilities(ship=True, how="SP-API confirmShipment (POST /orders/v0/orders/{id}/shipmentConfirmation)"),
+    "magento2": Capabilities(ship=True, cancel=True,
+                             how="POST /V1/order/{entity_id}/ship with tracks; POST /V1/orders/{entity_id}/cancel"),
+    "woocommerce": Capabilities(ship=True, cancel=True, refund=True,
+                                how="PUT /wc/v3/orders/{id} status completed + customer note with tracking; "
+                                    "status cancelled; POST /orders/{id}/refunds"),
+    "shopify": Capabilities(ship=True, how="GraphQL fulfillmentCreate with trackingInfo on the open fulfilment orders"),
+    oscommerce.OSCOMMERCE: Capabilities(
+        ship=True, cancel=True, how="database: orders_status Delivered (or Cancelled, where the shop has it) + an "
+                                    "orders_status_history row with carrier and tracking number"),
+    oscommerce.ZENCART: Capabilities(
+        ship=True, cancel=True, how="database: orders_status Delivered (or Cancelled, where the shop has it) + an "
+                                    "orders_status_history row with carrier and tracking number"),
+    xcart4.CHANNEL: Capabilities(ship=True, how="database: xcart_orders status 'C' and the tracking column"),
+    xcart5.CHANNEL: Capabilities(ship=True, how="REST PUT _path=order/{id}: shippingStatus S + trackingNumbers"),
+}
+
+# kind -> build(config, resolved credentials, shared HTTP client) of its WriteBack.
+WRITEBACKS: dict[str, Callable[[ChannelConfig, Mapping[str, str], httpx.AsyncClient], WriteBack]] = {
+    "ebay": writebacks.build_ebay,
+    "amazon": writebacks.build_amazon,
+    "magento2": writebacks.build_magento,
+    "woocommerce": writebacks.build_woocommerce,
+    "shopify": writebacks.build_shopify,
+    # The database and X-Cart 5 connectors write back themselves.
+    oscommerce.OSCOMMERCE: oscommerce.build_oscommerce,
+    oscommerce.ZENCART: oscommerce.build_zencart,
+    xcart4.CHANNEL: xcart4.build,
+    xcart5.CHANNEL: xcart5.build,
+}
+
+
+def build_writeback(config: ChannelConfig, *, http: httpx.AsyncClient,
+                    environ: Mapping[str, str] | None = None) -> WriteBack:
+    """The write-back of a configured channel, its credentials resolved; ConnectorError saying what is wrong."""
+    factory = WRITEBACKS.get(config.kind)
+    if factory is None:
+        raise ConnectorError(f"no write-back for kind {config.kind!r} ({', '.join(sorted(WRITEBACKS))})")
+    try:
+        credentials = resolve_credentials(config.credentials, environ=environ)
+    except ValueError as exc:
+        raise ConnectorError(str(exc)) from None
+    return factory(config, credentials, http)
+
+
+def polled(config: ChannelConfig) -> bool:
+    """Whether the poller downloads this channel: not one configured only for write-back (a webhook channel with
+    no connector, such as Shopify), nor one whose option `poll` is false (its orders come by webhook)."""
+    write_back_only = config.kind in WRITEBACKS and config.kind not in CONNECTORS
+    return not write_back_only and config.options.get("poll", True) is not False
