@@ -5,6 +5,7 @@ before that means redelivery, so every handler must be idempotent.
 """
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_atte
 
 from oms_contracts import ContractError, DeadLetter, Envelope, Message, decode, encode, new_envelope
 from oms_contracts.topics import dlq
+from oms_platform.observability import DEAD_LETTERS, MESSAGES, correlation_id, handling
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,9 @@ class Bus:
         self.producer = producer
 
     def envelope(self, payload: Message, *, cause: Envelope | None = None, **kwargs) -> Envelope:
-        """Wrap a payload as sent by this service."""
+        """Wrap a payload as sent by this service; without a cause it carries the current request's correlation id."""
+        if cause is None and "correlation_id" not in kwargs:
+            kwargs["correlation_id"] = _current_correlation()
         return new_envelope(payload, producer=self.producer, cause=cause, **kwargs)
 
     async def publish(self, envelope: Envelope, *, key: str) -> None:
@@ -50,6 +54,14 @@ class Bus:
         """Send (envelope, key) pairs in order."""
         for envelope, key in envelopes:
             await self.publish(envelope, key=key)
+
+
+def _current_correlation() -> uuid.UUID | None:
+    """The correlation id of the request being answered, when it is a UUID (ours always are)."""
+    try:
+        return uuid.UUID(correlation_id.get() or "")
+    except ValueError:
+        return None
 
 
 def subscribe(
@@ -69,23 +81,28 @@ def subscribe(
             envelope = decode(message.body)
         except ContractError as exc:
             await _dead_letter(broker, record, group_id, reason=str(exc), attempts=1)
+            MESSAGES.labels(record.topic, "undecodable", "dead_lettered").inc()
             return
         attempts = 0
-        try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(max_attempts),
-                wait=wait_exponential(multiplier=0.1, max=max_backoff_seconds),
-                retry=retry_if_not_exception_type(PermanentError),
-                reraise=True,
-            ):
-                with attempt:
-                    attempts += 1
-                    await handler(envelope)
-        except Exception as exc:  # noqa: BLE001 - every failure must end in the DLQ with its reason
-            log.exception("giving up on %s %s after %d attempts", envelope.type, envelope.event_id, attempts)
-            await _dead_letter(
-                broker, record, group_id, reason=f"{type(exc).__name__}: {exc}", attempts=attempts
-            )
+        with handling(record.topic, envelope.type, str(envelope.correlation_id)):
+            try:
+                async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(max_attempts),
+                    wait=wait_exponential(multiplier=0.1, max=max_backoff_seconds),
+                    retry=retry_if_not_exception_type(PermanentError),
+                    reraise=True,
+                ):
+                    with attempt:
+                        attempts += 1
+                        await handler(envelope)
+            except Exception as exc:  # noqa: BLE001 - every failure must end in the DLQ with its reason
+                log.exception("giving up on %s %s after %d attempts", envelope.type, envelope.event_id, attempts)
+                await _dead_letter(
+                    broker, record, group_id, reason=f"{type(exc).__name__}: {exc}", attempts=attempts
+                )
+                MESSAGES.labels(record.topic, envelope.type, "dead_lettered").inc()
+                return
+        MESSAGES.labels(record.topic, envelope.type, "handled").inc()
 
     broker.subscriber(
         topic,
@@ -111,6 +128,7 @@ async def _dead_letter(broker: KafkaBroker, record, group_id: str, *, reason: st
         attempts=attempts,
     )
     await broker.publish(letter.model_dump_json().encode(), topic=dlq(record.topic), key=record.key)
+    DEAD_LETTERS.labels(record.topic, group_id).inc()
 
 
 async def ensure_topics(bootstrap_servers: str, topics: Iterable[str], *, partitions: int) -> None:

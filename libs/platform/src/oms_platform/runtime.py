@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
+from prometheus_client import start_http_server
 from pymongo import AsyncMongoClient
 
 from oms_contracts.topics import ALL_TOPICS
@@ -19,16 +20,11 @@ from oms_platform.auth import ApiKeys
 from oms_platform.deadletters import DeadLetterDesk, dead_letters_router, register_dead_letter_desk
 from oms_platform.messaging import Bus, ensure_topics
 from oms_platform.mongo import mongo_client
+from oms_platform.observability import CorrelationMiddleware, configure_logging, metrics_router
 from oms_platform.ratelimit import RateLimitMiddleware
 from oms_platform.settings import ServiceSettings
 
 Check = Callable[[], Awaitable[object]]
-
-
-def configure_logging(level: str) -> None:
-    """One log format for every process; secrets are never passed to the logger."""
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
 def health_router(checks: dict[str, Check]) -> APIRouter:
@@ -37,17 +33,31 @@ def health_router(checks: dict[str, Check]) -> APIRouter:
 
     @router.get("/health", tags=["health"])
     async def health() -> JSONResponse:
-        results = {}
-        for name, check in checks.items():
-            try:
-                await asyncio.wait_for(check(), timeout=3)
-                results[name] = "ok"
-            except Exception as exc:  # noqa: BLE001 - any failure means unhealthy, reported by name
-                results[name] = f"failing: {type(exc).__name__}"
-        healthy = all(v == "ok" for v in results.values())
-        return JSONResponse({"status": "ok" if healthy else "degraded", "checks": results}, 200 if healthy else 503)
+        """200 when every dependency answers (the compose healthcheck and `make run` wait on this)."""
+        return await _check(checks)
+
+    @router.get("/ready", tags=["health"])
+    async def ready(request: Request) -> JSONResponse:
+        """200 once the process finished starting (topics made, broker connected) and every dependency answers:
+        only then should a load balancer send it traffic."""
+        if not getattr(request.app.state, "started", False):
+            return JSONResponse({"status": "starting", "checks": {}}, 503)
+        return await _check(checks)
 
     return router
+
+
+async def _check(checks: dict[str, Check]) -> JSONResponse:
+    """Run every dependency check; 200 when all pass, else 503 naming the failing ones."""
+    results = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check(), timeout=3)
+            results[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means unhealthy, reported by name
+            results[name] = f"failing: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in results.values())
+    return JSONResponse({"status": "ok" if healthy else "degraded", "checks": results}, 200 if healthy else 503)
 
 
 def standard_checks(broker: KafkaBroker, mongo: AsyncMongoClient | None) -> dict[str, Check]:
@@ -70,6 +80,7 @@ def broker_lifespan(broker: KafkaBroker, settings: ServiceSettings, mongo: Async
     async def lifespan(app: FastAPI):
         await ensure_topics(settings.kafka_bootstrap_servers, ALL_TOPICS, partitions=settings.topic_partitions)
         await broker.connect()
+        app.state.started = True
         try:
             yield
         finally:
@@ -102,6 +113,8 @@ def run_worker(
     if mongo is not None and getattr(settings, "database", None):
         desk = DeadLetterDesk(mongo[settings.database], service=settings.service_name, broker=broker, clock=utc_now)
         register_dead_letter_desk(broker, desk, max_attempts=settings.max_attempts)
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     app = FastStream(broker)
     stop = asyncio.Event()
     tasks: list[asyncio.Task] = []
@@ -135,7 +148,7 @@ def run_worker(
 
 def start(role: str, settings: ServiceSettings, *, build_api: Callable, run_worker: Callable) -> None:
     """Start a service process in `role` ('api' or 'worker') with its settings (`api_host`, `api_port`)."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     if role == "api":
         serve_api(
             build_api(settings), host=settings.api_host, port=settings.api_port, log_level=settings.log_level
@@ -159,7 +172,8 @@ def utc_now() -> datetime:
 
 def connect(settings: ServiceSettings, *, client_id: str) -> tuple[KafkaBroker, AsyncMongoClient]:
     """The Kafka broker and Mongo client of one process; both connect lazily, when the process starts."""
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=client_id)
+    # FastStream logs through our root handler (JSON, correlation ids) instead of its own colour format.
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=client_id, logger=logging.getLogger("oms.kafka"))
     return broker, mongo_client(settings.mongodb_url.get_secret_value())
 
 
@@ -170,6 +184,8 @@ def service_api(
     app = FastAPI(title=f"OMS {name}", version="1", lifespan=broker_lifespan(broker, settings, mongo))
     if settings.rate_limit_per_minute:
         app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(CorrelationMiddleware)  # outermost: 429s are counted and carry a correlation id too
+    app.include_router(metrics_router(service=name, bootstrap_servers=settings.kafka_bootstrap_servers))
     app.include_router(health_router(standard_checks(broker, mongo)))
     app.include_router(router)
     if getattr(settings, "database", None):

@@ -1,5 +1,7 @@
 """The settings every service shares; each service's own `Settings` subclasses this with its env prefix."""
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,6 +22,11 @@ class ServiceSettings(BaseSettings):
         5, ge=1, validation_alias="OMS_MAX_ATTEMPTS", description="Tries of a failing handler before the DLQ."
     )
     log_level: str = Field("INFO", validation_alias="OMS_LOG_LEVEL")
+    log_format: Literal["json", "text"] = Field(
+        "json", validation_alias="OMS_LOG_FORMAT", description="'json': one JSON object per line; 'text' for people."
+    )
+    worker_metrics_host: str = Field("127.0.0.1", description="Address of the worker's Prometheus /metrics.")
+    worker_metrics_port: int = Field(0, ge=0, le=65535, description="Port of the worker's /metrics; 0: none.")
 
     @property
     def service_name(self) -> str:
