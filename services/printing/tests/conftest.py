@@ -475,3 +475,115 @@ def start_ipp_printer(tmp_path):
     yield start
     for printer in started:
         printer.stop()
+
+
+class FakePrinterStore(FakeRegistry):
+    """The printer registry as the admin API edits it."""
+
+    async def put(self, printer) -> None:
+        self.configs = [p for p in self.configs if p.name != printer.name] + [printer]
+
+    async def delete(self, name: str) -> bool:
+        before = len(self.configs)
+        self.configs = [p for p in self.configs if p.name != name]
+        return len(self.configs) < before
+
+
+class FakePrinterStatusStore(FakePrinterStatus):
+    """Printer states as the admin API reads them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state: dict[str, dict] = {}
+
+    async def record(self, printer: str, *, ok: bool, at, error: str | None) -> None:
+        await super().record(printer, ok=ok, at=at, error=error)
+        entry = self.state.setdefault(printer, {"_id": printer})
+        entry.update(online=ok, last_seen_at=at)
+        entry.update({"last_success_at": at} if ok else {"last_failure_at": at, "last_error": error})
+
+    async def all(self) -> dict[str, dict]:
+        return copy.deepcopy(self.state)
+
+
+class FakeTemplateStore:
+    """Template overrides in a dict."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict] = {}
+
+    async def overrides(self) -> dict[str, str]:
+        return {key: doc["source"] for key, doc in self.docs.items()}
+
+    async def list(self) -> list[dict]:
+        return [{"_id": key, **doc} for key, doc in sorted(self.docs.items())]
+
+    async def put(self, key: str, fields: dict) -> None:
+        self.docs[key] = dict(fields)
+
+    async def delete(self, key: str) -> bool:
+        return self.docs.pop(key, None) is not None
+
+
+class FakeStationStore:
+    """Stations with hashed keys, and when each was last seen."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict] = {}
+        self.seen_at: dict[str, object] = {}
+
+    async def create(self, name: str, key: str, *, at) -> None:
+        from printing.adapters.registry import key_hash
+
+        self.docs[name] = {"_id": name, "key_sha256": key_hash(key), "revoked": False, "created_at": at}
+
+    async def revoke(self, name: str, *, at) -> bool:
+        if name not in self.docs:
+            return False
+        self.docs[name]["revoked"] = True
+        return True
+
+    async def get(self, name: str):
+        return copy.deepcopy(self.docs.get(name))
+
+    async def list(self) -> list[dict]:
+        return [{**doc, **({"last_seen_at": self.seen_at[n]} if n in self.seen_at else {})}
+                for n, doc in sorted(self.docs.items())]
+
+    async def authenticate(self, name: str, key: str) -> str:
+        from printing.adapters.registry import key_hash
+
+        doc = self.docs.get(name)
+        if doc is None or doc["key_sha256"] != key_hash(key):
+            return "unknown"
+        return "revoked" if doc["revoked"] else "ok"
+
+    async def seen(self, name: str, *, at) -> None:
+        self.seen_at[name] = at
+
+
+class LoopbackBus(RecordingBus):
+    """Records what it publishes and, like the worker, records each RecordDelivery on the job at once."""
+
+    def __init__(self, repo, clock) -> None:
+        super().__init__("printing")
+        self.repo, self.clock = repo, clock
+
+    async def publish(self, envelope, *, key: str) -> None:
+        await super().publish(envelope, key=key)
+        if isinstance(envelope.payload, RecordDelivery):
+            await handle_record_delivery(envelope, repo=self.repo, bus=self, clock=self.clock)
+
+
+@pytest.fixture
+def stores():
+    """Fakes of printing's configuration stores: printers, printer_status, templates, stations."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(printers=FakePrinterStore(), printer_status=FakePrinterStatusStore(),
+                           templates=FakeTemplateStore(), stations=FakeStationStore())
+
+
+@pytest.fixture
+def loopback_bus(repo, clock) -> LoopbackBus:
+    return LoopbackBus(repo, clock)

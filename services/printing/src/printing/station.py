@@ -69,6 +69,7 @@ class StationAgent:
         default_printer: str | None,
         wait: float = 20.0,
         printer_timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.api = api.rstrip("/")
         self.name = name
@@ -77,7 +78,9 @@ class StationAgent:
         self.default_printer = default_printer
         self.wait = wait
         self.printer_timeout = printer_timeout
-        self.client = httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=wait + 15)
+        self.client = httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {key}"}, timeout=wait + 15, transport=transport
+        )
 
     async def run(self) -> None:
         """Work until cancelled; raises Refused when the key is refused."""

@@ -61,7 +61,7 @@ def admin_router(
     ) -> PrinterPublic:
         """Register or change a printer (the body's name must be the path's)."""
         if body.name != name:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"body names {body.name!r}, path {name!r}")
+            raise HTTPException(422, f"body names {body.name!r}, path {name!r}")
         await printers.put(body)
         return _printer_public(body, (await printer_status.all()).get(body.uri))
 
@@ -186,7 +186,7 @@ async def _render_or_422(template: str, source: str, **kwargs) -> bytes:
         return await asyncio.to_thread(render_candidate, template, source, **kwargs)
     except TemplateRefused as refusal:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            422,
             {"message": f"the {template} template does not render: {refusal}", "line": refusal.line,
              "reason": refusal.reason},
         ) from refusal

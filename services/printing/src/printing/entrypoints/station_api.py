@@ -25,11 +25,16 @@ from printing.entrypoints.schemas import PrintJobPublic, StationAck, StationJob
 from printing.service_layer.handlers import delivery_envelope
 
 Clock = Callable[[], datetime]
-ACK_WAIT_SECONDS = 10.0
 
 
 def station_router(
-    *, repo: PrintJobRepository, stations: MongoStationStore, bus: Bus, clock: Clock, max_wait_seconds: float
+    *,
+    repo: PrintJobRepository,
+    stations: MongoStationStore,
+    bus: Bus,
+    clock: Clock,
+    max_wait_seconds: float,
+    ack_wait_seconds: float = 10.0,
 ) -> APIRouter:
     """Routes for the station agents."""
     router = APIRouter(prefix="/stations/{name}", tags=["station agents"])
@@ -79,7 +84,7 @@ def station_router(
                 sent_at=clock() if body.printed else None, station=name,
             )
             await bus.publish(delivery_envelope(bus, command, doc), key=str(job_id))
-            deadline = time.monotonic() + ACK_WAIT_SECONDS
+            deadline = time.monotonic() + ack_wait_seconds
             while doc["state"] == "rendered" and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
                 doc = await repo.get(job_id)
