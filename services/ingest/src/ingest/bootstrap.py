@@ -9,10 +9,12 @@ from fastapi import FastAPI
 
 from ingest.adapters.channel_store import MongoChannelStore
 from ingest.adapters.intake_store import MongoIntakeStore
+from ingest.adapters.reconciliation_store import MongoReconciliationStore
 from ingest.adapters.email import SmtpSender
 from ingest.adapters.writeback_store import MongoWriteBackStore
 from ingest.connectors.registry import CAPABILITIES, build_connector, build_writeback
 from ingest.service_layer.polling import Poller
+from ingest.service_layer.reconciliation import run_reconciler
 from ingest.config import Settings
 from ingest.entrypoints.api import ingest_router
 from ingest.entrypoints.channels_api import channels_router
@@ -26,6 +28,17 @@ from oms_platform.runtime import connect, run_worker, service_api, utc_now
 PRODUCER = "ingest"
 
 
+def channel_opener(settings: Settings):
+    """Opens a channel's connector with an HTTP client of its own, closed after use (reconciliation)."""
+
+    @asynccontextmanager
+    async def connect_channel(config):
+        async with httpx.AsyncClient(timeout=settings.poll_http_timeout_seconds) as http:
+            yield build_connector(config, http=http)
+
+    return connect_channel
+
+
 def build_api(settings: Settings) -> FastAPI:
     """The FastAPI app with its broker (publishing only) and the intake log it writes to."""
     broker, mongo = connect(settings, client_id="ingest-api")
@@ -36,12 +49,6 @@ def build_api(settings: Settings) -> FastAPI:
         webhook_secrets=settings.parsed_webhook_secrets(), woocommerce_statuses=settings.woocommerce_statuses(),
         webhook_publish_timeout=settings.webhook_publish_timeout_seconds,
     )
-    @asynccontextmanager
-    async def connect_channel(config):
-        # Reconciliation: one HTTP client per request, closed with it.
-        async with httpx.AsyncClient(timeout=settings.poll_http_timeout_seconds) as http:
-            yield build_connector(config, http=http)
-
     # Before the channel routes: `/channels/capabilities` is not a channel id.
     router.include_router(writebacks_router(
         store=MongoWriteBackStore(mongo[settings.database]), bus=Bus(broker, PRODUCER),
@@ -49,7 +56,8 @@ def build_api(settings: Settings) -> FastAPI:
     ))
     router.include_router(channels_router(
         channels=MongoChannelStore(mongo[settings.database]), keys=ApiKeys(settings.api_keys.get_secret_value()),
-        clock=utc_now, store=store, bus=Bus(broker, PRODUCER), connect=connect_channel,
+        clock=utc_now, store=store, bus=Bus(broker, PRODUCER), connect=channel_opener(settings),
+        reports=MongoReconciliationStore(mongo[settings.database]),
         max_body_bytes=settings.max_body_bytes, publish_timeout=settings.publish_timeout_seconds,
     ))
     return service_api("ingest", settings, broker, mongo, router)
@@ -98,6 +106,10 @@ def run_ingest_worker(settings: Settings) -> None:
                     normalise_polled=poller.normalise_polled,
                 ),
                 poller.run(stop, tick=settings.poll_tick_seconds),
+                run_reconciler(channels=MongoChannelStore(mongo[settings.database]),
+                               reports=MongoReconciliationStore(mongo[settings.database]), store=store,
+                               connect=channel_opener(settings), clock=utc_now, stop=stop,
+                               tick=settings.poll_tick_seconds),
                 run_writeback_scheduler(scheduler=Scheduler(store=writeback_store, bus=bus, clock=utc_now),
                                         every=settings.writeback_tick_seconds, stop=stop),
             )

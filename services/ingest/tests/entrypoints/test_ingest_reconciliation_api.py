@@ -15,8 +15,10 @@ from ingest.connectors.registry import build_connector
 from ingest.connectors.woocommerce import WooCommerceConnector, modified_at
 from ingest.domain.channels import ChannelConfig, polled_intake_id
 from ingest.domain.model import IntakeKind, IntakeStatus, new_intake
+from ingest.domain.reconciliation import Reconciliation
 from ingest.entrypoints.channels_api import channels_router
 from ingest.service_layer.polling import take_order
+from ingest.service_layer.reconciliation import reconcile_due
 from ingest.standins import WooCommerceStandIn
 from oms_contracts.ingest.v1 import OrderReceived
 from oms_platform.auth import ApiKeys
@@ -157,3 +159,58 @@ class TestChannelTrouble:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
             response = await c.get("/channels/legacy/reconciliation", headers={"Authorization": f"Bearer {OPS}"})
         assert response.status_code == 409 and "time window" in response.text
+
+
+class FakeReports:
+    """Reconciliation reports in a dict, like MongoReconciliationStore (kept as JSON, as Mongo keeps them)."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, dict] = {}
+
+    async def latest(self, channel_id):
+        doc = self.saved.get(channel_id)
+        return None if doc is None else Reconciliation.model_validate(doc)
+
+    async def save(self, report) -> None:
+        self.saved[report.channel_id] = report.model_dump(mode="json")
+
+
+class TestScheduledReconciliation:
+    async def test_a_channel_is_reconciled_on_its_schedule_and_the_report_kept_for_the_api(
+        self, channel_store, store, bus, clock, opener, held
+    ):
+        reports = FakeReports()
+        channel_store.configs_by_id["woo"] = CONFIG.model_copy(update={"options": {"reconcile_every_seconds": 600}})
+        channel_store.configs_by_id["quiet"] = CONFIG.model_copy(update={"channel_id": "quiet"})
+        channel_store.configs_by_id["off"] = CONFIG.model_copy(update={
+            "channel_id": "off", "enabled": False, "options": {"reconcile_every_seconds": 600}})
+
+        async def due():
+            return await reconcile_due(channels=channel_store, reports=reports, store=store, connect=opener,
+                                       clock=clock)
+
+        assert await due() == ["woo"]
+        assert await due() == []  # not due again for ten minutes
+        clock.advance(601)
+        assert await due() == ["woo"]
+        app = FastAPI()
+        app.include_router(channels_router(channels=channel_store, keys=ApiKeys(f"ops:{OPS}"), clock=clock,
+                                           store=store, bus=bus, connect=opener, reports=reports))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
+                                     headers={"Authorization": f"Bearer {OPS}"}) as c:
+            latest = (await c.get("/channels/woo/reconciliation/latest")).json()
+            none_yet = await c.get("/channels/quiet/reconciliation/latest")
+        assert [m["channel_order_id"] for m in latest["missing"]] == ["502", "503"]
+        assert latest["checked_at"].startswith("2026-11-28T09:10:01") and latest["error"] is None
+        assert none_yet.status_code == 404 and "reconcile_every_seconds" in none_yet.text
+        assert bus.published == []  # a scheduled report only reports; fetching is for staff to ask
+
+    async def test_a_channel_that_cannot_be_listed_gets_a_report_with_the_error(
+        self, channel_store, store, clock, opener, shop
+    ):
+        reports = FakeReports()
+        shop.secret = "rotated-on-the-shop"
+        channel_store.configs_by_id["woo"] = CONFIG.model_copy(update={"options": {"reconcile_every_seconds": 60}})
+        await reconcile_due(channels=channel_store, reports=reports, store=store, connect=opener, clock=clock)
+        report = await reports.latest("woo")
+        assert "credentials refused" in report.error and report.complete is False and SECRET not in report.error

@@ -48,11 +48,12 @@ class Reconciliation(BaseModel):
     since: datetime
     until: datetime
     checked_at: datetime
-    listed: int  # orders the channel lists as unprocessed in the window
-    held: int  # of those, how many we hold
-    complete: bool  # False when the channel's list was longer than the pages read
-    missing: list[MissingOrder]
-    not_listed: list[NotListedOrder]
+    listed: int = 0  # orders the channel lists as unprocessed in the window
+    held: int = 0  # of those, how many we hold
+    complete: bool = True  # False when the channel's list was longer than the pages read
+    missing: list[MissingOrder] = []
+    not_listed: list[NotListedOrder] = []
+    error: str | None = None  # a scheduled run that could not list the channel: why
 
 
 def latest_versions(raws: Iterable[RawOrder], *, since: datetime, until: datetime) -> dict[str, RawOrder]:

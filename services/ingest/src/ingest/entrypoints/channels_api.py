@@ -3,8 +3,6 @@
 Responses never carry a credential value: configurations hold only references (`env:VAR`, `file:/path`).
 """
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
@@ -12,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.adapters.channel_store import ChannelStore
 from ingest.adapters.intake_store import IntakeStore
-from ingest.connectors.base import Connector, ConnectorError
+from ingest.adapters.reconciliation_store import ReconciliationStore
+from ingest.connectors.base import ConnectorError
 from ingest.domain.reconciliation import Reconciliation
 from ingest.service_layer import reconciliation
 from ingest.domain.channels import CHANNEL_ID_PATTERN, ChannelConfig, ChannelStatus
@@ -20,8 +19,7 @@ from ingest.service_layer.handlers import Clock
 from oms_platform.auth import ApiKeys, Caller, require_role
 from oms_platform.messaging import Bus
 
-# Opens a channel's connector (credentials resolved, an HTTP client) for one request; ConnectorError if it cannot.
-ConnectorOpener = Callable[[ChannelConfig], AbstractAsyncContextManager[Connector]]
+ConnectorOpener = reconciliation.ConnectorOpener
 DEFAULT_WINDOW_DAYS = 7
 
 
@@ -60,7 +58,7 @@ class ChannelPublic(BaseModel):
 
 def channels_router(*, channels: ChannelStore, keys: ApiKeys, clock: Clock, store: IntakeStore | None = None,
                     bus: Bus | None = None, connect: ConnectorOpener | None = None, max_body_bytes: int = 1_000_000,
-                    publish_timeout: float = 5.0) -> APIRouter:
+                    publish_timeout: float = 5.0, reports: ReconciliationStore | None = None) -> APIRouter:
     """Routes to list, read, configure, download and reconcile channels (reconciliation needs `store`, `bus`
     and `connect`, which opens a channel's connector for the length of one request)."""
     router = APIRouter(tags=["channels"])
@@ -152,6 +150,19 @@ def channels_router(*, channels: ChannelStore, keys: ApiKeys, clock: Clock, stor
         never became an order here, with any skipped/failed intake of it) and `not_listed` (imported from this
         channel, no longer listed as unprocessed there)."""
         return await reconciled(channel_id, since, until, fetch=False)
+
+    @router.get("/channels/{channel_id}/reconciliation/latest", response_model=Reconciliation,
+                responses={404: {"description": "No such channel, or no scheduled reconciliation of it yet."}})
+    async def latest_reconciliation(channel_id: str = Path(pattern=CHANNEL_ID_PATTERN),
+                                    _: Caller = Depends(staff)) -> Reconciliation:
+        """The latest scheduled report (channel option `reconcile_every_seconds`), with `error` when the
+        channel could not be listed then."""
+        await existing(channel_id)
+        report = None if reports is None else await reports.latest(channel_id)
+        if report is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"channel {channel_id} has no scheduled reconciliation "
+                                                           f"yet (option {reconciliation.EVERY_OPTION})")
+        return report
 
     @router.post("/channels/{channel_id}/reconciliation/fetch-missing", response_model=Reconciliation,
                  responses={409: {"description": "The channel's connector cannot list a time window."},
