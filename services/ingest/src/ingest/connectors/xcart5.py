@@ -63,6 +63,10 @@ class XCart5Connector:
     def _params(self, path: str, key: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {"target": "RESTAPI", "_key": key, "_path": path, **(extra or {})}
 
+    def cursor_at(self, moment: datetime) -> str:
+        """The start of a walk (reconciliation keeps the versions changed since `moment` from it)."""
+        return json.dumps({"status": 0, "offset": 0})
+
     async def fetch(self, cursor: str | None) -> Page:
         """One page of the walk `{"status": index into the statuses, "offset": n}` over the unshipped orders."""
         state = json.loads(cursor) if cursor else {"status": 0, "offset": 0}
