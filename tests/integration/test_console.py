@@ -2,6 +2,7 @@
 
 import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 from playwright.async_api import async_playwright, expect
@@ -9,6 +10,13 @@ from playwright.async_api import async_playwright, expect
 pytestmark = pytest.mark.integration
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Screenshots of every page, for a person to look at (build/ is git-ignored).
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+
+
+async def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
 
 
 @pytest.fixture
@@ -56,6 +64,8 @@ async def test_ops_see_a_new_order_arrive_live_process_it_and_find_it_processed(
     assert response.status_code == 202, response.text
 
     page = await browser.new_page(viewport={"width": 1366, "height": 768})
+    await page.goto(f"{console}/login")
+    await shot(page, "sign-in")
     await sign_in(page, console, "admin", console_admin_password)
     name = f"ops{uuid.uuid4().hex[:6]}"
     await add_user(page, console, name, "ops", "ops-password-123")
@@ -71,6 +81,7 @@ async def test_ops_see_a_new_order_arrive_live_process_it_and_find_it_processed(
     row = page.locator(f"#orders-grid tr[data-order-id='{order_id}']")
     await expect(row).to_be_visible(timeout=30_000)
     await expect(row).to_contain_text(buyer)
+    await shot(page, "open-orders")
 
     async def allocated():
         body = (await ops.get(f"{orders}/orders/{order_id}")).json()
@@ -93,10 +104,12 @@ async def test_ops_see_a_new_order_arrive_live_process_it_and_find_it_processed(
     await expect(page.locator("[data-testid=order-status]")).to_have_text("processed")
     await expect(page.locator("[data-testid=timeline]")).to_contain_text(name)
     await expect(page.locator("[data-testid=tracking]")).to_have_text(done["tracking_number"])
+    await shot(page, "order-processed")
 
     # It is in Processed Orders, found by its order number.
     await page.goto(f"{console}/processed?q={done['order_number']}")
     await expect(page.locator(f"#orders-grid tr[data-order-id='{order_id}']")).to_contain_text(done["tracking_number"])
+    await shot(page, "processed-orders")
 
     # The buyer sends it back: book an RMA with restock, then receive the goods; the stock comes back.
     await page.goto(f"{console}/orders/{order_id}")
@@ -113,6 +126,15 @@ async def test_ops_see_a_new_order_arrive_live_process_it_and_find_it_processed(
         return (await ops.get(f"{inventory}/stock/{sku}")).json()["on_hand"] == 5
 
     await wait_for(restocked, what="the returned book back on the shelf")
+    await page.reload()
+    await shot(page, "order-returned")
+
+    # The other pages render for ops (and are there to look at).
+    for name, path in (("stock", "stock"), ("stock-item", f"stock/{sku}"), ("printing", "printing"),
+                       ("channels", "channels"), ("dead-letters", "dead-letters")):
+        answer = await page.goto(f"{console}/{path}")
+        assert answer.status == 200, path
+        await shot(page, name)
 
 
 async def test_a_packer_cannot_open_settings(system, browser, console_admin_password):
@@ -124,8 +146,10 @@ async def test_a_packer_cannot_open_settings(system, browser, console_admin_pass
     await page.click("button:has-text('Sign out')")
     await sign_in(page, console, name, "packer-password-1")
     await expect(page).to_have_url(f"{console}/pack")
+    await shot(page, "pack-station")
     response = await page.goto(f"{console}/settings/users")
     assert response.status == 403
+    await shot(page, "forbidden")
     await expect(page.locator("[data-testid=error-message]")).to_contain_text("may not open this page")
 
 

@@ -246,8 +246,10 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
     @router.get("/stock/{sku}", response_class=HTMLResponse)
     async def stock_item(request: Request, sku: str) -> Response:
         who = _who(request, *OPS)
-        item = await services.get(who, "inventory", f"/stock-items/{sku}")
+        item = await _optional(services.get(who, "inventory", f"/stock-items/{sku}"), None)
         levels = await _optional(services.get(who, "inventory", f"/stock/{sku}"), None)
+        if item is None and levels is None:
+            raise ServiceError(404, f"SKU {sku} has neither a stock item nor stock")
         ledger = await _optional(services.get(who, "inventory", f"/stock/{sku}/ledger"), {"entries": []})
         return _page(request, "stock_item.html", item=item, levels=levels, ledger=ledger)
 
