@@ -61,6 +61,8 @@ class System:
         if busy:
             raise SystemFailed(f"ports already in use, is another OMS running? {', '.join(busy)}")
         env = {**os.environ, **self.env}
+        # Fulfilment reads stock items (weight, barcode, location, bin) from the inventory API.
+        env.setdefault("FULFILMENT_INVENTORY_URL", self.url("inventory"))
         for service in SERVICES:
             env[f"{service.upper()}_API_PORT"] = str(self.ports[service])
             for role in ("api", "worker"):

@@ -5,7 +5,7 @@ import json
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from oms_contracts import ContractError, DeadLetter, decode, derived_id, encode, new_envelope, topics
-from oms_contracts.fulfilment.v1 import CreateShipment, ShipmentConfirmed
+from oms_contracts.fulfilment.v1 import CreateShipment, IssueTrackingNumber, ShipmentConfirmed
 from oms_contracts.orders.v1 import OrderProcessingStarted
 from oms_contracts.printing.v1 import JobPrinted, PrintDocument
 from oms_platform.messaging import Bus
@@ -15,12 +15,10 @@ from fulfilment.entrypoints.worker import register_subscribers
 class Wiring:
     """A broker with the fulfilment subscribers, and what it sent to the topics around it."""
 
-    def __init__(self, repo, carrier, policy, clock) -> None:
+    def __init__(self, ctx) -> None:
         self.broker = KafkaBroker()
-        register_subscribers(
-            self.broker, repo=repo, bus=Bus(self.broker, "fulfilment"), carrier=carrier, policy=policy,
-            clock=clock, max_attempts=2,
-        )
+        ctx.bus = Bus(self.broker, "fulfilment")
+        register_subscribers(self.broker, ctx=ctx, max_attempts=2)
         self.dead: dict[str, list[DeadLetter]] = {}
         self.seen: dict[str, list] = {}
         for topic in (topics.ORDERS_EVENTS, topics.PRINTING_EVENTS, topics.FULFILMENT_COMMANDS):
@@ -45,14 +43,16 @@ def processing_started(order):
 
 class TestOrderEventsForwarder:
     async def test_processing_started_is_forwarded_as_create_shipment_with_a_derived_id(
-        self, repo, carrier, policy, clock, make_order
+        self, ctx, make_order
     ):
-        wiring = Wiring(repo, carrier, policy, clock)
+        wiring = Wiring(ctx)
+        repo = ctx.shipments
         order = make_order()
         event = processing_started(order)
         async with TestKafkaBroker(wiring.broker) as br:
             await br.publish(encode(event), topics.ORDERS_EVENTS, key=str(order.order_id).encode())
-        [forwarded] = wiring.seen[topics.FULFILMENT_COMMANDS]
+        forwarded, request, record = wiring.seen[topics.FULFILMENT_COMMANDS]
+        assert isinstance(request.payload, IssueTrackingNumber) and record.payload.tracking_number
         assert isinstance(forwarded.payload, CreateShipment) and forwarded.payload.order == order
         assert forwarded.event_id == derived_id(event.event_id, "create-shipment")
         assert forwarded.causation_id == event.event_id
@@ -61,9 +61,10 @@ class TestOrderEventsForwarder:
         assert [j.payload.document_type for j in jobs] == ["invoice", "shipping_label"]
 
     async def test_a_bad_message_goes_to_the_dlq_and_the_next_one_still_flows(
-        self, repo, carrier, policy, clock, make_order
+        self, ctx, make_order
     ):
-        wiring = Wiring(repo, carrier, policy, clock)
+        wiring = Wiring(ctx)
+        repo = ctx.shipments
         order = make_order()
         async with TestKafkaBroker(wiring.broker) as br:
             await br.publish(b"{not json", topics.ORDERS_EVENTS)
@@ -77,8 +78,9 @@ class TestOrderEventsForwarder:
 
 
 class TestPrintingEventsForwarder:
-    async def test_every_document_printed_confirms_the_shipment(self, repo, carrier, policy, clock, make_order):
-        wiring = Wiring(repo, carrier, policy, clock)
+    async def test_every_document_printed_confirms_the_shipment(self, ctx, make_order):
+        wiring = Wiring(ctx)
+        repo = ctx.shipments
         order = make_order()
         async with TestKafkaBroker(wiring.broker) as br:
             await br.publish(encode(processing_started(order)), topics.ORDERS_EVENTS)
@@ -92,22 +94,26 @@ class TestPrintingEventsForwarder:
 
 
 class TestFulfilmentCommandConsumer:
-    async def test_same_message_twice_changes_nothing(self, repo, carrier, policy, clock, make_order):
-        wiring = Wiring(repo, carrier, policy, clock)
+    async def test_same_message_twice_changes_nothing(self, ctx, make_order):
+        wiring = Wiring(ctx)
+        repo = ctx.shipments
         order = make_order()
         create = new_envelope(CreateShipment(order=order), producer="test")
         async with TestKafkaBroker(wiring.broker) as br:
             await br.publish(encode(create), topics.FULFILMENT_COMMANDS)
             first = repo.docs[str(order.order_id)]
             await br.publish(encode(create), topics.FULFILMENT_COMMANDS)
-        assert repo.docs[str(order.order_id)] == first
-        jobs = [j.event_id for j in wiring.seen[topics.PRINTING_COMMANDS]]
-        assert len(jobs) == 4 and jobs[:2] == jobs[2:]  # re-published with the same ids; printing dedupes
+        assert repo.docs[str(order.order_id)]["handled"] == first["handled"]
+        requests = [c for c in wiring.seen[topics.FULFILMENT_COMMANDS] if isinstance(c.payload, IssueTrackingNumber)]
+        assert len(requests) == 2 and requests[0].event_id == requests[1].event_id  # re-published, same id
+        jobs = [j.payload.job_id for j in wiring.seen[topics.PRINTING_COMMANDS]]
+        assert len(set(jobs)) == 2  # the number was recorded once, so the documents print once
 
     async def test_a_bad_message_goes_to_the_dlq_and_the_next_one_still_flows(
-        self, repo, carrier, policy, clock, make_order
+        self, ctx, make_order
     ):
-        wiring = Wiring(repo, carrier, policy, clock)
+        wiring = Wiring(ctx)
+        repo = ctx.shipments
         order = make_order()
         orphan = new_envelope(
             JobPrinted(job_id=order.order_id, order_id=order.order_id, document_type="invoice", printer="p",

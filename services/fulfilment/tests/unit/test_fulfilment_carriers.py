@@ -1,12 +1,16 @@
-"""Tracking numbers: the S10 check digit and the range carrier's one-number-per-order rule."""
+"""Tracking numbers: the S10 check digit, the range carrier's counter, and the manual carrier."""
 
 import uuid
 
 import pytest
 
+from oms_contracts.fulfilment.v1 import IssueTrackingNumber
+
 from fulfilment.adapters.carriers import (
     SERIAL_SPACE,
     CarrierError,
+    Carriers,
+    ManualCarrier,
     RangeCarrier,
     is_valid_s10,
     s10_check_digit,
@@ -56,27 +60,42 @@ class TestS10CheckDigit:
 
 
 class TestRangeCarrier:
-    async def test_an_order_gets_a_valid_number_from_the_configured_range(self, carrier, make_order):
-        name, number = await carrier.book(make_order())
-        assert name == "OMS Post"
-        assert number.startswith("OM") and number.endswith("GB") and is_valid_s10(number)
+    async def test_numbers_come_from_the_configured_range_in_order_with_a_valid_check_digit(self, tracking):
+        carrier = RangeCarrier(name="OMS Post", prefix="OM", country="GB", store=tracking, first=500, last=502)
+        numbers = [await carrier.issue(order_id=uuid.uuid4(), shipment_id=uuid.uuid4()) for _ in range(3)]
+        assert numbers == [s10_tracking_number("OM", serial, "GB") for serial in (500, 501, 502)]
+        assert all(is_valid_s10(n) for n in numbers)
 
-    async def test_booking_the_same_order_again_gives_the_same_number(self, carrier, make_order):
-        order = make_order()
-        assert await carrier.book(order) == await carrier.book(order)
+    async def test_the_same_shipment_asking_again_gets_its_own_number_and_the_counter_stays(self, tracking):
+        carrier = RangeCarrier(name="OMS Post", prefix="OM", country="GB", store=tracking, first=7)
+        shipment_id = uuid.uuid4()
+        first = await carrier.issue(order_id=uuid.uuid4(), shipment_id=shipment_id)
+        assert await carrier.issue(order_id=uuid.uuid4(), shipment_id=shipment_id) == first
+        assert tracking.counters == {"OMS Post": 8}
 
-    async def test_orders_whose_serials_collide_get_different_numbers_and_keep_them(self, carrier, make_order):
-        first = make_order(order_id=uuid.UUID(int=5 * SERIAL_SPACE + 42))
-        second = make_order(order_id=uuid.UUID(int=9 * SERIAL_SPACE + 42))
-        _, first_number = await carrier.book(first)
-        _, second_number = await carrier.book(second)
-        assert first_number == s10_tracking_number("OM", 42, "GB")
-        assert second_number == s10_tracking_number("OM", 43, "GB")
-        assert (await carrier.book(second))[1] == second_number  # a redelivery finds its own claim again
+    async def test_a_used_up_range_is_a_carrier_error_and_no_number_is_reused(self, tracking):
+        carrier = RangeCarrier(name="OMS Post", prefix="OM", country="GB", store=tracking, first=1, last=1)
+        await carrier.issue(order_id=uuid.uuid4(), shipment_id=uuid.uuid4())
+        with pytest.raises(CarrierError, match="used up"):
+            await carrier.issue(order_id=uuid.uuid4(), shipment_id=uuid.uuid4())
 
-    async def test_a_full_range_is_a_carrier_error(self, claims, make_order):
-        carrier = RangeCarrier(name="OMS Post", prefix="OM", country="GB", claims=claims, max_probes=2)
-        await carrier.book(make_order(order_id=uuid.UUID(int=1)))
-        await carrier.book(make_order(order_id=uuid.UUID(int=2)))
-        with pytest.raises(CarrierError):
-            await carrier.book(make_order(order_id=uuid.UUID(int=SERIAL_SPACE + 1)))
+    def test_a_range_outside_eight_digits_is_refused(self, tracking):
+        with pytest.raises(ValueError):
+            RangeCarrier(name="X", prefix="OM", country="GB", store=tracking, first=5, last=SERIAL_SPACE)
+
+    def test_the_range_carrier_asks_its_single_writer_for_a_number(self, tracking):
+        carrier = RangeCarrier(name="OMS Post", prefix="OM", country="GB", store=tracking)
+        order_id, shipment_id = uuid.uuid4(), uuid.uuid4()
+        assert carrier.request_tracking_number(order_id=order_id, shipment_id=shipment_id) == [
+            IssueTrackingNumber(order_id=order_id, shipment_id=shipment_id, carrier="OMS Post")
+        ]
+
+
+class TestCarriers:
+    def test_the_built_in_name_is_the_range_and_any_other_or_manual_one_waits_for_staff(self, tracking):
+        carriers = Carriers(RangeCarrier(name="OMS Post", prefix="OM", country="GB", store=tracking))
+        assert carriers.get("OMS Post", manual=False) is carriers.range
+        for name, manual in (("OMS Post", True), ("DPD", False)):
+            carrier = carriers.get(name, manual=manual)
+            assert isinstance(carrier, ManualCarrier) and carrier.name == name and carrier.manual
+            assert carrier.request_tracking_number(order_id=uuid.uuid4(), shipment_id=uuid.uuid4()) == []

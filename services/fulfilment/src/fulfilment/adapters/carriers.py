@@ -1,22 +1,23 @@
-"""Carriers book a shipment and give its tracking number; `RangeCarrier` issues UPU S10 numbers from our own range.
+"""Carrier adapters behind one interface: how a shipment gets its tracking number.
 
-S10 (UPU standard S10) numbers look like `OM123456785GB`: a two-letter service indicator (our prefix), an 8-digit
-serial, one check digit, and a two-letter country code. The check digit is the S10 mod-11 digit: the serial's
-digits are weighted 8 6 4 2 3 5 9 7 and summed; the digit is 11 minus the sum modulo 11, except that 10 becomes 0
-and 11 becomes 5. A single wrong digit or a swap of neighbours always changes the sum modulo 11, so it is caught
-unless the check digit is 5 (sums of 0 and 6 modulo 11 both give 5): about 98 % of such typos overall.
+`RangeCarrier` is our own carrier. It issues UPU S10 numbers (`OM000001236GB`: a two-letter service indicator,
+an 8-digit serial, the S10 mod-11 check digit, a two-letter country code) from a configured range of serials. The
+next serial is a persisted counter with one writer: `IssueTrackingNumber` commands are keyed by the carrier name,
+so one consumer at a time advances it. The counter is saved *before* the number is recorded against the
+shipment, so a crash in between skips a serial rather than reusing one: a number is never issued twice.
 
-Which serial an order gets must not change when a CreateShipment is redelivered. The serial starts at the order
-id modulo 10^8, which alone would collide by the birthday bound (a 50 % chance among ~12,000 orders). So each
-number is *claimed* by inserting it with a unique `_id` (atomic on MongoDB and FerretDB, no shared counter to
-update), and a taken number sends the order on to the next serial. A redelivered order probes the same serials
-in the same order and finds its own claim, so it always gets the same number.
+The S10 check digit: the serial's digits are weighted 8 6 4 2 3 5 9 7 and summed; the digit is 11 minus the sum
+modulo 11, except that 10 becomes 0 and 11 becomes 5.
+
+`ManualCarrier` asks for nothing: the shipment waits until staff type the number (`POST
+/shipments/{order_id}/tracking`).
 """
 
 import uuid
 from typing import Protocol
 
-from oms_contracts.orders.v1 import OrderSnapshot
+from oms_contracts import Message
+from oms_contracts.fulfilment.v1 import IssueTrackingNumber
 
 SERIAL_DIGITS = 8
 SERIAL_SPACE = 10**SERIAL_DIGITS
@@ -24,20 +25,33 @@ S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
 
 
 class CarrierError(Exception):
-    """The carrier could not book the shipment."""
+    """The carrier cannot give a tracking number (its range is used up)."""
 
 
 class Carrier(Protocol):
-    """Books a shipment for an order: returns (carrier name, tracking number)."""
+    """What every carrier adapter offers."""
 
-    async def book(self, order: OrderSnapshot) -> tuple[str, str]: ...
+    name: str
+    manual: bool
+
+    def request_tracking_number(self, *, order_id: uuid.UUID, shipment_id: uuid.UUID) -> list[Message]:
+        """What to publish so that the shipment gets its number; empty when staff type it."""
+        ...
 
 
-class TrackingNumberClaims(Protocol):
-    """Which order holds each issued tracking number."""
+class TrackingRangeStore(Protocol):
+    """The range's counter and the numbers issued, one per shipment."""
 
-    async def claim(self, tracking_number: str, *, order_id: uuid.UUID) -> uuid.UUID:
-        """Claim the number for `order_id` unless it is taken; return the order that holds it."""
+    async def issued(self, shipment_id: uuid.UUID) -> str | None:
+        """The number already issued to the shipment, if any."""
+        ...
+
+    async def take_serial(self, carrier: str, *, first: int) -> int:
+        """The next unused serial (at least `first`), with the counter saved past it."""
+        ...
+
+    async def record(self, shipment_id: uuid.UUID, *, order_id: uuid.UUID, tracking_number: str) -> str:
+        """Record the shipment's number unless it has one; return the shipment's number."""
         ...
 
 
@@ -62,23 +76,54 @@ def is_valid_s10(number: str) -> bool:
     return s10_check_digit(int(number[2:10])) == int(number[10])
 
 
-class RangeCarrier:
-    """Our own carrier: issues S10 numbers from a configured prefix, one serial per order."""
+class ManualCarrier:
+    """A carrier whose numbers staff type in (they come from the carrier's own portal or label printer)."""
 
-    def __init__(
-        self, *, name: str, prefix: str, country: str, claims: TrackingNumberClaims, max_probes: int = 1000
-    ) -> None:
+    manual = True
+
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.prefix = prefix
-        self.country = country
-        self.claims = claims
-        self.max_probes = max_probes
 
-    async def book(self, order: OrderSnapshot) -> tuple[str, str]:
-        """The order's tracking number: the first serial from its own start that is free or already its own."""
-        start = order.order_id.int % SERIAL_SPACE
-        for step in range(self.max_probes):
-            number = s10_tracking_number(self.prefix, (start + step) % SERIAL_SPACE, self.country)
-            if await self.claims.claim(number, order_id=order.order_id) == order.order_id:
-                return self.name, number
-        raise CarrierError(f"no free {self.prefix} serial within {self.max_probes} of {start} for {order.order_id}")
+    def request_tracking_number(self, *, order_id: uuid.UUID, shipment_id: uuid.UUID) -> list[Message]:
+        """Nothing to ask: the shipment waits for staff."""
+        return []
+
+
+class RangeCarrier:
+    """Our own carrier: S10 numbers from serials `first`..`last` of a configured prefix and country."""
+
+    manual = False
+
+    def __init__(self, *, name: str, prefix: str, country: str, store: TrackingRangeStore, first: int = 1,
+                 last: int = SERIAL_SPACE - 1) -> None:
+        if not 0 <= first <= last < SERIAL_SPACE:
+            raise ValueError(f"tracking range {first}..{last} is not within 0..{SERIAL_SPACE - 1}")
+        self.name, self.prefix, self.country = name, prefix, country
+        self.store, self.first, self.last = store, first, last
+
+    def request_tracking_number(self, *, order_id: uuid.UUID, shipment_id: uuid.UUID) -> list[Message]:
+        """Ask the range's single writer (commands keyed by the carrier name) for the next number."""
+        return [IssueTrackingNumber(order_id=order_id, shipment_id=shipment_id, carrier=self.name)]
+
+    async def issue(self, *, order_id: uuid.UUID, shipment_id: uuid.UUID) -> str:
+        """The shipment's number: the one it was issued already, or the next serial of the range."""
+        if (number := await self.store.issued(shipment_id)) is not None:
+            return number
+        serial = await self.store.take_serial(self.name, first=self.first)
+        if serial > self.last:
+            raise CarrierError(f"{self.name}'s tracking range {self.first}..{self.last} is used up")
+        number = s10_tracking_number(self.prefix, serial, self.country)
+        return await self.store.record(shipment_id, order_id=order_id, tracking_number=number)
+
+
+class Carriers:
+    """The built-in range carrier, and any other carrier name as a manual one."""
+
+    def __init__(self, range_carrier: RangeCarrier) -> None:
+        self.range = range_carrier
+
+    def get(self, name: str, *, manual: bool) -> Carrier:
+        """The adapter for a carrier a rule names."""
+        if manual or name != self.range.name:
+            return ManualCarrier(name)
+        return self.range

@@ -3,31 +3,20 @@
 from faststream.kafka import KafkaBroker
 
 from oms_contracts import Envelope, topics
-from oms_platform.messaging import Bus, subscribe
-from fulfilment.adapters.carriers import Carrier
-from fulfilment.adapters.repository import ShipmentRepository
-from fulfilment.domain.model import ShipmentPolicy
+from oms_platform.messaging import subscribe
 from fulfilment.service_layer import handlers
-from fulfilment.service_layer.handlers import Clock
+from fulfilment.service_layer.handlers import Fulfilment
 
 
-def register_subscribers(
-    broker: KafkaBroker,
-    *,
-    repo: ShipmentRepository,
-    bus: Bus,
-    carrier: Carrier,
-    policy: ShipmentPolicy,
-    clock: Clock,
-    max_attempts: int,
-) -> None:
-    """Wire the command consumer (the only writer of shipments) and the forwarders of order and printing events."""
+def register_subscribers(broker: KafkaBroker, *, ctx: Fulfilment, max_attempts: int) -> None:
+    """Wire the command consumer (the only writer of fulfilment's documents) and the forwarders of order and
+    printing events."""
 
     async def on_fulfilment_command(envelope: Envelope) -> None:
-        await handlers.handle_command(envelope, repo=repo, bus=bus, carrier=carrier, policy=policy, clock=clock)
+        await handlers.handle_command(envelope, ctx=ctx)
 
     async def on_foreign_event(envelope: Envelope) -> None:
-        await handlers.forward_event(envelope, bus=bus)
+        await handlers.forward_event(envelope, bus=ctx.bus)
 
     subscribe(
         broker, topics.FULFILMENT_COMMANDS, group_id="fulfilment", handler=on_fulfilment_command,
