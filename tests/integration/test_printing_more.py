@@ -386,16 +386,16 @@ class TestStations:
                     stdout=(tmp_path / f"{station}.log").open("ab"), stderr=subprocess.STDOUT,
                 )
 
-            orders = [snapshot(f"IT-73{n:02d}") for n in range(6)]
-            first = [await print_document(bus, "invoice", o, station=name) for o in orders[:3]]
-            foreign = await print_document(bus, "invoice", orders[5], station=other)
+            orders = [snapshot(f"IT-73{n:02d}") for n in range(5)]
+            first = [await print_document(bus, "invoice", o, station=name) for o in orders[:2]]
+            foreign = await print_document(bus, "invoice", orders[4], station=other)
             running = agent(name, key)
             try:
-                await eventually(lambda: _count(bench, 3), timeout=30, what="the first three jobs at the bench")
+                await eventually(lambda: _count(bench, 2), timeout=30, what="the first two jobs at the bench")
                 running.send_signal(signal.SIGKILL)  # mid-queue: more jobs are coming while it is down
                 running.wait()
-                later = [await print_document(bus, "invoice", orders[3], station=name),
-                         await print_document(bus, "shipping_label", orders[4], station=name)]
+                later = [await print_document(bus, "invoice", orders[2], station=name),
+                         await print_document(bus, "shipping_label", orders[3], station=name)]
                 waiting = await eventually(
                     lambda: _states(client, url, later, {"rendered"}), timeout=20, what="jobs waiting for the station")
                 assert waiting
@@ -405,8 +405,8 @@ class TestStations:
             finally:
                 running.kill()
                 running.wait()
-            assert len(bench.jobs) == 5  # none lost, none doubled
-            numbers = sorted(o.details.order_number for o in orders[:5])
+            assert len(bench.jobs) == 4  # none lost, none doubled
+            numbers = sorted(o.details.order_number for o in orders[:4])
             assert sorted(n for n in numbers if any(n.encode() in job or _in_pdf(n, job) for job in bench.jobs)) == numbers
             assert (await client.get(f"{url}/print-jobs/{foreign}")).json()["state"] == "rendered"
             stations = {s["name"]: s for s in (await client.get(f"{url}/stations")).json()}

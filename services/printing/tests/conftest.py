@@ -167,9 +167,15 @@ class FakePrinterStatus:
 
     def __init__(self) -> None:
         self.seen: dict[str, list[tuple[bool, str | None]]] = {}
+        self.started: set[tuple[str, int]] = set()
 
     async def record(self, printer: str, *, ok: bool, at, error: str | None) -> None:
         self.seen.setdefault(printer, []).append((ok, error))
+
+    async def begin(self, job_id: str, attempt: int, *, at) -> bool:
+        first = (job_id, attempt) not in self.started
+        self.started.add((job_id, attempt))
+        return first
 
 
 class Printing:

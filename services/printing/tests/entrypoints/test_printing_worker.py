@@ -31,6 +31,9 @@ class NoStatus:
     async def record(self, printer, *, ok, at, error):
         pass
 
+    async def begin(self, job_id, attempt, *, at):
+        return True
+
 
 def wired_broker(repo, clock, printers: dict, fallback: dict | None = None):
     """The worker on an in-memory broker: (broker, delivery loop, events, dead letters); `printers` maps URIs to

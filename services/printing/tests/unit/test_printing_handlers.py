@@ -242,6 +242,31 @@ class TestABrokenTemplate:
         assert stored_states(repo, command.payload.job_id) == ["queued", "failed"]
 
 
+class TestAnInterruptedDelivery:
+    async def test_a_worker_that_died_mid_send_sends_again_and_the_job_shows_the_resumed_attempt(
+        self, make_printing, make_printers, make_printer, repo, print_command
+    ):
+        class Dying:
+            async def send(self, data: bytes) -> None:
+                raise RuntimeError("worker killed")
+
+        command = print_command("invoice")
+        dying = make_printing(make_printers(Dying()))
+        await dying.issue(command)
+        await dying.loop.tick()
+        await dying.loop.wait_idle()  # the task died with the process, nothing was recorded
+        assert repo.docs[str(command.payload.job_id)]["state"] == "rendered"
+
+        printer = make_printer()
+        restarted = make_printing(make_printers(printer))
+        restarted.status.started = dying.status.started  # the deliveries note survives in MongoDB
+        await restarted.deliver()
+        assert len(printer.received) == 1 and [type(o) for o in restarted.outcomes()] == [JobPrinted]
+        job = repo.docs[str(command.payload.job_id)]["job"]
+        assert job["state"] == "printed" and job["attempts"] == 2
+        assert "resumed from rendered: sent again after a restart" in [h["note"] for h in job["history"]]
+
+
 class TestAStaleDelivery:
     async def test_a_delivery_for_an_earlier_attempt_changes_nothing(
         self, printing, repo, bus, clock, print_command

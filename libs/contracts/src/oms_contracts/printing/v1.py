@@ -93,6 +93,9 @@ class RecordDelivery(Message):
     reason: str | None = Field(default=None, description="Why it could not print, when printed is false.")
     sent_at: datetime | None = None
     station: str | None = None
+    resumed: bool = Field(
+        default=False, description="Sent again after a restart: the printer may have taken a copy before."
+    )
 
 
 # Events (topic oms.printing.events)

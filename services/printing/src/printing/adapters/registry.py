@@ -4,7 +4,8 @@
   replacing one document whole (staff's edit is the whole configuration of that printer or template).
 - `stations` (`_id` = name; the SHA-256 of the key, revoked or not): written only by the admin API.
 - `station_status` (`_id` = name; last seen): written only by the station API when an agent polls.
-- `printer_status` (`_id` = printer URI): written only by the worker's delivery loop.
+- `printer_status` (`_id` = printer URI) and `deliveries` (`_id` = job id:attempt, inserted before sending):
+  written only by the worker's delivery loop.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
+from oms_platform.mongo import is_duplicate_key
 from printing.domain.printers import PrinterConfig
 
 
@@ -46,10 +48,22 @@ class MongoPrinterStore:
 
 
 class MongoPrinterStatus:
-    """Each network printer's last success and failure, as the delivery loop saw them."""
+    """Each network printer's last success and failure, as the delivery loop saw them, and the attempts it
+    started sending."""
 
     def __init__(self, db: AsyncDatabase) -> None:
         self.collection = db["printer_status"]
+        self.deliveries = db["deliveries"]
+
+    async def begin(self, job_id: str, attempt: int, *, at: datetime) -> bool:
+        """Note that sending an attempt starts; False when it had been started before."""
+        try:
+            await self.deliveries.insert_one({"_id": f"{job_id}:{attempt}", "started_at": at})
+        except Exception as exc:
+            if is_duplicate_key(exc):
+                return False
+            raise
+        return True
 
     async def record(self, printer: str, *, ok: bool, at: datetime, error: str | None) -> None:
         """Note a delivery that worked (`ok`) or failed with `error`."""

@@ -111,6 +111,12 @@ class PrintJob(BaseModel):
         self.attempts += 1
         self._enter(JobState.QUEUED, now, note=note, check=False)
 
+    def resume(self, *, note: str, now: datetime) -> None:
+        """Count an interrupted attempt that was taken up again (its document may have printed once already)."""
+        self.attempts += 1
+        self.updated_at = now
+        self.history.append(HistoryEntry(state=self.state, at=now, note=note))
+
     def mark_rendered(self, *, size_bytes: int, now: datetime) -> None:
         """The document was made from its template."""
         self._enter(JobState.RENDERED, now)

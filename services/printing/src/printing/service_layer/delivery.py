@@ -6,9 +6,10 @@ handlers), and the printer's state (last success, last failure, online) is kept 
 this loop writes.
 
 A job is sent once per attempt by this process: it remembers what it delivered until the consumer has settled
-it. After a crash between the printer taking a document and the RecordDelivery reaching Kafka, the job is still
-`rendered` and is sent again (raw port 9100 cannot tell whether it printed; a second copy beats a parcel without
-a label).
+it. Before sending, it notes the attempt in `deliveries` (a unique insert). After a crash between the printer
+taking a document and the RecordDelivery reaching Kafka, the job is still `rendered` and is sent again (raw port
+9100 cannot tell whether it printed; a second copy beats a parcel without a label); the note is found, so the
+RecordDelivery says `resumed` and the job's history and attempts show it.
 """
 
 import asyncio
@@ -28,9 +29,13 @@ log = logging.getLogger(__name__)
 
 
 class PrinterStatusStore(Protocol):
-    """Where the delivery loop keeps each printer's state."""
+    """Where the delivery loop keeps each printer's state, and which attempts it started sending."""
 
     async def record(self, printer: str, *, ok: bool, at: datetime, error: str | None) -> None: ...
+
+    async def begin(self, job_id: str, attempt: int, *, at: datetime) -> bool:
+        """Note that sending this attempt starts; False when it was started before (by a process that died)."""
+        ...
 
 
 @dataclass
@@ -77,8 +82,10 @@ class DeliveryLoop:
             if not fresh:
                 return
             for doc in fresh:
+                first = await self.status.begin(doc["_id"], int(doc["attempt"]), at=self.clock())
                 outcome = await deliver(
-                    doc, printer=self._printer(uri), uri=uri, bus=self.bus, policy=self.policy, clock=self.clock
+                    doc, printer=self._printer(uri), uri=uri, bus=self.bus, policy=self.policy, clock=self.clock,
+                    resumed=not first,
                 )
                 self._delivered[(doc["_id"], int(doc["attempt"]))] = time.monotonic()
                 await self.status.record(uri, ok=outcome.printed, at=self.clock(), error=outcome.reason)

@@ -172,6 +172,9 @@ async def handle_record_delivery(envelope: Envelope, *, repo: PrintJobRepository
         await repo.save(doc)
         return
     job.printer = command.printer
+    if command.resumed:
+        # The worker died after starting to send this attempt: the printer may hold a copy already.
+        job.resume(note="resumed from rendered: sent again after a restart", now=clock())
     tries = f"after {command.tries} tries" if command.tries > 1 else None
     if command.printed:
         job.mark_sent(now=command.sent_at or clock(), note=tries)
@@ -190,10 +193,11 @@ async def deliver(
     bus: Bus,
     policy: SendPolicy,
     clock: Clock,
+    resumed: bool = False,
 ) -> RecordDelivery:
     """Send a rendered job's document to its network printer (with retries and backoff) and publish what
     happened as a RecordDelivery keyed by the job id; the id is derived from (job, attempt), so doing it twice
-    for one attempt is recorded once."""
+    for one attempt is recorded once. `resumed`: this attempt was started before (a restart)."""
     job_id, attempt = uuid.UUID(doc["_id"]), int(doc["attempt"])
     document = stored_document(doc)
     tries = 0
@@ -214,6 +218,7 @@ async def deliver(
         tries=max(tries, 1),
         reason=reason,
         sent_at=clock() if reason is None else None,
+        resumed=resumed,
     )
     await bus.publish(delivery_envelope(bus, command, doc), key=str(job_id))
     return command
