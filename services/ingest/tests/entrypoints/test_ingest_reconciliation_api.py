@@ -10,7 +10,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from ingest.connectors.amazon import AmazonConnector
 from ingest.connectors.base import RawOrder
+from ingest.connectors.ebay import EbayConnector
+from ingest.connectors.magento2 import MagentoConnector
 from ingest.connectors.registry import build_connector
 from ingest.connectors.woocommerce import WooCommerceConnector, modified_at
 from ingest.domain.channels import ChannelConfig, polled_intake_id
@@ -18,8 +21,8 @@ from ingest.domain.model import IntakeKind, IntakeStatus, new_intake
 from ingest.domain.reconciliation import Reconciliation
 from ingest.entrypoints.channels_api import channels_router
 from ingest.service_layer.polling import take_order
-from ingest.service_layer.reconciliation import reconcile_due
-from ingest.standins import WooCommerceStandIn
+from ingest.service_layer.reconciliation import list_window, reconcile_due
+from ingest.standins import AmazonStandIn, EbayStandIn, MagentoStandIn, WooCommerceStandIn
 from oms_contracts.ingest.v1 import OrderReceived
 from oms_platform.auth import ApiKeys
 
@@ -214,3 +217,39 @@ class TestScheduledReconciliation:
         await reconcile_due(channels=channel_store, reports=reports, store=store, connect=opener, clock=clock)
         report = await reports.latest("woo")
         assert "credentials refused" in report.error and report.complete is False and SECRET not in report.error
+
+
+class TestEveryRestConnectorListsAWindow:
+    """Each REST connector's `cursor_at` lists exactly the orders changed in the window, through its stand-in."""
+
+    @staticmethod
+    def load(name: str):
+        return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+    @staticmethod
+    def asgi(app) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://standin")
+
+    async def listed(self, connector) -> list[str]:
+        found, complete = await list_window(connector, since=datetime(2026, 11, 24, 12, tzinfo=UTC),
+                                            until=datetime(2026, 11, 25, 12, tzinfo=UTC))
+        assert complete
+        return sorted(found)
+
+    async def test_magento(self):
+        standin = MagentoStandIn(self.load("magento2/orders-search.json")["items"], token="t")
+        connector = MagentoConnector(http=self.asgi(standin.app), base_url="http://standin", token="t", page_size=1)
+        assert await self.listed(connector) == ["000000311"]
+
+    async def test_ebay(self):
+        standin = EbayStandIn(self.load("ebay/getOrders.json")["orders"], token="t")
+        connector = EbayConnector(http=self.asgi(standin.app), token="t", base_url="http://standin", limit=1)
+        assert await self.listed(connector) == ["05-27182-81828"]
+
+    async def test_amazon(self):
+        orders = self.load("amazon/getOrders.json")["payload"]["Orders"]
+        items = {o["AmazonOrderId"]: self.load(f"amazon/getOrderItems.{o['AmazonOrderId']}.json")["payload"][
+            "OrderItems"] for o in orders}
+        standin = AmazonStandIn(orders, items, token="t")
+        connector = AmazonConnector(http=self.asgi(standin.app), access_token="t", base_url="http://standin")
+        assert await self.listed(connector) == ["203-7061158-2219046"]
