@@ -140,6 +140,52 @@ class TestDatabaseShops:
         assert changed["details"]["notes"] == "Please leave with the neighbour at no. 9 if out."
 
 
+class TestDatabaseWriteBack:
+    async def test_a_processed_zen_cart_order_is_delivered_in_the_shop_with_its_tracking_number(
+        self, system, ops, admin, wait_for, mariadb, password_ref
+    ):
+        run = uuid.uuid4().hex[:6]
+        name, new_id = f"it_wb_{run}", 60000 + int(run, 16) % 30000  # an order id of this run's own
+        dsn = mariadb.database(name, DATA / "zencart" / "schema.sql", DATA / "zencart" / "orders.sql")
+        mariadb.sql(f"DELETE FROM orders WHERE orders_id = 2001; "
+                    f"UPDATE orders_products SET products_model = CONCAT(products_model, '-{run}'); "
+                    + "; ".join(f"UPDATE {table} SET orders_id = {new_id} WHERE orders_id = 2002"
+                                for table in ("orders", "orders_products", "orders_total", "orders_status_history")),
+                    database=name)
+        skus = [f"APR-LIN-CHR-{run}", f"SCS-HERB-{run}"]
+        for sku in skus:
+            answer = await ops.post(f"{system.url('inventory')}/stock/{sku}/adjustments",
+                                    json={"delta": 10, "reason": "count"})
+            assert answer.status_code == 202, answer.text
+        await configure(admin, system, f"zenwb-{run}", {
+            "name": "Zen Cart shop", "kind": "zencart", "account": f"zenwb{run}", "url": dsn,
+            "credentials": {"password": password_ref}, "interval_seconds": 1, "options": {"settle_seconds": 0}})
+        order_id = order_id_for("zencart", str(new_id))
+
+        async def allocated():
+            order = await open_order(ops, system, "zencart", str(new_id))
+            return order is not None and order["stock_allocated"]
+
+        await wait_for(allocated, timeout=60, what="the Zen Cart order open with its stock")
+        answer = await ops.post(f"{system.url('orders')}/orders/{order_id}/process")
+        assert answer.status_code == 200, answer.text
+
+        async def confirmed():
+            found = (await ops.get(f"{system.url('ingest')}/writebacks", params={"order_id": str(order_id)})).json()
+            return next((w for w in found if w["action"] == "ship" and w["state"] == "confirmed"), None)
+
+        writeback = await wait_for(confirmed, timeout=90, what="the ship write-back confirmed by the shop")
+        tracking = writeback["tracking_number"]
+        assert tracking
+        rows = mariadb.sql(f"SELECT o.orders_status, h.orders_status_id, h.comments FROM orders o JOIN "
+                           f"orders_status_history h ON h.orders_id = o.orders_id WHERE o.orders_id = {new_id} "
+                           f"AND h.comments LIKE '%{tracking}%'", database=name).stdout.decode().strip().split("\n")
+        assert len(rows) == 2 and rows[1].startswith("3\t3\tShipped with "), rows
+        # Delivered in the shop: no longer downloaded, and still one order.
+        mine = await intakes_of(ops, system, "zencart", f"zenwb{run}")
+        assert len(mine) == 1
+
+
 class TestXCart5:
     async def test_rest_orders_land_in_open_orders_once(self, system, ops, admin, wait_for, tmp_path):
         run = uuid.uuid4().hex[:6]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from ingest.connectors.base import ConnectorError, ShipmentNotice
-from ingest.connectors.registry import build_connector
+from ingest.connectors.registry import CAPABILITIES, build_connector, build_writeback
 from ingest.domain.channels import ChannelConfig
 from ingest.domain.errors import OrderSkipped, PayloadRejected
 from ingest.standin_mariadb import MariaDB
@@ -160,7 +160,9 @@ class TestOsCommerceFamilyWriteBack:
     async def test_shipping_sets_delivered_with_one_history_row_however_often_it_is_sent(self, mariadb, kind, folder,
                                                                                         ids):
         shop = Shop(mariadb, kind, folder)
-        writeback = shop.connector
+        assert CAPABILITIES[kind].allows("ship") and CAPABILITIES[kind].allows("cancel")
+        assert not CAPABILITIES[kind].allows("refund")
+        writeback = build_writeback(shop.config, http=httpx.AsyncClient(), environ=shop.environ)
         notice = ShipmentNotice(channel_order_id=ids[1], carrier="Royal Mail", tracking_number="OM123456785GB",
                                 shipped_at=SHIPPED_AT)
         await writeback.confirm_shipment(notice)
@@ -224,6 +226,7 @@ class TestXCart4:
 
     async def test_shipping_sets_complete_and_the_tracking_number_once(self, mariadb):
         shop = Shop(mariadb, "xcart", "xcart", options={"currency": "GBP"})
+        assert CAPABILITIES["xcart"].allows("ship") and not CAPABILITIES["xcart"].allows("cancel")
         notice = ShipmentNotice(channel_order_id="5102", carrier="DPD", tracking_number="15501234567890",
                                 shipped_at=SHIPPED_AT)
         await shop.connector.confirm_shipment(notice)
