@@ -15,6 +15,7 @@ from ingest.connectors.base import ConnectorError, ShipmentNotice
 from ingest.connectors.registry import CAPABILITIES, build_connector, build_writeback
 from ingest.domain.channels import ChannelConfig
 from ingest.domain.errors import OrderSkipped, PayloadRejected
+from ingest.service_layer.reconciliation import list_window
 from ingest.standin_mariadb import MariaDB
 
 pytestmark = pytest.mark.integration  # a real database server (started here, no Kafka or MongoDB needed)
@@ -247,3 +248,17 @@ class TestXCart4:
         from ingest.connectors.xcart4 import normalise_xcart4_order
         with pytest.raises(OrderSkipped, match="already_shipped"):
             normalise_xcart4_order(body)
+
+
+class TestReconciliationWindow:
+    @pytest.mark.parametrize(("kind", "folder", "options", "expected"), [
+        ("oscommerce", "oscommerce", {}, ["1002"]),
+        ("zencart", "zencart", {"timezone": "Europe/London"}, ["2002"]),
+        ("xcart", "xcart", {"currency": "GBP"}, ["5102"]),
+    ])
+    async def test_a_window_lists_the_unprocessed_orders_changed_in_it(self, mariadb, kind, folder, options,
+                                                                       expected):
+        shop = Shop(mariadb, kind, folder, options=options)
+        listed, complete = await list_window(shop.connector, since=datetime(2026, 11, 25, tzinfo=UTC),
+                                             until=datetime(2026, 11, 26, tzinfo=UTC))
+        assert complete and sorted(listed) == expected
