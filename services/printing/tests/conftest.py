@@ -398,10 +398,11 @@ def make_renderer():
 class IppEvePrinter:
     """A real IPP Everywhere printer (CUPS' `ippeveprinter`) on 127.0.0.1 that keeps every job in `spool`."""
 
-    def __init__(self, spool: Path, formats: str, instant: bool = True) -> None:
+    def __init__(self, spool: Path, formats: str, instant: bool = True, command: str = "/bin/true") -> None:
         self.spool = spool
         self.formats = formats
         self.instant = instant
+        self.command = command
         self.port = _free_port()
         self.log = spool.parent / f"ippeveprinter-{self.port}.log"
         self.process: subprocess.Popen | None = None
@@ -422,7 +423,7 @@ class IppEvePrinter:
                 # -c /bin/true "prints" each job at once (the built-in simulation takes ~10 s a job, answering
                 # server-error-busy meanwhile); -k keeps every document in the spool directory.
                 ["ippeveprinter", "-p", str(self.port), "-d", str(self.spool), "-k",
-                 *(["-c", "/bin/true"] if self.instant else []), "-f", self.formats, f"OMS Test {self.port}"],
+                 *(["-c", self.command] if self.instant else []), "-f", self.formats, f"OMS Test {self.port}"],
                 stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 10
@@ -473,8 +474,10 @@ def start_ipp_printer(tmp_path):
     skips, when it cannot start. instant=False keeps ippeveprinter's ~10 s simulated printing of each job."""
     started: list[IppEvePrinter] = []
 
-    def start(formats: str = "application/pdf,application/octet-stream", instant: bool = True) -> IppEvePrinter:
-        printer = IppEvePrinter(tmp_path / f"spool-{len(started)}", formats, instant).start()
+    def start(
+        formats: str = "application/pdf,application/octet-stream", instant: bool = True, command: str = "/bin/true"
+    ) -> IppEvePrinter:
+        printer = IppEvePrinter(tmp_path / f"spool-{len(started)}", formats, instant, command).start()
         started.append(printer)
         return printer
 

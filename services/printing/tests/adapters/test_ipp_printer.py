@@ -1,6 +1,7 @@
 """IppPrinter against a real IPP Everywhere printer (CUPS' ippeveprinter on 127.0.0.1), and ipp:// URIs."""
 
 import asyncio
+import dataclasses
 import socket
 
 import pytest
@@ -79,10 +80,21 @@ class TestARefusingPrinter:
 
     async def test_a_busy_printer_raises_printer_error_so_the_job_is_tried_again(self, start_ipp_printer):
         ipp = start_ipp_printer(instant=False)
-        printer = printer_for_uri(ipp.uri, timeout=10)
+        # Not following the first job's state: it is still printing when the second one comes.
+        printer = dataclasses.replace(printer_for_uri(ipp.uri, timeout=10), follow_seconds=0)
         await printer.send(PDF)
         with pytest.raises(PrinterError, match=r"server-error-busy \(Currently printing another job.\)"):
             await printer.send(PDF)  # the first job is still being "printed"
+
+    async def test_a_job_the_printer_aborts_raises_printer_error_naming_it(self, start_ipp_printer):
+        ipp = start_ipp_printer(command="/bin/false")  # the printer's print command fails: the job aborts
+        with pytest.raises(PrinterError, match=r"job \d+ aborted by the printer"):
+            await printer_for_uri(ipp.uri, timeout=10).send(PDF)
+
+    async def test_a_job_is_followed_until_the_printer_completed_it(self, start_ipp_printer):
+        ipp = start_ipp_printer(command="/bin/true")
+        await printer_for_uri(ipp.uri, timeout=10).send(PDF)
+        assert len(await ipp.wait_for_files(1)) == 1
 
     def test_status_codes_are_named_as_the_rfc_names_them(self):
         assert ipp_status_name(0x040A) == "client-error-document-format-not-supported"

@@ -3,7 +3,8 @@
 A printer URI names how to reach the device:
 - `socket://host[:port]` (port 9100 when left out): the printer's raw port.
 - `ipp://host[:port]/path` (port 631 when left out, path `/ipp/print` when left out): an IPP printer, sent one
-  Print-Job request per document over HTTP (through `pyipp`).
+  Print-Job request per document over HTTP (through `pyipp`); where the printer reports the job's state, we
+  follow it (Get-Job-Attributes) until the job completed, or fail the attempt when it was aborted or canceled.
 Unknown schemes are refused when the settings are read, so a typo stops the service at start instead of failing
 every job.
 """
@@ -59,6 +60,11 @@ IPP_STATUS_NAMES = {
     0x0508: "server-error-job-canceled",
     0x0509: "server-error-multiple-document-jobs-not-supported",
 }
+
+
+# RFC 8011 section 5.3.7: job-state values that end a job.
+IPP_JOB_CANCELED, IPP_JOB_ABORTED, IPP_JOB_COMPLETED = 7, 8, 9
+IPP_JOB_DONE = frozenset({IPP_JOB_CANCELED, IPP_JOB_ABORTED, IPP_JOB_COMPLETED})
 
 
 class PrinterError(Exception):
@@ -138,6 +144,7 @@ class IppPrinter:
     timeout: float = 10.0
     job_name: str = "oms"
     user_name: str = "oms-printing"
+    follow_seconds: float = 10.0  # how long to follow a job's state after the printer took it
 
     async def send(self, data: bytes) -> None:
         """Send `data` as one Print-Job; raises PrinterError unless the printer answers successful-ok(-*)."""
@@ -169,6 +176,40 @@ class IppPrinter:
             message = (response.get("operation-attributes") or {}).get("status-message")
             said = f" ({message})" if message else ""
             raise PrinterError(f"{self.uri}: Print-Job refused: {ipp_status_name(status)}{said}")
+        job = (response.get("jobs") or [{}])[0]
+        if job.get("job-id") is not None and job.get("job-state") is not None:
+            await self._follow(int(job["job-id"]), int(job["job-state"]), job.get("job-state-reasons"))
+
+    async def _follow(self, job_id: int, state: int, reasons: object) -> None:
+        """Wait for a job the printer reports on to end: completed returns, aborted or canceled raises
+        PrinterError; a job still pending or printing after `follow_seconds` counts as taken."""
+        deadline = asyncio.get_running_loop().time() + self.follow_seconds
+        while state not in IPP_JOB_DONE:
+            if asyncio.get_running_loop().time() > deadline:
+                return  # the printer has it and is working on it
+            await asyncio.sleep(0.2)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    async with IPP(
+                        host=self.host, port=self.port, base_path=self.path, request_timeout=self.timeout
+                    ) as client:
+                        answer = await client.raw(IppOperation.GET_JOB_ATTRIBUTES, {
+                            "operation-attributes-tag": {
+                                "requesting-user-name": self.user_name,
+                                "job-id": job_id,
+                                "requested-attributes": ["job-state", "job-state-reasons"],
+                            },
+                        })
+                found = (parse_ipp_response(answer).get("jobs") or [{}])[0]
+            except (TimeoutError, IPPError, struct.error, ValueError, KeyError, IndexError):
+                return  # it took the job; not being able to ask about it is no reason to print it again
+            if found.get("job-state") is None:
+                return
+            state = int(found["job-state"])
+            reasons = found.get("job-state-reasons")
+        if state != IPP_JOB_COMPLETED:
+            name = "aborted" if state == IPP_JOB_ABORTED else "canceled"
+            raise PrinterError(f"{self.uri}: job {job_id} {name} by the printer ({reasons})")
 
     @property
     def uri(self) -> str:
