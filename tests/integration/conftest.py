@@ -160,6 +160,7 @@ def system(endpoints, printer, api_keys, mailbox, tmp_path_factory) -> System:
         "INGEST_WRITEBACK_BACKOFF_SECONDS": "0.5",
         "INGEST_WRITEBACK_MAX_ATTEMPTS": "3",
         "INGEST_WRITEBACK_TICK_SECONDS": "0.2",
+        "INGEST_STOCK_PUSH_DEBOUNCE_SECONDS": "1.5",
         **{f"{s.upper()}_DATABASE": f"oms_{s}_it_{run_id}" for s in SERVICES},
     }
     log_dir = tmp_path_factory.mktemp("service-logs")

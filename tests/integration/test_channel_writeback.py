@@ -56,9 +56,9 @@ def shop(system, ops, admin, wait_for, tmp_path, writeback_webhook_secret):
             answer = await admin.put(f"{ingest}/channels/{channel_id}-{run}", json={"name": channel_id, **body})
             assert answer.status_code == 200, answer.text
 
-        async def stock(self, *skus: str) -> None:
+        async def stock(self, *skus: str, delta: int = 10) -> None:
             for sku in skus:
-                answer = await ops.post(f"{inventory}/stock/{sku}/adjustments", json={"delta": 10, "reason": "count"})
+                answer = await ops.post(f"{inventory}/stock/{sku}/adjustments", json={"delta": delta, "reason": "count"})
                 assert answer.status_code == 202, answer.text
 
         async def webhook(self, channel: str, body: dict, headers: dict) -> None:
@@ -227,4 +227,35 @@ class TestFailingChannel:
             again = await ops.post(f"{system.url('ingest')}/writebacks/{failed['writeback_id']}/retry")
             assert again.status_code == 409
         finally:
+            server.stop()
+
+
+class TestStockPush:
+    async def test_a_burst_of_stock_changes_reaches_the_shop_debounced_with_the_latest_level(
+        self, system, ops, shop, wait_for
+    ):
+        woo = WooCommerceShop(key="ck_stock", secret=shop.token)
+        sku = shop.sku("STOCK-MUG")
+        woo.add_product(sku, 4101)
+        server = serve(woo.app)
+        channel = {"kind": "woocommerce", "account": f"stock{shop.run}", "url": server.url,
+                   "credentials": {"consumer_key": shop.secret("ck-stock", "ck_stock"), "consumer_secret": shop.ref},
+                   "options": {"poll": False, "push_stock": True}}
+        try:
+            await shop.configure("woostock", channel)
+            for delta in (10, 5, -3):
+                await shop.stock(sku, delta=delta)
+
+            async def level():
+                return woo.products[sku]["stock_quantity"] == 12
+
+            await wait_for(level, what=f"{sku} at 12 in the shop")
+            puts = [r for r in woo.recorder.writes("PUT") if r["path"] == "/wp-json/wc/v3/products/4101"]
+            assert puts[-1]["json"] == {"manage_stock": True, "stock_quantity": 12}
+            assert len(puts) < 3, "three changes in a burst are not three pushes"
+            push = (await ops.get(f"{system.url('ingest')}/stock-pushes/{sku}")).json()
+            assert push["state"] == "pushed" and push["channels"][f"woostock-{shop.run}"]["available"] == 12
+        finally:
+            # Later tests' stock changes are not for this stand-in, which stops now.
+            await shop.configure("woostock", {**channel, "options": {"poll": False}})
             server.stop()

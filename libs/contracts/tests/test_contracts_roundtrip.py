@@ -45,6 +45,8 @@ SAMPLES = [
     ingest.AttemptWriteBack(writeback_id=ingest.writeback_id_for(ORDER_ID, "ship"), order_id=ORDER_ID, attempt=2),
     ingest.RetryWriteBack(writeback_id=ingest.writeback_id_for(ORDER_ID, "ship"), order_id=ORDER_ID,
                           requested_by="ops-key-1"),
+    ingest.PushStock(sku="MUG-1", available=7, as_of=NOW),
+    ingest.AttemptStockPush(sku="MUG-1", attempt=1),
     orders.PlaceOrder(order_id=ORDER_ID, order=DETAILS, source="channel", placed_by="channel:ebay",
                       channel_updated_at=NOW),
     orders.ProcessOrder(order_id=ORDER_ID, requested_by="ops-key-1"),

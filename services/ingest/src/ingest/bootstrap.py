@@ -20,6 +20,8 @@ from ingest.entrypoints.api import ingest_router
 from ingest.entrypoints.channels_api import channels_router
 from ingest.entrypoints.worker import register_subscribers, run_republisher, run_writeback_scheduler
 from ingest.entrypoints.writebacks_api import writebacks_router
+from ingest.service_layer import stock_push
+from ingest.service_layer.stock_push import StockPushRunner
 from ingest.service_layer.writebacks import Scheduler, WriteBackRunner
 from oms_platform.auth import ApiKeys
 from oms_platform.messaging import Bus
@@ -53,6 +55,7 @@ def build_api(settings: Settings) -> FastAPI:
     router.include_router(writebacks_router(
         store=MongoWriteBackStore(mongo[settings.database]), bus=Bus(broker, PRODUCER),
         keys=ApiKeys(settings.api_keys.get_secret_value()), capabilities=CAPABILITIES,
+        stock_pushes=MongoWriteBackStore(mongo[settings.database], collection="stock_pushes"),
     ))
     router.include_router(channels_router(
         channels=MongoChannelStore(mongo[settings.database]), keys=ApiKeys(settings.api_keys.get_secret_value()),
@@ -83,11 +86,18 @@ def run_ingest_worker(settings: Settings) -> None:
         build=lambda config: build_writeback(config, http=writeback_http), capabilities=CAPABILITIES,
         send_follow_up=follow_up, tracking_url=settings.tracking_url, max_attempts=settings.writeback_max_attempts,
         backoff_seconds=settings.writeback_backoff_seconds)
-    register_subscribers(broker, runner=runner, follow_up=follow_up is not None, max_attempts=settings.max_attempts)
+    stock_store = MongoWriteBackStore(mongo[settings.database], collection="stock_pushes")
+    stock = StockPushRunner(
+        store=stock_store, channels=runner.channels, clock=utc_now, build=runner.build, capabilities=CAPABILITIES,
+        debounce_seconds=settings.stock_push_debounce_seconds, max_attempts=settings.writeback_max_attempts,
+        backoff_seconds=settings.writeback_backoff_seconds)
+    register_subscribers(broker, runner=runner, stock=stock, follow_up=follow_up is not None,
+                         max_attempts=settings.max_attempts)
 
     async def create_indexes() -> None:
         await store.create_indexes()
         await writeback_store.create_indexes()
+        await stock_store.create_indexes()
 
     async def republish(stop: asyncio.Event) -> None:
         # The channel poller runs beside the re-publisher, which normalises polled intakes through it.
@@ -110,8 +120,10 @@ def run_ingest_worker(settings: Settings) -> None:
                                reports=MongoReconciliationStore(mongo[settings.database]), store=store,
                                connect=channel_opener(settings), clock=utc_now, stop=stop,
                                tick=settings.poll_tick_seconds),
-                run_writeback_scheduler(scheduler=Scheduler(store=writeback_store, bus=bus, clock=utc_now),
-                                        every=settings.writeback_tick_seconds, stop=stop),
+                run_writeback_scheduler(
+                    schedulers=[Scheduler(store=writeback_store, bus=bus, clock=utc_now),
+                                Scheduler(store=stock_store, bus=bus, clock=utc_now, command=stock_push.attempt_command)],
+                    every=settings.writeback_tick_seconds, stop=stop),
             )
         await writeback_http.aclose()
 

@@ -62,6 +62,9 @@ class Settings(ServiceSettings):
     writeback_tick_seconds: float = Field(
         1.0, gt=0, le=60, description="How often the ingest worker looks for write-backs whose next attempt is due.")
     writeback_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one write-back call to a channel.")
+    stock_push_debounce_seconds: float = Field(
+        5.0, gt=0, description="Available-stock changes of one SKU within this window are pushed to channels once, "
+        "with the latest value.")
     tracking_url_template: str = Field(
         "https://parcelsapp.com/en/tracking/{tracking_number}",
         description="Tracking link in follow-up emails and channel notes; `{tracking_number}` and `{carrier}` are "

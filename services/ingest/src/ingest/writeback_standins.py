@@ -147,7 +147,8 @@ class MagentoShop(MagentoStandIn):
 
 class WooCommerceShop:
     """WooCommerce REST v3 write-back: `PUT /wp-json/wc/v3/orders/{id}`, `GET|POST …/{id}/notes`,
-    `GET|POST …/{id}/refunds` (HTTP Basic consumer key/secret)."""
+    `GET|POST …/{id}/refunds`, `GET /products?sku=`, `PUT /products/{id}` (and variations), with HTTP Basic
+    consumer key/secret."""
 
     def __init__(self, *, key: str, secret: str) -> None:
         self.key, self.secret = key, secret
@@ -162,6 +163,34 @@ class WooCommerceShop:
         self.app.post(f"{base}/notes")(self.add_note)
         self.app.get(f"{base}/refunds")(self.list_refunds)
         self.app.post(f"{base}/refunds")(self.add_refund)
+        self.products: dict[str, dict] = {}  # by SKU: {"id", "parent_id", "stock_quantity"}
+        self.app.get("/wp-json/wc/v3/products")(self.find_products)
+        self.app.put("/wp-json/wc/v3/products/{product_id}")(self.update_product)
+        self.app.put("/wp-json/wc/v3/products/{parent_id}/variations/{product_id}")(self.update_product)
+
+    def add_product(self, sku: str, product_id: int, *, parent_id: int = 0) -> None:
+        """A product (or, with `parent_id`, a variation) the shop sells under `sku`."""
+        self.products[sku] = {"id": product_id, "parent_id": parent_id, "sku": sku, "stock_quantity": None}
+
+    async def find_products(self, request: Request, authorization: str = Header("")) -> JSONResponse:
+        if (refused := self._refused(authorization)) is not None:
+            return refused
+        found = self.products.get(request.query_params.get("sku", ""))
+        return JSONResponse([found] if found else [])
+
+    async def update_product(self, product_id: int, request: Request, authorization: str = Header(""),
+                             parent_id: int = 0) -> JSONResponse:
+        if (refused := self._refused(authorization)) is not None:
+            return refused
+        if (failure := await self.recorder.record(request)) is not None:
+            return JSONResponse(status_code=503, content={"code": "unavailable", **failure})
+        product = next((p for p in self.products.values() if p["id"] == product_id), None)
+        if product is None or product["parent_id"] != parent_id:
+            return JSONResponse(status_code=404, content={"code": "woocommerce_rest_product_invalid_id",
+                                                          "message": "Invalid ID."})
+        body = self.recorder.received[-1]["json"] or {}
+        product["stock_quantity"] = body.get("stock_quantity")
+        return JSONResponse(product)
 
     def _refused(self, authorization: str) -> JSONResponse | None:
         expected = base64.b64encode(f"{self.key}:{self.secret}".encode()).decode()

@@ -94,5 +94,5 @@ class TestCapabilities:
         table = {c["kind"]: c for c in (await client.get("/channels/capabilities")).json()}
         assert {"ebay", "amazon", "magento2", "woocommerce", "shopify"} <= set(table)
         assert table["woocommerce"] | {"how": ""} == {"kind": "woocommerce", "ship": True, "cancel": True,
-                                                        "refund": True, "stock": False, "how": ""}
+                                                        "refund": True, "stock": True, "how": ""}
         assert table["ebay"]["cancel"] is False and "shipping_fulfillment" in table["ebay"]["how"]

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from oms_contracts.common import Money, OrderDetails
+from oms_contracts.common import Money, OrderDetails, Sku
 from oms_contracts import topics
 from oms_contracts.envelope import Message, derived_id
 from oms_contracts.registry import register
@@ -75,3 +75,29 @@ class RetryWriteBack(Message):
     writeback_id: uuid.UUID
     order_id: uuid.UUID
     requested_by: str
+
+
+# Available stock pushed to the channels that take it (commands keyed by the SKU).
+
+
+@register
+class PushStock(Message):
+    """A SKU's available stock changed: push it to the channels that take stock updates (debounced per SKU).
+
+    Forwarded from `inventory.stock_available_changed` with an id derived from it; `as_of` orders the values."""
+
+    TYPE = "ingest.push_stock"
+    TOPIC = topics.INGEST_COMMANDS
+    sku: Sku
+    available: int
+    as_of: AwareDatetime
+
+
+@register
+class AttemptStockPush(Message):
+    """Push a SKU's latest available stock now (sent by the ingest worker's scheduler once the debounce is over)."""
+
+    TYPE = "ingest.attempt_stock_push"
+    TOPIC = topics.INGEST_COMMANDS
+    sku: Sku
+    attempt: int = Field(ge=1, description="The attempt number this is; any other is stale and changes nothing.")

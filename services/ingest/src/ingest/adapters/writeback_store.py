@@ -29,8 +29,9 @@ class WriteBackStore(Protocol):
 class MongoWriteBackStore:
     """Write-backs in MongoDB."""
 
-    def __init__(self, db: AsyncDatabase) -> None:
-        self.writebacks = db["writebacks"]
+    def __init__(self, db: AsyncDatabase, collection: str = "writebacks") -> None:
+        # The available-stock pushes (`stock_pushes`, `_id` = SKU) are kept the same way.
+        self.writebacks = db[collection]
 
     async def create_indexes(self) -> None:
         """An order's write-backs, and the scheduler's query."""

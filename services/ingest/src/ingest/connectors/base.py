@@ -110,3 +110,11 @@ class WriteBack(Protocol):
     async def cancel_order(self, channel_order_id: str, reason: str) -> None: ...
 
     async def refund(self, notice: RefundNotice) -> None: ...
+
+
+class StockUpdates(Protocol):
+    """A channel that takes available-stock updates (the capability table's `stock`)."""
+
+    async def set_available(self, sku: str, available: int) -> None:
+        """Set the listing of `sku` to `available` (raises ConnectorError with a reason)."""
+        ...

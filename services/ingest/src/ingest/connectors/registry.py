@@ -60,9 +60,9 @@ CAPABILITIES: dict[str, Capabilities] = {
     "amazon": Capabilities(ship=True, how="SP-API confirmShipment (POST /orders/v0/orders/{id}/shipmentConfirmation)"),
     "magento2": Capabilities(ship=True, cancel=True,
                              how="POST /V1/order/{entity_id}/ship with tracks; POST /V1/orders/{entity_id}/cancel"),
-    "woocommerce": Capabilities(ship=True, cancel=True, refund=True,
+    "woocommerce": Capabilities(ship=True, cancel=True, refund=True, stock=True,
                                 how="PUT /wc/v3/orders/{id} status completed + customer note with tracking; "
-                                    "status cancelled; POST /orders/{id}/refunds"),
+                                    "status cancelled; POST /orders/{id}/refunds; PUT /products/{id} stock_quantity"),
     "shopify": Capabilities(ship=True, how="GraphQL fulfillmentCreate with trackingInfo on the open fulfilment orders"),
     oscommerce.OSCOMMERCE: Capabilities(
         ship=True, cancel=True, how="database: orders_status Delivered (or Cancelled, where the shop has it) + an "

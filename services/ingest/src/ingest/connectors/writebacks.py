@@ -160,7 +160,8 @@ class MagentoWriteBack:
 
 class WooCommerceWriteBack:
     """WooCommerce REST v3: `PUT /orders/{id}` status completed + a customer note with the tracking; cancel
-    (status cancelled); refund (`POST /orders/{id}/refunds`, recorded without moving money unless `api_refund`)."""
+    (status cancelled); refund (`POST /orders/{id}/refunds`, recorded without moving money unless `api_refund`);
+    available stock (`GET /products?sku=`, then `PUT /products/{id}` or its variation with `stock_quantity`)."""
 
     channel = "woocommerce"
 
@@ -168,7 +169,8 @@ class WooCommerceWriteBack:
         if not config.url:
             raise ConnectorError(f"woocommerce: channel {config.channel_id} has no url")
         self.http, self.config = http, config
-        self.base = f"{config.url.rstrip('/')}/wp-json/wc/v3/orders"
+        self.root = f"{config.url.rstrip('/')}/wp-json/wc/v3"
+        self.base = f"{self.root}/orders"
         basic = base64.b64encode(f"{key}:{secret}".encode()).decode()
         self.headers = {"Authorization": f"Basic {basic}"}
 
@@ -200,6 +202,18 @@ class WooCommerceWriteBack:
         await send_json(self.http, "POST", url, channel=self.channel, headers=self.headers, json_body={
             "amount": str(notice.amount), "reason": notice.reason,
             "api_refund": bool(self.config.options.get("api_refund", False))})
+
+    async def set_available(self, sku: str, available: int) -> None:
+        """The product (or variation) with this SKU gets `stock_quantity` = available (0 when oversold)."""
+        found, _ = await get_json(self.http, f"{self.root}/products", channel=self.channel, params={"sku": sku},
+                                  headers=self.headers)
+        if not found:
+            return  # the shop does not sell this SKU: nothing to set
+        product = found[0]
+        url = (f"{self.root}/products/{product['parent_id']}/variations/{product['id']}" if product.get("parent_id")
+               else f"{self.root}/products/{product['id']}")
+        await send_json(self.http, "PUT", url, channel=self.channel, headers=self.headers,
+                        json_body={"manage_stock": True, "stock_quantity": max(available, 0)})
 
 
 _FULFILLMENT_ORDERS = """query FulfillmentOrders($id: ID!) {

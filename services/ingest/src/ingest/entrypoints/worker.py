@@ -10,7 +10,8 @@ from faststream.kafka import KafkaBroker
 
 from ingest.adapters.intake_store import IntakeStore
 from ingest.domain.channel_orders import DEFAULT_WOOCOMMERCE_STATUSES
-from ingest.service_layer import handlers, writebacks
+from ingest.service_layer import handlers, stock_push, writebacks
+from ingest.service_layer.stock_push import StockPushRunner
 from ingest.service_layer.handlers import Clock
 from ingest.service_layer.writebacks import WriteBackRunner
 from oms_contracts import topics
@@ -48,12 +49,18 @@ async def run_republisher(
             pass
 
 
-def register_subscribers(broker: KafkaBroker, *, runner: WriteBackRunner, follow_up: bool, max_attempts: int) -> None:
-    """Wire the ingest command consumer (the only writer of write-backs) and the forwarder of orders events."""
+def register_subscribers(broker: KafkaBroker, *, runner: WriteBackRunner, stock: StockPushRunner, follow_up: bool,
+                         max_attempts: int) -> None:
+    """Wire the ingest command consumer (the only writer of write-backs and stock pushes) and the forwarders of
+    orders and inventory events."""
 
     async def on_ingest_command(envelope) -> None:
         # One consumer for the whole topic: every ingest command is dispatched from here by its type.
         await writebacks.handle_command(envelope, runner=runner)
+        await stock_push.handle_command(envelope, runner=stock)
+
+    async def on_inventory_event(envelope) -> None:
+        await stock_push.forward_event(envelope, bus=runner.bus)
 
     async def on_order_event(envelope) -> None:
         await writebacks.forward_event(envelope, bus=runner.bus, capabilities=runner.capabilities,
@@ -62,13 +69,18 @@ def register_subscribers(broker: KafkaBroker, *, runner: WriteBackRunner, follow
     subscribe(broker, topics.INGEST_COMMANDS, group_id="ingest", handler=on_ingest_command, max_attempts=max_attempts)
     subscribe(broker, topics.ORDERS_EVENTS, group_id="ingest.orders-events", handler=on_order_event,
               max_attempts=max_attempts)
+    subscribe(broker, topics.INVENTORY_EVENTS, group_id="ingest.inventory-events", handler=on_inventory_event,
+              max_attempts=max_attempts)
 
 
-async def run_writeback_scheduler(*, scheduler: writebacks.Scheduler, every: float, stop: asyncio.Event) -> None:
-    """Every `every` seconds send the next attempt of each write-back whose backoff is over, until `stop` is set."""
+async def run_writeback_scheduler(*, schedulers: list[writebacks.Scheduler], every: float,
+                                  stop: asyncio.Event) -> None:
+    """Every `every` seconds send the next attempt of each write-back whose backoff is over (and of each stock push
+    whose debounce is over), until `stop` is set."""
     while not stop.is_set():
         try:
-            await scheduler.send_due()
+            for scheduler in schedulers:
+                await scheduler.send_due()
         except Exception:  # noqa: BLE001 - database or broker unreachable: the write-backs wait, tried next round
             log.exception("write-back scheduling round failed; trying again in %.1f s", every)
         try:

@@ -16,6 +16,8 @@ from pydantic import BaseModel
 
 from ingest.adapters.writeback_store import WriteBackStore
 from ingest.connectors.registry import Capabilities
+from ingest.domain.stock_pushes import StockPush
+from ingest.domain.stock_pushes import from_document as stock_from_document
 from ingest.domain.writebacks import Attempt, WriteBackState, from_document
 from oms_contracts.ingest.v1 import RetryWriteBack
 from oms_platform.auth import ApiKeys, Caller, require_role
@@ -64,10 +66,20 @@ def public(doc: dict) -> WriteBackPublic:
 
 
 def writebacks_router(*, store: WriteBackStore, bus: Bus, keys: ApiKeys, capabilities: Mapping[str, Capabilities],
-                      timeout: float = 10.0) -> APIRouter:
-    """Routes to read an order's write-backs, retry a failed one, and read the channels' capabilities."""
+                      stock_pushes: WriteBackStore | None = None, timeout: float = 10.0) -> APIRouter:
+    """Routes to read an order's write-backs, retry a failed one, read the channels' capabilities and a SKU's
+    stock push."""
     router = APIRouter(tags=["write-back"])
     staff = require_role(keys, "ops")
+
+    if stock_pushes is not None:
+        @router.get("/stock-pushes/{sku}", response_model=StockPush)
+        async def get_stock_push(sku: str, _: Caller = Depends(staff)) -> StockPush:
+            """A SKU's available stock as last pushed to each channel that takes stock (state, errors)."""
+            doc = await stock_pushes.get(sku)
+            if doc is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no stock push for {sku}")
+            return stock_from_document(doc)
 
     @router.get("/channels/capabilities", response_model=list[CapabilityPublic])
     async def channel_capabilities(_: Caller = Depends(staff)) -> list[CapabilityPublic]:

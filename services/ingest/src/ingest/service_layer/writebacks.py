@@ -202,11 +202,19 @@ async def _channel_of(writeback: WriteBack, runner: WriteBackRunner) -> ChannelC
     return found[0]
 
 
-class Scheduler:
-    """Sends the next attempt of each pending write-back whose time has come (read-only on the documents)."""
+def attempt_write_back(doc: dict, attempt: int) -> tuple[Message, str]:
+    """The attempt command of a due write-back document, and its key (the order id)."""
+    return (AttemptWriteBack(writeback_id=uuid.UUID(doc["_id"]), order_id=uuid.UUID(doc["order_id"]),
+                             attempt=attempt), doc["order_id"])
 
-    def __init__(self, *, store: WriteBackStore, bus: Bus, clock: Clock, resend_after: float = 30.0) -> None:
-        self.store, self.bus, self.clock = store, bus, clock
+
+class Scheduler:
+    """Sends the next attempt of each pending document whose time has come (read-only on the documents):
+    write-backs by default, or what `command` makes of a due document (the stock pushes)."""
+
+    def __init__(self, *, store: WriteBackStore, bus: Bus, clock: Clock, resend_after: float = 30.0,
+                 command: Callable[[dict, int], tuple[Message, str]] = attempt_write_back) -> None:
+        self.store, self.bus, self.clock, self.command = store, bus, clock, command
         self.resend_after = timedelta(seconds=resend_after)
         self._sent: dict[str, tuple[int, datetime]] = {}  # attempt sent and when, so one is not sent every tick
 
@@ -215,14 +223,14 @@ class Scheduler:
         now = self.clock()
         sent = 0
         for doc in await self.store.due(now=now, limit=limit):
-            attempt = len(doc.get("attempts") or []) + 1
+            attempts = doc.get("attempts") or 0
+            attempt = (attempts if isinstance(attempts, int) else len(attempts)) + 1
             previous = self._sent.get(doc["_id"])
             if previous is not None and previous[0] == attempt and now - previous[1] < self.resend_after:
                 continue  # sent already; the consumer has not got to it yet
-            command = AttemptWriteBack(writeback_id=uuid.UUID(doc["_id"]), order_id=uuid.UUID(doc["order_id"]),
-                                       attempt=attempt)
+            command, key = self.command(doc, attempt)
             envelope = self.bus.envelope(command, event_id=derived_id(doc["_id"], "attempt", str(attempt)))
-            await self.bus.publish(envelope, key=doc["order_id"])
+            await self.bus.publish(envelope, key=key)
             self._sent[doc["_id"]] = (attempt, now)
             sent += 1
         return sent
