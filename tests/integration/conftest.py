@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 # OMS_IT_PORT_BASE moves the services' ports (base+1 .. base+5), so two test runs can share a machine.
 _PORT_BASE = int(os.environ.get("OMS_IT_PORT_BASE", "18100"))
 TEST_PORTS = {service: _PORT_BASE + n for n, service in enumerate((*SERVICES, CONSOLE), start=1)}
+PAYPAL_STANDIN_PORT = _PORT_BASE + 40  # the PayPal stand-in of test_payments.py
 CONSOLE_ADMIN_PASSWORD = secrets.token_hex(12)
 # Webhook secret of the channel accounts named "writeback" (the write-back tests' Shopify and WooCommerce shops).
 WRITEBACK_WEBHOOK_SECRET = "writeback-webhook-secret-0123456789"
@@ -149,6 +150,15 @@ def system(endpoints, printer, api_keys, mailbox, tmp_path_factory) -> System:
         "CONSOLE_DATABASE": f"oms_console_it_{run_id}",
         "PRINTING_INVOICE_PRINTER": printer.uri,
         "PRINTING_LABEL_PRINTER": printer.uri,
+        # PayPal stand-in (test_payments.py runs it on PAYPAL_STANDIN_PORT); unpaid orders of channel
+        # `oscommerce_it` are parked on arrival; payments to button@... open orders (PayPal as a sales channel)
+        "INGEST_PAYPAL_IPN_VERIFY_URL": f"http://127.0.0.1:{PAYPAL_STANDIN_PORT}/cgi-bin/webscr",
+        "INGEST_PAYPAL_API_URL": f"http://127.0.0.1:{PAYPAL_STANDIN_PORT}",
+        "INGEST_PAYPAL_CLIENT_ID": "it-client",
+        "INGEST_PAYPAL_CLIENT_SECRET": "it-secret",
+        "INGEST_PAYPAL_WEBHOOK_ID": "WH-IT",
+        "INGEST_PAYPAL_ORDER_ACCOUNTS": "button@fernbrook.example",
+        "ORDERS_PARK_UNPAID_CHANNELS": "oscommerce_it",
         "INGEST_WEBHOOK_SECRETS": (
             "shopify:fernbrook:sample-shopify-client-secret-A,woocommerce:shop:sample-woo-webhook-secret-A,"
             f"shopify:writeback:{WRITEBACK_WEBHOOK_SECRET},woocommerce:writeback:{WRITEBACK_WEBHOOK_SECRET}"

@@ -9,6 +9,7 @@ import pytest
 
 from oms_contracts import ContractError, UnknownMessageType, decode, encode, new_envelope, registered
 from oms_contracts.common import Address, Buyer, OrderDetails, OrderLine, Shipping
+from oms_contracts.common import PaymentDetails, PaymentItem
 from oms_contracts.deadletters import v1 as deadletters
 from oms_contracts.fulfilment import v1 as fulfilment
 from oms_contracts.ingest import v1 as ingest
@@ -30,6 +31,12 @@ DETAILS = OrderDetails(
     currency="GBP",
     paid=True,
 )
+PAYMENT = PaymentDetails(
+    transaction_id="9RT17742MN3305519", kind="payment", status="Completed", currency="GBP", gross=Decimal("34.60"),
+    fee=Decimal("-1.30"), net=Decimal("33.30"), invoice="1002", payer_email="asa@example.se", source="ipn",
+    shipping_address=DETAILS.shipping_address, items=[PaymentItem(name="Mug", number="MUG-1", quantity=2)],
+    paid_at=NOW,
+)
 SNAPSHOT = orders.OrderSnapshot(order_id=ORDER_ID, details=DETAILS, opened_at=NOW)
 JOB_ID = printing.print_job_id(ORDER_ID, "invoice", 1)
 
@@ -47,6 +54,14 @@ SAMPLES = [
                           requested_by="ops-key-1"),
     ingest.PushStock(sku="MUG-1", available=7, as_of=NOW),
     ingest.AttemptStockPush(sku="MUG-1", attempt=1),
+    ingest.PaymentReceived(intake_id=uuid.uuid4(), payment=PAYMENT, open_order_if_unmatched=True),
+    orders.FilePayment(payment_id=orders.payment_id_for("paypal", "9RT17742MN3305519"), payment=PAYMENT),
+    orders.MatchPayment(payment_id=orders.payment_id_for("paypal", "9RT17742MN3305519"), order_id=ORDER_ID,
+                        requested_by="ops-key-1"),
+    orders.RecordPayment(order_id=ORDER_ID, payment=PAYMENT, matched_by="invoice", requested_by="payments"),
+    orders.PaymentRecorded(order_id=ORDER_ID, payment=PAYMENT, paid=True, by="payments"),
+    orders.PaymentMatchRefused(payment_id=orders.payment_id_for("paypal", "9RT17742MN3305519"), order_id=ORDER_ID,
+                               command_id=uuid.uuid4(), reason="payment is matched"),
     orders.PlaceOrder(order_id=ORDER_ID, order=DETAILS, source="channel", placed_by="channel:ebay",
                       channel_updated_at=NOW),
     orders.ProcessOrder(order_id=ORDER_ID, requested_by="ops-key-1"),

@@ -1,9 +1,9 @@
 """Value types that several contracts share: money, addresses, buyers, order lines."""
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -84,3 +84,47 @@ class OrderDetails(ValueModel):
     def total(self) -> Decimal:
         """What the buyer pays: lines plus shipping less discount."""
         return self.subtotal() + self.shipping.cost - self.discount
+
+# Payments (PayPal IPN, REST webhooks, activity files; staff entries). Amounts are from the merchant's side and
+# signed: gross < 0 for a refund, fee < 0 when the provider charges one, net = gross + fee.
+SignedMoney = Annotated[Decimal, Field(max_digits=14, decimal_places=4)]
+
+
+class PaymentItem(ValueModel):
+    """One item a payment names (PayPal `item_name{n}`, `item_number{n}`, `quantity{n}`, `mc_gross_{n}`)."""
+
+    name: str = Field(min_length=1, max_length=300)
+    number: str | None = Field(default=None, max_length=127)
+    quantity: int = Field(default=1, gt=0, le=100_000)
+    gross: Money | None = None
+
+
+class PaymentDetails(ValueModel):
+    """A payment or refund as its provider reported it."""
+
+    provider: str = Field(default="paypal", min_length=1, max_length=30, pattern=r"^[a-z0-9_]+$")
+    transaction_id: str = Field(min_length=1, max_length=64)
+    kind: Literal["payment", "refund", "other"] = Field(
+        description="'other' is money moving that belongs to no order (withdrawal, transfer, fee).")
+    status: str = Field(min_length=1, max_length=40, description="The provider's status, e.g. Completed, Pending.")
+    currency: CurrencyCode
+    gross: SignedMoney
+    fee: SignedMoney = Decimal("0")
+    net: SignedMoney
+    parent_transaction_id: str | None = Field(default=None, max_length=64)
+    invoice: str | None = Field(default=None, max_length=127)
+    custom: str | None = Field(default=None, max_length=1000)
+    payer_email: str | None = Field(default=None, max_length=320)
+    payer_name: str | None = Field(default=None, max_length=200)
+    receiver: str | None = Field(default=None, max_length=320, description="Whose account received it.")
+    shipping_address: Address | None = None
+    shipping: Money | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    items: list[PaymentItem] = Field(default_factory=list, max_length=500)
+    paid_at: AwareDatetime | None = None
+    source: Literal["ipn", "webhook", "activity_csv", "staff"]
+
+    @property
+    def completed(self) -> bool:
+        """The money has arrived (or, for a refund, left)."""
+        return self.status.lower() in ("completed", "processed", "cleared", "success")

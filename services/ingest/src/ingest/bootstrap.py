@@ -16,6 +16,9 @@ from ingest.connectors.registry import CAPABILITIES, build_connector, build_writ
 from ingest.service_layer.polling import Poller
 from ingest.service_layer.reconciliation import run_reconciler
 from ingest.config import Settings
+from ingest.adapters.paypal import HttpPayPalVerifier
+from ingest.entrypoints.payments_api import payments_router
+from ingest.service_layer.payments import PaymentSettings
 from ingest.entrypoints.api import ingest_router
 from ingest.entrypoints.channels_api import channels_router
 from ingest.entrypoints.worker import register_subscribers, run_republisher, run_writeback_scheduler
@@ -28,6 +31,35 @@ from oms_platform.messaging import Bus
 from oms_platform.runtime import connect, run_worker, service_api, utc_now
 
 PRODUCER = "ingest"
+
+
+def paypal_verifier(settings: Settings) -> HttpPayPalVerifier:
+    """The PayPal verification client (its HTTP client connects on first use)."""
+    return HttpPayPalVerifier(
+        httpx.AsyncClient(timeout=settings.paypal_timeout_seconds), ipn_url=settings.paypal_ipn_verify_url,
+        api_url=settings.paypal_api_url, client_id=settings.paypal_client_id,
+        client_secret=settings.paypal_client_secret.get_secret_value(), webhook_id=settings.paypal_webhook_id,
+    )
+
+
+def paypal_settings(settings: Settings) -> PaymentSettings:
+    """Whose PayPal payments are ours, and which accounts are a sales channel."""
+    def emails(text: str) -> frozenset[str]:
+        return frozenset(e.strip().lower() for e in text.split(",") if e.strip())
+    return PaymentSettings(receivers=emails(settings.paypal_receivers),
+                           order_accounts=emails(settings.paypal_order_accounts),
+                           day_first=settings.paypal_dates_day_first)
+
+
+def channel_opener(settings: Settings):
+    """Opens a channel's connector with an HTTP client of its own, closed after use (reconciliation)."""
+
+    @asynccontextmanager
+    async def connect_channel(config):
+        async with httpx.AsyncClient(timeout=settings.poll_http_timeout_seconds) as http:
+            yield build_connector(config, http=http)
+
+    return connect_channel
 
 
 def channel_opener(settings: Settings):
@@ -62,6 +94,12 @@ def build_api(settings: Settings) -> FastAPI:
         clock=utc_now, store=store, bus=Bus(broker, PRODUCER), connect=channel_opener(settings),
         reports=MongoReconciliationStore(mongo[settings.database]),
         max_body_bytes=settings.max_body_bytes, publish_timeout=settings.publish_timeout_seconds,
+    ))
+    router.include_router(payments_router(
+        store=store, bus=Bus(broker, PRODUCER), keys=ApiKeys(settings.api_keys.get_secret_value()), clock=utc_now,
+        verifier=paypal_verifier(settings), settings=paypal_settings(settings), max_body_bytes=settings.max_body_bytes,
+        publish_timeout=settings.publish_timeout_seconds,
+        webhook_publish_timeout=settings.webhook_publish_timeout_seconds,
     ))
     return service_api("ingest", settings, broker, mongo, router)
 

@@ -77,6 +77,24 @@ class Settings(ServiceSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password; never logged.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
 
+    # PayPal payments (IPN, REST webhooks, activity files).
+    paypal_ipn_verify_url: str = Field(
+        "https://ipnpb.paypal.com/cgi-bin/webscr",
+        description="Where an IPN is posted back (`cmd=_notify-validate`) to be verified; the sandbox's is "
+        "https://ipnpb.sandbox.paypal.com/cgi-bin/webscr.")
+    paypal_api_url: str = Field("https://api-m.paypal.com", description="PayPal REST API base URL (webhook checks).")
+    paypal_client_id: str = Field("", description="PayPal REST app client id (verifies webhooks).")
+    paypal_client_secret: SecretStr = Field(SecretStr(""), description="PayPal REST app secret; never logged.")
+    paypal_webhook_id: str = Field("", description="Id of our webhook at PayPal; without it webhooks are refused.")
+    paypal_receivers: str = Field(
+        "", description="Our PayPal account emails (comma-separated); an IPN paying anyone else is refused. "
+        "Empty: any.")
+    paypal_order_accounts: str = Field(
+        "", description="PayPal as a sales channel: account emails (comma-separated) whose completed payments "
+        "matching no order become new open orders from their items, buyer and address.")
+    paypal_dates_day_first: bool = Field(True, description="Activity files' date order: DD/MM/YYYY (UK) or MM/DD.")
+    paypal_timeout_seconds: float = Field(10.0, gt=0, le=60, description="Timeout of one call to PayPal.")
+
     @field_validator("webhook_secrets")
     @classmethod
     def _secrets_readable(cls, value: SecretStr) -> SecretStr:

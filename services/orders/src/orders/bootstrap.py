@@ -7,10 +7,12 @@ from pymongo import AsyncMongoClient
 from oms_platform.auth import ApiKeys
 from oms_platform.messaging import Bus
 from oms_platform.runtime import connect, run_worker, service_api, utc_now
+from orders.adapters.payments import MongoPaymentRepository
 from orders.adapters.repository import MongoOrderRepository
 from orders.config import Settings
 from orders.domain.model import ProcessingGuards
 from orders.entrypoints.api import orders_router
+from orders.entrypoints.payments_api import payments_router
 from orders.entrypoints.worker import register_subscribers
 
 PRODUCER = "orders"
@@ -23,7 +25,11 @@ def build_api(settings: Settings) -> FastAPI:
     keys = ApiKeys(settings.api_keys.get_secret_value())
     router = orders_router(repo=repo, bus=Bus(broker, PRODUCER), keys=keys,
                            command_timeout=settings.command_timeout_seconds)
-    return service_api("orders", settings, broker, mongo, router)
+    app = service_api("orders", settings, broker, mongo, router)
+    app.include_router(payments_router(repo=repo, payments=MongoPaymentRepository(mongo[settings.database]),
+                                       bus=Bus(broker, PRODUCER), keys=keys,
+                                       command_timeout=settings.command_timeout_seconds))
+    return app
 
 
 def build_worker(settings: Settings) -> tuple[KafkaBroker, MongoOrderRepository, AsyncMongoClient]:
@@ -34,7 +40,9 @@ def build_worker(settings: Settings) -> tuple[KafkaBroker, MongoOrderRepository,
         broker,
         repo=repo,
         bus=Bus(broker, PRODUCER),
-        guards=ProcessingGuards(require_paid=settings.require_paid, require_stock=settings.require_stock),
+        guards=ProcessingGuards(require_paid=settings.require_paid, require_stock=settings.require_stock,
+                                park_unpaid_channels=frozenset(
+                                    c.strip() for c in settings.park_unpaid_channels.split(",") if c.strip())),
         clock=utc_now,
         max_attempts=settings.max_attempts,
     )

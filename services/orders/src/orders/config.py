@@ -19,3 +19,6 @@ class Settings(ServiceSettings):
         10.0, gt=0, description="How long a state-changing request waits for the worker before answering 202."
     )
     require_stock: bool = Field(True, description="Refuse to process an order whose stock is not all allocated.")
+    park_unpaid_channels: str = Field(
+        "", description="Channels (comma-separated, `*` = all) whose orders arriving unpaid are parked with reason "
+        "'unpaid'; the payment releases that park (not one staff made).")

@@ -10,6 +10,7 @@ from oms_contracts.common import Money, OrderDetails, Sku
 from oms_contracts import topics
 from oms_contracts.envelope import Message, derived_id
 from oms_contracts.registry import register
+from oms_contracts.common import PaymentDetails
 
 
 def order_id_for(channel: str, channel_order_id: str) -> uuid.UUID:
@@ -445,3 +446,70 @@ class ReturnReceived(Message):
     rma_id: uuid.UUID
     lines: list[ReturnedStock]
     by: str
+
+# Payments: a payment document per (provider, transaction id) matches payments to orders (key: the payment id);
+# the order records what is matched to it (key: the order id).
+
+
+def payment_id_for(provider: str, transaction_id: str) -> uuid.UUID:
+    """The id of the payment document of one provider transaction."""
+    return derived_id("payment", provider, transaction_id)
+
+
+@register
+class FilePayment(Message):
+    """File a received payment and match it to its order (invoice, transaction id, buyer email + amount)."""
+
+    TYPE = "orders.file_payment"
+    TOPIC = topics.ORDERS_COMMANDS
+    payment_id: uuid.UUID
+    payment: PaymentDetails
+    open_order_if_unmatched: bool = False
+
+
+@register
+class MatchPayment(Message):
+    """Staff match an unmatched or ambiguous payment to an order by hand."""
+
+    TYPE = "orders.match_payment"
+    TOPIC = topics.ORDERS_COMMANDS
+    payment_id: uuid.UUID
+    order_id: uuid.UUID
+    requested_by: str
+
+
+@register
+class RecordPayment(Message):
+    """Record a payment (or refund) on its order: a completed payment marks it paid and releases an unpaid park."""
+
+    TYPE = "orders.record_payment"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    payment: PaymentDetails
+    payment_id: uuid.UUID | None = None
+    matched_by: str = Field(description="How it was matched: invoice, transaction, email_amount, staff, ...")
+    requested_by: str
+
+
+@register
+class PaymentRecorded(Message):
+    """A payment or refund was recorded on the order; `paid` is the order's paid flag now."""
+
+    TYPE = "orders.payment_recorded"
+    TOPIC = topics.ORDERS_EVENTS
+    order_id: uuid.UUID
+    payment: PaymentDetails
+    paid: bool
+    by: str
+
+
+@register
+class PaymentMatchRefused(Message):
+    """A payment could not be matched to the order staff chose; `reason` says why."""
+
+    TYPE = "orders.payment_match_refused"
+    TOPIC = topics.ORDERS_EVENTS
+    payment_id: uuid.UUID
+    order_id: uuid.UUID
+    command_id: uuid.UUID
+    reason: str

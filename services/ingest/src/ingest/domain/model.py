@@ -35,6 +35,10 @@ class IntakeKind(StrEnum):
     SHOPIFY_ORDER = "shopify_order"
     WOOCOMMERCE_ORDER = "woocommerce_order"
     POLLED_ORDER = "polled_order"  # one raw order a channel connector fetched (channel + account = the channel)
+    PAYPAL_IPN = "paypal_ipn"  # a PayPal Instant Payment Notification (form-encoded)
+    PAYPAL_WEBHOOK = "paypal_webhook"  # a PayPal REST webhook event (captures, refunds)
+    PAYPAL_ACTIVITY_CSV = "paypal_activity_csv"  # a PayPal activity download (payments file)
+
 
 
 class IntakeSummary(BaseModel):

@@ -21,6 +21,7 @@ from oms_contracts.orders.v1 import (
     OrderUnparked,
 )
 from orders.domain.errors import OrderRefused
+from orders.domain.payments import OrderPayments
 from orders.domain.returns import Rma
 
 
@@ -66,6 +67,7 @@ class ProcessingGuards(BaseModel):
 
     require_paid: bool = True
     require_stock: bool = True
+    park_unpaid_channels: frozenset[str] = frozenset()  # park unpaid arrivals ("*": all)
 
 
 class Order(BaseModel):
@@ -87,6 +89,7 @@ class Order(BaseModel):
     timeline: list[TimelineEntry] = Field(default_factory=list)
     links: list[OrderLink] = Field(default_factory=list)  # split, merge and resend relatives
     returns: list[Rma] = Field(default_factory=list)  # RMAs booked on a processed order
+    payments: OrderPayments = Field(default_factory=OrderPayments)  # payments and refunds recorded
 
     @classmethod
     def place(

@@ -30,7 +30,7 @@ from oms_platform.messaging import Bus, PermanentError
 from orders.adapters.repository import OrderRepository, list_fields
 from orders.domain.errors import OrderRefused
 from orders.domain.model import Order, ProcessingGuards, Shipment
-from orders.service_layer import lifecycle
+from orders.service_layer import lifecycle, payments
 
 Clock = Callable[[], datetime]
 
@@ -68,18 +68,20 @@ def _decide(
     """Ask the domain what the command does to the order."""
     if isinstance(command, PlaceOrder):
         if order is None:
-            return Order.place(
+            return payments.park_if_unpaid(Order.place(
                 order_id=command.order_id,
                 details=command.order,
                 source=command.source,
                 placed_by=command.placed_by,
                 now=now,
                 channel_updated_at=command.channel_updated_at,
-            )
+            ), guards=guards, now=now)
         return order, order.receive_again(
             by=command.placed_by, now=now, channel_updated_at=command.channel_updated_at
         )
     if (decided := lifecycle.decide(order, command, now=now)) is not None:
+        return decided
+    if (decided := payments.decide(order, command, now=now)) is not None:
         return decided
     if order is None:
         raise OrderRefused("no such order")
