@@ -60,10 +60,13 @@ def rows(name: str, r: dict) -> list[tuple[str, str, str, str]]:
         out = []
         for phase in ("steady", "burst"):
             p = r[phase]
+            raw = r["baseline"].get("raw_accept", {}).get(phase)
             out += [(f"{phase} {p['rate']:.0f}/s: webhooks accepted/s", f"{p['accepted_per_s']:.1f}",
-                     f"raw {base:.1f} orders/s" if base else "", ""),
+                     f"raw {raw['accepted_per_s']:.1f}/s" if raw else "", ""),
+                    (f"{phase} {p['rate']:.0f}/s: webhook answer p99 ms", "n/a" if p["answer_p99_ms"] is None else f"{p['answer_p99_ms']:.0f}",
+                     f"raw {raw['answer_p99_ms']:.0f} ms" if raw and raw["answer_p99_ms"] is not None else "", ""),
                     (f"{phase} {p['rate']:.0f}/s: webhook -> Open Order p50 / p99 ms",
-                     _pair(p["open_p50_ms"], p["open_p99_ms"]), "", "")]
+                     _pair(p["open_p50_ms"], p["open_p99_ms"]), f"raw I/O {base:.1f} orders/s" if base else "", "")]
     else:
         q = r["queries"]
         base = q["baseline: one order by id"]["p50_ms"]

@@ -12,15 +12,26 @@ the order being open (its "opened" timeline entry, written by the orders worker)
 2. baseline, same run: the Kafka records and document writes the steady phase caused, replayed with bare aiokafka
    and PyMongo (pipeline.py's `kafka_baseline` / `mongo_baseline`): orders/s the raw I/O alone allows.
 3. burst: ten times the rate for `burst-seconds`: the same figures, and when the backlog was open.
+4. raw acceptance baseline: a bare Starlette endpoint in its own process that does only what accepting needs
+   (HMAC check, one insert, one Kafka send), driven at the steady and the burst rate: accepted/s and answer p99.
 """
 
 import argparse
 import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
 import json
 import os
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
+
+import httpx
 
 from pipeline import count_writes, kafka_baseline, mongo_baseline, pct, read_records, say, topic_ends
 
@@ -52,6 +63,106 @@ async def wait_opened(harness: Harness, order_ids: list[str], *, timeout: float)
         if len(found) == len(order_ids) or time.monotonic() > deadline:
             return found
         await asyncio.sleep(1.0)
+
+
+def raw_server(port: int, secret: str, database: str) -> None:
+    """The raw acceptance baseline: verify the HMAC, insert the body, send it to Kafka, answer 200. Nothing else."""
+    import uvicorn
+    from aiokafka import AIOKafkaProducer
+    from pymongo import AsyncMongoClient
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    state: dict = {}
+
+    async def accept(request):
+        raw = await request.body()
+        mac = base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest())
+        if not hmac.compare_digest(mac, request.headers.get("x-shopify-hmac-sha256", "").encode()):
+            return JSONResponse({"detail": "invalid webhook signature"}, status_code=401)
+        delivery = request.headers.get("x-shopify-webhook-id")
+        await state["intake"].insert_one({"_id": delivery, "body": raw.decode(), "received_at": time.time()})
+        await state["producer"].send_and_wait("bench.raw.webhooks", raw, key=delivery.encode())
+        return JSONResponse({"status": "published"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        state["mongo"] = AsyncMongoClient(os.environ["MONGODB_URL"])
+        state["intake"] = state["mongo"][database]["intake"]
+        state["producer"] = AIOKafkaProducer(bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"])
+        await state["producer"].start()
+        try:
+            yield
+        finally:
+            await state["producer"].stop()
+            await state["mongo"].drop_database(database)
+            await state["mongo"].close()
+
+    app = Starlette(routes=[Route("/webhooks/shopify/raw", accept, methods=["POST"])], lifespan=lifespan)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+async def drive_raw(url: str, source, *, rate: float, seconds: float, max_in_flight: int = 1024) -> dict:
+    """Open-loop load on the raw endpoint, like Harness.drive: accepted/s and answer p50/p99 (ms)."""
+    count = max(1, round(rate * seconds))
+    gate = asyncio.Semaphore(max_in_flight)
+    answers: list[tuple[float, float, bool]] = []  # (sent at, answered in, 2xx)
+
+    async def deliver(http, webhook) -> None:
+        sent_at, began = time.time(), time.perf_counter()
+        try:
+            ok = (await http.post(url, content=webhook.raw, headers=webhook.headers, timeout=30)).is_success
+        except httpx.HTTPError:
+            ok = False
+        finally:
+            gate.release()
+        answers.append((sent_at, time.perf_counter() - began, ok))
+
+    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
+    async with httpx.AsyncClient(limits=limits) as http:
+        tasks, start = [], time.perf_counter()
+        for n in range(count):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await gate.acquire()
+            tasks.append(asyncio.create_task(deliver(http, source.make())))
+        await asyncio.gather(*tasks)
+    accepted = [a for a in answers if a[2]]
+    span = max(s + d for s, d, _ in answers) - min(s for s, _, _ in answers)
+    return {"rate": rate, "sent": len(answers), "accepted": len(accepted),
+            "accepted_per_s": len(accepted) / max(span, 1e-9),
+            "answer_p50_ms": pct([d * 1000 for _, d, _ in accepted], 50),
+            "answer_p99_ms": pct([d * 1000 for _, d, _ in accepted], 99)}
+
+
+async def raw_acceptance(harness: Harness, *, rates: list[float], seconds: list[float]) -> list[dict]:
+    """Start the raw endpoint in its own process, drive it at each rate, stop it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = (harness.work_dir / "raw-baseline.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--raw-server", str(port), "--raw-secret", harness.webhook_secret,
+         "--raw-database", f"oms_raw_bench_{harness.run_id}"], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/webhooks/shopify/raw"
+    try:
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient() as http:
+            while True:
+                try:
+                    await http.post(url, content=b"{}")  # 401: it is up
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        raise SystemExit(f"the raw baseline endpoint did not start; see {log.name}") from None
+                    await asyncio.sleep(0.2)
+        source = harness.orders_source(skus=["RAW"], prefix=f"R{harness.run_id}")
+        return [await drive_raw(url, source, rate=rate, seconds=secs) for rate, secs in zip(rates, seconds)]
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 def phase(sent, opened: dict[str, float], *, rate: float, seconds: float) -> dict:
@@ -111,6 +222,11 @@ async def run(args) -> dict:
         ids = [order_id(s.webhook.channel_order_id) for s in burst if s.accepted]
         result["burst"] = phase(burst, await wait_opened(harness, ids, timeout=args.drain_timeout),
                                 rate=rate, seconds=args.burst_seconds)
+
+        say("webhooks: raw acceptance baseline at the steady and the burst rate")
+        steady_raw, burst_raw = await raw_acceptance(harness, rates=[args.rate, rate],
+                                                     seconds=[args.seconds, args.burst_seconds])
+        result["baseline"]["raw_accept"] = {"steady": steady_raw, "burst": burst_raw}
     finally:
         await harness.close(drop=not args.keep)
     return result
@@ -135,6 +251,10 @@ def print_report(result: dict) -> None:
     print(f"{'raw baseline (bare I/O)':<22} {'':>9} {'':>10} {(raw or 0):>8.1f}   "
           f"Kafka {k['records']} records {k['seconds']:.2f} s + Mongo {m['writes']} writes {m['seconds']:.2f} s")
     for name in ("steady", "burst"):
+        r = base["raw_accept"][name]
+        print(f"{'raw accept ' + name:<22} {r['rate']:>9.0f} {r['accepted_per_s']:>10.1f} {'':>8} "
+              f"{_ms(r['answer_p50_ms']) + ' / ' + _ms(r['answer_p99_ms']):>18}   (HMAC + insert + Kafka send, bare)")
+    for name in ("steady", "burst"):
         if result[name]["errors"]:
             print(f"{name} errors: {result[name]['errors']}")
 
@@ -150,7 +270,13 @@ def main() -> None:
     parser.add_argument("--work-dir", default=str(REPO / "build" / "bench" / "webhooks"))
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the run's databases")
+    parser.add_argument("--raw-server", type=int, help=argparse.SUPPRESS)  # internal: the raw baseline endpoint
+    parser.add_argument("--raw-secret", help=argparse.SUPPRESS)
+    parser.add_argument("--raw-database", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.raw_server:
+        raw_server(args.raw_server, args.raw_secret, args.raw_database)
+        return
     result = asyncio.run(run(args))
     print_report(result)
     if args.json:
