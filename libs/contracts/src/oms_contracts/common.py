@@ -85,6 +85,7 @@ class OrderDetails(ValueModel):
         """What the buyer pays: lines plus shipping less discount."""
         return self.subtotal() + self.shipping.cost - self.discount
 
+
 # Payments (PayPal IPN, REST webhooks, activity files; staff entries). Amounts are from the merchant's side and
 # signed: gross < 0 for a refund, fee < 0 when the provider charges one, net = gross + fee.
 SignedMoney = Annotated[Decimal, Field(max_digits=14, decimal_places=4)]
@@ -128,3 +129,4 @@ class PaymentDetails(ValueModel):
     def completed(self) -> bool:
         """The money has arrived (or, for a refund, left)."""
         return self.status.lower() in ("completed", "processed", "cleared", "success")
+

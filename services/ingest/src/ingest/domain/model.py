@@ -40,7 +40,6 @@ class IntakeKind(StrEnum):
     PAYPAL_ACTIVITY_CSV = "paypal_activity_csv"  # a PayPal activity download (payments file)
 
 
-
 class IntakeSummary(BaseModel):
     """An intake without its headers and body: what lists show."""
 
