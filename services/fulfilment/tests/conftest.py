@@ -35,6 +35,14 @@ class FakeTrackingRange:
         return self.numbers.setdefault(shipment_id, tracking_number)
 
 
+class InMemoryShipments(InMemoryDocuments):
+    """Shipment documents in a dict, listed like the Mongo repository does."""
+
+    async def list(self, *, status: str | None, limit: int) -> list[dict]:
+        docs = [d for d in self.docs.values() if status is None or d["status"] == status]
+        return sorted(docs, key=lambda d: d["created_at"], reverse=True)[:limit]
+
+
 class FakeCatalogue:
     """Stock items in a dict, as inventory's API would answer them."""
 
@@ -94,7 +102,7 @@ def catalogue() -> FakeCatalogue:
 def ctx(bus, clock, tracking, catalogue) -> Fulfilment:
     """Fulfilment with in-memory documents: OMS Post numbers OM........GB, invoice and label printed."""
     return Fulfilment(
-        shipments=InMemoryDocuments(),
+        shipments=InMemoryShipments(),
         batches=InMemoryDocuments(),
         settings=InMemoryDocuments(),
         bus=bus,

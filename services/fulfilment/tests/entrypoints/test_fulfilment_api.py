@@ -132,6 +132,17 @@ class TestStaffCommands:
         assert response.status_code == 200 and response.json()["status"] == "confirmed"
         assert response.json()["documents"][0]["station"] == "bench-1"
 
+    async def test_shipments_waiting_for_a_typed_number_are_listed(self, client, bus, make_order):
+        rules = {"rules": [{"name": "dpd", "channels": ["trade"], "service": "Next Day", "carrier": "DPD",
+                            "manual_tracking": True}], "default": {"carrier": "OMS Post"}}
+        assert (await client.put("/shipping-rules", json=rules, headers=auth(ADMIN_KEY))).status_code == 200
+        waiting = await ship(bus, make_order, channel="trade")
+        await ship(bus, make_order)
+        listed = await client.get("/shipments", params={"status": "awaiting_tracking"}, headers=auth())
+        assert [s["order_id"] for s in listed.json()] == [str(waiting.order_id)]
+        assert len((await client.get("/shipments", headers=auth())).json()) == 2
+        assert (await client.get("/shipments", params={"status": "lost"}, headers=auth())).status_code == 422
+
     async def test_typing_a_tracking_number_for_a_manual_carrier(self, client, bus, make_order):
         rules = {"rules": [{"name": "dpd", "service": "Next Day", "carrier": "DPD", "manual_tracking": True}],
                  "default": {"carrier": "OMS Post"}}

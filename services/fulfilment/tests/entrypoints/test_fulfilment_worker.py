@@ -5,7 +5,7 @@ import json
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from oms_contracts import ContractError, DeadLetter, decode, derived_id, encode, new_envelope, topics
-from oms_contracts.fulfilment.v1 import CreateShipment, IssueTrackingNumber, ShipmentConfirmed
+from oms_contracts.fulfilment.v1 import CreateShipment, IssueTrackingNumber, RecordTrackingNumber, ShipmentConfirmed
 from oms_contracts.orders.v1 import OrderProcessingStarted
 from oms_contracts.printing.v1 import JobPrinted, PrintDocument
 from oms_platform.messaging import Bus
@@ -51,8 +51,10 @@ class TestOrderEventsForwarder:
         event = processing_started(order)
         async with TestKafkaBroker(wiring.broker) as br:
             await br.publish(encode(event), topics.ORDERS_EVENTS, key=str(order.order_id).encode())
-        forwarded, request, record = wiring.seen[topics.FULFILMENT_COMMANDS]
-        assert isinstance(request.payload, IssueTrackingNumber) and record.payload.tracking_number
+        commands = {type(c.payload): c for c in wiring.seen[topics.FULFILMENT_COMMANDS]}
+        assert len(wiring.seen[topics.FULFILMENT_COMMANDS]) == 3
+        assert commands[RecordTrackingNumber].payload.tracking_number and IssueTrackingNumber in commands
+        forwarded = commands[CreateShipment]
         assert isinstance(forwarded.payload, CreateShipment) and forwarded.payload.order == order
         assert forwarded.event_id == derived_id(event.event_id, "create-shipment")
         assert forwarded.causation_id == event.event_id

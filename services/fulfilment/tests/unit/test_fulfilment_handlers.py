@@ -218,6 +218,18 @@ class TestBatches:
         assert {p.order.order_id for p in slips} == {first.order_id, second.order_id}
         assert ctx.batches.docs[str(batch_id)]["batch"]["order_ids"] == [str(first.order_id), str(second.order_id)]
 
+    async def test_the_same_batch_command_twice_prints_one_pick_list(self, worker, bus, ctx, make_order):
+        order = make_order()
+        await worker.send(CreateShipment(order=order))
+        create = new_envelope(CreateBatch(batch_id=uuid.uuid4(), order_ids=[order.order_id], requested_by="ops"),
+                              producer="test")
+        await handle_command(create, ctx=ctx)
+        stored = dict(ctx.batches.docs)
+        await handle_command(create, ctx=ctx)
+        assert ctx.batches.docs == stored
+        picks = [e for e, _ in bus.published if isinstance(e.payload, PrintPickList)]
+        assert len(picks) == 2 and picks[0].event_id == picks[1].event_id  # re-published; printing prints once
+
     async def test_batch_flow_holds_the_documents_for_the_batch_and_confirms_when_it_is_processed(
         self, worker, bus, make_order
     ):

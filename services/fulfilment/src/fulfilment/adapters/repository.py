@@ -21,6 +21,8 @@ class ShipmentRepository(Protocol):
 
     async def save(self, doc: dict[str, Any]) -> None: ...
 
+    async def list(self, *, status: str | None, limit: int) -> list[dict[str, Any]]: ...
+
 
 class MongoDocuments:
     """Aggregate documents of one collection, saved at the version read."""
@@ -48,6 +50,12 @@ class MongoShipmentRepository(MongoDocuments):
         """Indexes for the lists staff use and for finding a shipment by tracking number."""
         await self.shipments.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
         await self.shipments.create_index([("tracking_number", ASCENDING)])
+
+    async def list(self, *, status: str | None, limit: int) -> list[dict[str, Any]]:
+        """The newest shipments, optionally only those in one status (e.g. waiting for a typed tracking number)."""
+        query = {} if status is None else {"status": status}
+        cursor = self.shipments.find(query).sort([("created_at", DESCENDING), ("_id", ASCENDING)]).limit(limit)
+        return await cursor.to_list(length=limit)
 
 
 class MongoTrackingRange:

@@ -6,10 +6,10 @@ refused (`fulfilment.command_rejected`), or 202 with the command id when the wor
 """
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import JSONResponse
 
 from oms_contracts import Message
@@ -27,6 +27,7 @@ from oms_contracts.fulfilment.v1 import (
 from oms_platform.auth import ApiKeys, Caller, require_role
 from oms_platform.documents import DocumentStore, recorded_outcome, wait_for_outcome
 from oms_platform.messaging import Bus
+from fulfilment.adapters.repository import ShipmentRepository
 from fulfilment.domain.batch import Batch
 from fulfilment.domain.model import Shipment, ShipmentStatus
 from fulfilment.domain.rules import ChannelSettings
@@ -55,7 +56,7 @@ ChannelPath = Path(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")
 
 def fulfilment_router(
     *,
-    shipments: DocumentStore,
+    shipments: ShipmentRepository,
     batches: DocumentStore,
     settings_store: DocumentStore,
     bus: Bus,
@@ -97,6 +98,16 @@ def fulfilment_router(
         return _shipment_public(Shipment.model_validate(doc["shipment"]))
 
     # Shipments ---------------------------------------------------------------------------------------------
+
+    @router.get("/shipments", response_model=list[ShipmentPublic], tags=["shipments"])
+    async def list_shipments(
+        status_: ShipmentStatus | None = Query(None, alias="status", description="Only shipments in this status."),
+        limit: int = Query(50, ge=1, le=200),
+        _: Caller = Depends(packer),
+    ) -> list[ShipmentPublic]:
+        """The newest shipments, e.g. `?status=awaiting_tracking` for those waiting for a typed tracking number."""
+        docs = await shipments.list(status=status_.value if status_ else None, limit=limit)
+        return [shipment_view(doc) for doc in docs]
 
     @router.get("/shipments/{order_id}", response_model=ShipmentPublic, tags=["shipments"])
     async def get_shipment(order_id: uuid.UUID, _: Caller = Depends(packer)) -> ShipmentPublic:

@@ -6,7 +6,6 @@ name for the tracking range), so each document has one writer. Events from other
 commands by `forward_event`; it stores nothing.
 """
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
