@@ -168,6 +168,12 @@ class TestSettings:
         assert shown.json() == {"rules": [], "default": {"service": None, "carrier": "OMS Post",
                                                          "manual_tracking": False}}
 
+    async def test_a_rule_that_could_never_match_is_refused(self, client):
+        rules = {"rules": [{"name": "odd", "min_weight_kg": 5, "max_weight_kg": 2, "service": "S",
+                            "carrier": "OMS Post"}], "default": {"carrier": "OMS Post"}}
+        response = await client.put("/shipping-rules", json=rules, headers=auth(ADMIN_KEY))
+        assert response.status_code == 422 and "min_weight_kg (5.0) must be below max_weight_kg" in response.text
+
     async def test_channel_settings_show_the_defaults_until_set(self, client):
         shown = (await client.get("/channels/ebay/settings", headers=auth())).json()
         assert shown == {"channel": "ebay", "configured": False, "flow": "printed",

@@ -4,7 +4,7 @@ import uuid
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from oms_contracts import topics
 from oms_contracts.common import CountryCode
@@ -33,6 +33,14 @@ class ShippingRule(BaseModel):
     service: str = Field(min_length=1, max_length=100)
     carrier: str = Field(min_length=1, max_length=100)
     manual_tracking: bool = Field(False, description="Staff type the tracking number instead of the built-in range.")
+
+    @model_validator(mode="after")
+    def _bands_are_not_empty(self) -> "ShippingRule":
+        for low, high in (("min_weight_kg", "max_weight_kg"), ("min_value", "max_value")):
+            lo, hi = getattr(self, low), getattr(self, high)
+            if lo is not None and hi is not None and lo >= hi:
+                raise ValueError(f"{low} ({lo}) must be below {high} ({hi}): the rule would never match")
+        return self
 
 
 class ShippingDefault(BaseModel):
