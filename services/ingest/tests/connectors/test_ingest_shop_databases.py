@@ -95,6 +95,19 @@ class TestOsCommerceFamilyDownload:
         assert (pending.paid, processing.paid) == (False, True), "Pending awaits payment, Processing is paid"
         assert pending.shipping_address.line1 and pending.buyer.email and pending.placed_at.startswith("2026-11-24")
 
+    async def test_chosen_options_are_read_into_the_line_title(self, mariadb, kind, folder, ids):
+        shop = Shop(mariadb, kind, folder)
+        line = shop.sql(f"SELECT orders_products_id FROM orders_products WHERE orders_id = {ids[1]} "
+                        f"ORDER BY orders_products_id LIMIT 1").split("\n")[1]
+        extra = ", products_prid" if kind == "zencart" else ""
+        shop.sql(f"INSERT INTO orders_products_attributes (orders_id, orders_products_id, products_options, "
+                 f"products_options_values, options_values_price, price_prefix{extra}) VALUES ({ids[1]}, {line}, "
+                 f"'Size', 'Large', 0, '+'{', 1' if extra else ''})")
+        raws, _ = await shop.fetch_all()
+        orders, _ = shop.take(raws)
+        assert orders[ids[1]].lines[0].title.endswith("(Size: Large)")
+        assert not orders[ids[0]].lines[0].title.endswith(")")
+
     async def test_only_unprocessed_statuses_are_fetched(self, mariadb, kind, folder, ids):
         shop = Shop(mariadb, kind, folder, unprocessed_statuses=["Processing"])
         raws, _ = await shop.fetch_all()

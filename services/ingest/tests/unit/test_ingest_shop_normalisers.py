@@ -129,3 +129,18 @@ class TestXCart4Normaliser:
     def test_a_total_that_does_not_add_up_is_rejected(self):
         with pytest.raises(PayloadRejected, match="does not add up"):
             normalise_xcart4_order(xc_body(total="30.00"))
+
+
+class TestChosenOptions:
+    def test_osc_attributes_name_the_variant_in_the_line_title(self):
+        body = json.loads(osc_body())
+        body["attributes"] = [{"orders_products_id": 1, "products_options": "Size", "products_options_values": "L"},
+                              {"orders_products_id": 1, "products_options": "Colour", "products_options_values": "Red"}]
+        order = normalise_oscommerce_order(json.dumps(body))
+        assert order.lines[0].title == "Thing (Size: L, Colour: Red)"
+
+    def test_xcart4_product_options_name_the_variant_in_the_line_title(self):
+        body = json.loads(xc_body())
+        body["details"][0]["product_options"] = "Size: L\nColour: Red"
+        order = normalise_xcart4_order(json.dumps(body))
+        assert order.lines[0].title == "Thing (Size: L, Colour: Red)"

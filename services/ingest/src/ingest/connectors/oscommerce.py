@@ -1,7 +1,8 @@
 """osCommerce 2.x and Zen Cart 1.5 (one schema family): orders read from the shop's MySQL database.
 
-Tables `orders`, `orders_products`, `orders_total`, `orders_status`, `orders_status_history` and `countries`
-(Zen Cart may prefix them, option `table_prefix`, e.g. `zen_`). Only orders in the statuses configured as
+Tables `orders`, `orders_products` (+ `orders_products_attributes`: the chosen options go into the line title, as
+the model number names the product, not the variant), `orders_total`, `orders_status`, `orders_status_history`
+and `countries` (Zen Cart may prefix them, option `table_prefix`, e.g. `zen_`). Only orders in the statuses configured as
 unprocessed are fetched (by name, resolved to ids per run; default Pending and Processing). The cursor is the
 order's change time `COALESCE(last_modified, date_purchased)` (osCommerce sets last_modified on every status
 change, date_purchased on a new order) with the order id as tie-break; a poll that reaches the end re-reads the
@@ -66,7 +67,8 @@ class OsCommerceConnector:
         self.channel = channel
         self.db = db
         self.t = {name: f"{prefix}{name}" for name in (
-            "orders", "orders_products", "orders_total", "orders_status", "orders_status_history", "countries")}
+            "orders", "orders_products", "orders_products_attributes", "orders_total", "orders_status",
+            "orders_status_history", "countries")}
         self.language_id = language_id
         self.statuses = tuple(statuses)
         self.paid_statuses = tuple(paid_statuses)
@@ -127,6 +129,7 @@ class OsCommerceConnector:
     async def _raw_orders(self, orders: list[dict], status_names: dict[int, str]) -> list[RawOrder]:
         ids = [int(o["orders_id"]) for o in orders]
         products = await self._by_order(self.t["orders_products"], ids, "orders_products_id")
+        attributes = await self._by_order(self.t["orders_products_attributes"], ids, "orders_products_attributes_id")
         totals = await self._by_order(self.t["orders_total"], ids, "sort_order, orders_total_id")
         history = await self._by_order(self.t["orders_status_history"], ids, "date_added, orders_status_history_id")
         country_names = sorted({str(o.get(f"{kind}_country") or "") for o in orders for kind in ("delivery", "billing")})
@@ -141,6 +144,7 @@ class OsCommerceConnector:
                 "order": jsonable({k: v for k, v in order.items() if k != "oms_changed"}),
                 "status_name": status_names.get(int(order["orders_status"])),
                 "products": [jsonable(row) for row in products.get(order_id, [])],
+                "attributes": [jsonable(row) for row in attributes.get(order_id, [])],
                 "totals": [jsonable(row) for row in totals.get(order_id, [])],
                 "history": [jsonable(row) for row in history.get(order_id, [])],
                 "countries": {name: code for name, code in countries.items()
@@ -277,15 +281,26 @@ def normalise_oscommerce_order(body: str, *, channel: str = OSCOMMERCE,
         # Stored in the shop's default currency: each value is converted and rounded on its own, as the shop does.
         return (_decimal(value, loc) * rate).quantize(step, rounding=ROUND_HALF_UP)
 
+    options: dict[str, list[str]] = {}
+    for attribute in data.get("attributes") or []:
+        choice = _name(attribute.get("products_options"))
+        value = _text(attribute.get("products_options_values"))
+        if value:
+            options.setdefault(str(attribute.get("orders_products_id")), []).append(
+                f"{choice}: {value}" if choice else value)
     lines = []
     for i, product in enumerate(data.get("products") or []):
         loc = ("products", i)
+        title = _text(product.get("products_name"))
+        chosen = options.get(str(product.get("orders_products_id")))
+        if title and chosen:
+            title = f"{title} ({', '.join(chosen)})"  # the variant to pick: the model number is the product's
         tax = _decimal(product.get("products_tax") or "0", (*loc, "products_tax")) / 100
         gross = _decimal(product.get("final_price"), (*loc, "final_price")) * (1 + tax)
         lines.append({
             "line_id": str(product.get("orders_products_id")),
             "sku": _text(product.get("products_model")) or str(product.get("products_id")),
-            "title": _text(product.get("products_name")),
+            "title": title[:300] if title else None,
             "quantity": _quantity(product.get("products_quantity"), (*loc, "products_quantity")),
             "unit_price": (gross * rate).quantize(step, rounding=ROUND_HALF_UP),
             "tax_rate": tax,

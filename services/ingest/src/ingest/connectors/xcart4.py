@@ -176,10 +176,15 @@ def normalise_xcart4_order(body: str, *, unprocessed: tuple[str, ...] = DEFAULT_
     lines = []
     for i, item in enumerate(details):
         unit = _decimal(item.get("price"), ("details", i, "price")) * (1 + rate)
+        title = _text(item.get("product"))
+        # Chosen options ("Size: L" lines): the variant to pick, when the product code names only the product.
+        chosen = [part.strip() for part in str(item.get("product_options") or "").splitlines() if part.strip()]
+        if title and chosen:
+            title = f"{title} ({', '.join(chosen)})"[:300]
         lines.append({
             "line_id": str(item.get("itemid")),
             "sku": _text(item.get("productcode")) or str(item.get("productid")),
-            "title": _text(item.get("product")),
+            "title": title,
             "quantity": item.get("amount"),
             "unit_price": unit.quantize(step, rounding=ROUND_HALF_UP),
             "tax_rate": rate.quantize(Decimal("0.0001")),

@@ -89,6 +89,20 @@ CREATE TABLE orders_products (
   KEY idx_orders_products_orders_id (orders_id)
 ) DEFAULT CHARSET=utf8mb4;
 
+CREATE TABLE orders_products_attributes (
+  orders_products_attributes_id int NOT NULL AUTO_INCREMENT,
+  orders_id int NOT NULL,
+  orders_products_id int NOT NULL,
+  products_options varchar(32) NOT NULL,
+  products_options_values varchar(64) NOT NULL,
+  options_values_price decimal(15,4) NOT NULL,
+  price_prefix char(1) NOT NULL,
+  product_attribute_is_free tinyint(1) NOT NULL DEFAULT 0,
+  products_prid tinytext NOT NULL,
+  PRIMARY KEY (orders_products_attributes_id),
+  KEY idx_orders_products_att_orders_id (orders_id)
+) DEFAULT CHARSET=utf8mb4;
+
 CREATE TABLE orders_status (
   orders_status_id int DEFAULT '0' NOT NULL,
   language_id int DEFAULT '1' NOT NULL,
