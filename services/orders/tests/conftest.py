@@ -1,12 +1,14 @@
 """Fakes and sample data for the orders tests."""
 
+import re
+
 import pytest
 
 from oms_contracts import Envelope, topics
 from pymongo import ASCENDING, DESCENDING
 
 from oms_platform.testing import InMemoryDocuments, RecordingBus, SteppingClock, sample_order_details
-from orders.adapters.repository import SORTS, OrderFilter, filter_query
+from orders.adapters.repository import COUNTED_FIELDS, SORTS, OrderFilter, filter_query
 from orders.domain.model import ProcessingGuards
 from orders.service_layer.handlers import forward_event, handle_command
 
@@ -25,15 +27,32 @@ class FakeRepository(InMemoryDocuments):
     async def count(self, *, where: OrderFilter) -> int:
         return len(self._matching(where))
 
+    async def counts(self, *, where: OrderFilter) -> dict[str, dict[str, int]]:
+        result: dict[str, dict[str, int]] = {}
+        for name, field in COUNTED_FIELDS.items():
+            tally: dict[str, int] = {}
+            for d in self._matching(where):
+                for value in (d.get(field) if field == "tags" else [d.get(field)]):
+                    if value is not None:
+                        key = str(value).lower() if isinstance(value, bool) else str(value)
+                        tally[key] = tally.get(key, 0) + 1
+            result[name] = tally
+        return result
+
     def _matching(self, where: OrderFilter) -> "list[dict]":
         """The documents matching the filter, the way filter_query asks MongoDB for them."""
-        wanted = {k: v for k, v in filter_query(where).items() if k not in ("search", "skus")}
-        return [
-            d for d in self.docs.values()
-            if all(d.get(k) == v for k, v in wanted.items())
-            and (where.sku is None or where.sku in d["skus"])
-            and (where.text is None or where.text.lower() in d["search"])
-        ]
+        query = filter_query(where)
+        return [d for d in self.docs.values() if all(_matches(d.get(k), v) for k, v in query.items())]
+
+
+def _matches(value, condition) -> bool:
+    """One field against one condition of filter_query: equality (or membership in a list), $regex, $gte/$lt."""
+    if isinstance(condition, dict):
+        if "$regex" in condition:
+            return value is not None and re.search(condition["$regex"], value) is not None
+        return value is not None and all(
+            (value >= bound) if op == "$gte" else (value < bound) for op, bound in condition.items())
+    return condition in value if isinstance(value, list) else value == condition
 
 
 class InProcessBus(RecordingBus):

@@ -42,7 +42,9 @@ def build_worker(settings: Settings) -> tuple[KafkaBroker, MongoOrderRepository,
         bus=Bus(broker, PRODUCER),
         guards=ProcessingGuards(require_paid=settings.require_paid, require_stock=settings.require_stock,
                                 park_unpaid_channels=frozenset(
-                                    c.strip() for c in settings.park_unpaid_channels.split(",") if c.strip())),
+                                    c.strip() for c in settings.park_unpaid_channels.split(",") if c.strip()),
+                                require_not_parked=settings.require_not_parked,
+                                require_not_locked=settings.require_not_locked),
         clock=utc_now,
         max_attempts=settings.max_attempts,
     )

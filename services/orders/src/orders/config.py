@@ -22,3 +22,5 @@ class Settings(ServiceSettings):
     park_unpaid_channels: str = Field(
         "", description="Channels (comma-separated, `*` = all) whose orders arriving unpaid are parked with reason "
         "'unpaid'; the payment releases that park (not one staff made).")
+    require_not_parked: bool = Field(True, description="Refuse to process a parked order.")
+    require_not_locked: bool = Field(True, description="Refuse to process a locked order.")

@@ -15,6 +15,7 @@ from oms_contracts.orders.v1 import (
     OrderUnlocked,
     OrderUnparked,
 )
+from orders.domain import edits
 from orders.domain.errors import OrderRefused
 from orders.domain.model import Order, OrderStatus, ProcessingGuards, Shipment
 
@@ -52,7 +53,8 @@ class TestPlacing:
     def test_receiving_it_again_changes_nothing_but_the_timeline(self, open_order):
         order = open_order()
         before = order.model_copy(deep=True)
-        assert order.receive_again(by="channel:ebay", now=NOW, channel_updated_at=None) == []
+        assert edits.update_from_channel(order, details=order.details, channel_updated_at=None,
+                                         shipped_on_channel=False, by="channel:ebay", now=NOW) == []
         assert order.details == before.details and order.status is before.status
         assert order.timeline[-1].what == "received again"
 
@@ -199,7 +201,9 @@ class TestLocking:
         order.lock(reason="fraud check", by="ops", now=NOW)
         [event] = order.unlock(reason="checked", by="ops", now=NOW)
         assert isinstance(event, OrderUnlocked) and not order.locked
-        allocate_all(order)
+        allocate_all(order)  # the answers to the opening's requests: released by the lock, so stale
+        assert not order.stock_allocated and order.timeline[-1].what == "allocation ignored"
+        allocate_all(order)  # the answers to the unlock's requests
         assert order.stock_allocated
 
     def test_locking_twice_or_unlocking_an_unlocked_order_is_refused(self, open_order):

@@ -2,11 +2,11 @@
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from oms_contracts.common import Money, OrderDetails, Sku
+from oms_contracts.common import Address, Money, OrderDetails, OrderLine, Sku
 from oms_contracts import topics
 from oms_contracts.envelope import Message, derived_id
 from oms_contracts.registry import register
@@ -32,6 +32,8 @@ class PlaceOrder(Message):
     source: str = Field(description="'staff' for an order typed in, 'channel' for one downloaded or pushed.")
     placed_by: str
     channel_updated_at: AwareDatetime | None = None
+    lock_reason: str | None = Field(None, max_length=500, description="Open it locked, holding no stock (e.g. FBA).")
+    shipped_on_channel: bool = Field(False, description="The channel already marks it shipped: flagged for staff.")
 
 
 @register
@@ -135,6 +137,7 @@ class OrderSnapshot(BaseModel):
     order_id: uuid.UUID
     details: OrderDetails
     opened_at: datetime
+    invoice_note: str | None = Field(None, description="Staff notes marked for the invoice (printing shows them).")
 
 
 @register
@@ -181,6 +184,7 @@ class CommandRejected(Message):
     command_type: str
     command_id: uuid.UUID
     reason: str
+    guard: str | None = Field(None, description="The processing guard that refused it: open, paid, parked, locked, stock.")
 
 
 @register
@@ -237,6 +241,130 @@ class OrderCancelled(Message):
     reason: str
     by: str
     stock_held: bool = True
+
+
+# Edits of an open order; a shipment voided in fulfilment reopens its order
+
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+class OrderNote(BaseModel):
+    """A note staff wrote on an order: internal, or printed on the invoice."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    note_id: uuid.UUID
+    text: str = Field(min_length=1, max_length=2000)
+    internal: bool = True
+    by: str
+    at: datetime
+
+
+@register
+class AddOrderNote(Message):
+    """Write a note on an order (`internal` false: it is printed on the invoice)."""
+
+    TYPE = "orders.add_order_note"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    note_id: uuid.UUID
+    text: str = Field(min_length=1, max_length=2000)
+    internal: bool = True
+    requested_by: str
+
+
+@register
+class RemoveOrderNote(Message):
+    """Delete a note from an order."""
+
+    TYPE = "orders.remove_order_note"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    note_id: uuid.UUID
+    requested_by: str
+
+
+@register
+class EditOrder(Message):
+    """Change an open order's addresses, shipping service, tags or folder; a field left out (None) stays as it is."""
+
+    TYPE = "orders.edit_order"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    shipping_address: Address | None = None
+    billing_address: Address | None = None
+    shipping_service: str | None = Field(None, min_length=1, max_length=100)
+    shipping_cost: Money | None = None
+    tags: list[Tag] | None = Field(None, max_length=50, description="The order's whole set of tags.")
+    folder: str | None = Field(None, max_length=50, description="'' takes the order out of its folder.")
+    requested_by: str
+
+
+@register
+class ChangeOrderLines(Message):
+    """Add lines, remove lines (by id) and set line quantities of an open order; stock follows the per-SKU delta."""
+
+    TYPE = "orders.change_order_lines"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    add: list[OrderLine] = Field(default_factory=list, max_length=500)
+    remove: list[str] = Field(default_factory=list, max_length=500)
+    quantities: list["LineQuantity"] = Field(default_factory=list, max_length=500)
+    requested_by: str
+
+
+@register
+class ReopenOrder(Message):
+    """Fulfilment voided the order's shipment: the order leaves processing and is open again (stock stays)."""
+
+    TYPE = "orders.reopen_order"
+    TOPIC = topics.ORDERS_COMMANDS
+    order_id: uuid.UUID
+    shipment_id: uuid.UUID
+    tracking_number: str
+    reason: str
+    requested_by: str
+
+
+class SkuDelta(BaseModel):
+    """How much of one SKU an order needs more (positive) or less (negative) than before."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    sku: Sku
+    delta: int
+
+
+@register
+class OrderEdited(Message):
+    """An open order's addresses, shipping, notes, tags or folder changed (`changed` names which)."""
+
+    TYPE = "orders.order_edited"
+    TOPIC = topics.ORDERS_EVENTS
+    order: OrderSnapshot
+    changed: list[str]
+    by: str
+
+
+@register
+class OrderLinesChanged(Message):
+    """An open order's lines changed; when `stock_held`, inventory allocates (delta > 0) or releases (< 0) the delta."""
+
+    TYPE = "orders.order_lines_changed"
+    TOPIC = topics.ORDERS_EVENTS
+    order: OrderSnapshot
+    deltas: list[SkuDelta]
+    stock_held: bool = True
+    by: str
+
+
+@register
+class OrderReopened(Message):
+    """The order left processing (its shipment was voided) and is open again; its stock stays allocated."""
+
+    TYPE = "orders.order_reopened"
+    TOPIC = topics.ORDERS_EVENTS
+    order: OrderSnapshot
+    reason: str
+    by: str
 
 
 # Split, merge, resend and return (links between orders; RMAs on processed orders)

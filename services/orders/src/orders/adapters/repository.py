@@ -3,6 +3,7 @@
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING
@@ -18,7 +19,12 @@ SORTS = {
     "newest": ("opened_at", DESCENDING),
     "oldest": ("opened_at", ASCENDING),
     "order_number": ("order_number", ASCENDING),
+    "processed_newest": ("processed_at", DESCENDING),  # Processed Orders
 }
+
+# Grid counts of Open Orders: name → list field (a list field such as `tags` counts each value it holds).
+COUNTED_FIELDS = {"channel": "channel", "paid": "paid", "parked": "parked", "locked": "locked",
+                  "out_of_stock": "out_of_stock", "tag": "tags", "folder": "folder"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,16 @@ class OrderFilter:
     country: str | None = None
     sku: str | None = None
     text: str | None = None  # part of the order number, buyer name, email or postcode, any case
+    tag: str | None = None
+    folder: str | None = None
+    shipping_service: str | None = None
+    out_of_stock: bool | None = None
+    shipped_on_channel: bool | None = None
+    tracking_number: str | None = None
+    opened_from: datetime | None = None  # date ranges: from inclusive, to exclusive
+    opened_to: datetime | None = None
+    processed_from: datetime | None = None
+    processed_to: datetime | None = None
 
 
 def list_fields(order: "Order") -> dict[str, Any]:
@@ -42,7 +58,7 @@ def list_fields(order: "Order") -> dict[str, Any]:
                   details.shipping_address.postcode or ""]
     return {
         "status": order.status.value,
-        "opened_at": order.opened_at.isoformat(),
+        "opened_at": _stamp(order.opened_at),
         "order_number": details.order_number,
         "channel": details.channel,
         "paid": details.paid,
@@ -51,7 +67,22 @@ def list_fields(order: "Order") -> dict[str, Any]:
         "country": details.shipping_address.country,
         "skus": sorted({line.sku for line in details.lines}),
         "search": " ".join(searchable).lower(),
+        "tags": list(order.tags),
+        "folder": order.folder,
+        "shipping_service": details.shipping.service,
+        "out_of_stock": any(
+            (a := order.allocations.get(sku)) is not None and (a.short > 0 or not a.known_sku)
+            for sku in order.quantities_by_sku()
+        ),
+        "shipped_on_channel": order.shipped_on_channel,
+        "processed_at": _stamp(order.processed_at),
+        "tracking_number": order.shipment.tracking_number if order.shipment else None,
     }
+
+
+def _stamp(at: datetime | None) -> str | None:
+    """A time as stored in list fields: UTC ISO 8601, so strings compare in time order."""
+    return at.astimezone(UTC).isoformat() if at else None
 
 
 def filter_query(f: OrderFilter) -> dict[str, Any]:
@@ -59,11 +90,19 @@ def filter_query(f: OrderFilter) -> dict[str, Any]:
     query: dict[str, Any] = {
         field: value
         for field, value in (("status", f.status), ("channel", f.channel), ("paid", f.paid), ("parked", f.parked),
-                             ("locked", f.locked), ("country", f.country), ("skus", f.sku))
+                             ("locked", f.locked), ("country", f.country), ("skus", f.sku), ("tags", f.tag),
+                             ("folder", f.folder), ("shipping_service", f.shipping_service),
+                             ("out_of_stock", f.out_of_stock), ("shipped_on_channel", f.shipped_on_channel),
+                             ("tracking_number", f.tracking_number))
         if value is not None
     }
     if f.text:
         query["search"] = {"$regex": re.escape(f.text.lower())}
+    for field, start, end in (("opened_at", f.opened_from, f.opened_to),
+                              ("processed_at", f.processed_from, f.processed_to)):
+        bounds = {op: _stamp(at) for op, at in (("$gte", start), ("$lt", end)) if at is not None}
+        if bounds:
+            query[field] = bounds
     return query
 
 
@@ -99,6 +138,10 @@ class MongoOrderRepository:
         await self.orders.create_index([("channel", ASCENDING), ("opened_at", DESCENDING)])
         await self.orders.create_index([("skus", ASCENDING)])
         await self.orders.create_index([("order_number", ASCENDING)])
+        await self.orders.create_index([("status", ASCENDING), ("processed_at", DESCENDING)])
+        await self.orders.create_index([("tracking_number", ASCENDING)])
+        await self.orders.create_index([("tags", ASCENDING)])
+        await self.orders.create_index([("folder", ASCENDING)])
 
     async def get(self, order_id: uuid.UUID) -> dict[str, Any] | None:
         """The order document, or None."""
@@ -126,3 +169,21 @@ class MongoOrderRepository:
     async def count(self, *, where: OrderFilter) -> int:
         """How many orders match `where`."""
         return await self.orders.count_documents(filter_query(where))
+
+    async def counts(self, *, where: OrderFilter) -> dict[str, dict[str, int]]:
+        """Per grid filter, how many orders matching `where` hold each value (only $match/$unwind/$group)."""
+        query = filter_query(where)
+        result: dict[str, dict[str, int]] = {}
+        for name, field in COUNTED_FIELDS.items():
+            pipeline: list[dict[str, Any]] = [{"$match": query}]
+            if field == "tags":
+                pipeline.append({"$unwind": "$tags"})
+            pipeline.append({"$group": {"_id": f"${field}", "n": {"$sum": 1}}})
+            rows = await (await self.orders.aggregate(pipeline)).to_list(length=None)
+            result[name] = {_count_key(row["_id"]): row["n"] for row in rows if row["_id"] is not None}
+        return result
+
+
+def _count_key(value: Any) -> str:
+    """A counted value as a JSON object key (booleans as true/false)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)

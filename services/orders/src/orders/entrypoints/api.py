@@ -35,8 +35,9 @@ from oms_platform.documents import recorded_outcome, wait_for_outcome
 from oms_platform.messaging import Bus
 from orders.adapters.repository import SORTS, MongoOrderRepository, OrderFilter
 from orders.domain.model import Order, OrderStatus
+from orders.entrypoints.edits_api import ListFilters, add_edit_routes
 from orders.entrypoints.lifecycle_api import add_lifecycle_routes
-from orders.entrypoints.schemas import HoldRequest, OrderAccepted, OrderCreate, OrderPage, OrderPublic
+from orders.entrypoints.schemas import HoldRequest, OrderAccepted, OrderCounts, OrderCreate, OrderPage, OrderPublic
 
 PHONE_CHANNEL = "phone"
 
@@ -103,15 +104,20 @@ def orders_router(*, repo: MongoOrderRepository, bus: Bus, keys: ApiKeys, comman
         sku: str | None = Query(None, max_length=100),
         q: str | None = Query(None, min_length=1, max_length=100,
                               description="Part of the order number, buyer name, email or postcode."),
-        sort: Literal["newest", "oldest", "order_number"] = "newest",
+        filters: ListFilters = Depends(),
+        sort: Literal["newest", "oldest", "order_number", "processed_newest"] = "newest",
         limit: int = Query(50, ge=1, le=500),
         cursor: str | None = Query(None, description="`next_cursor` of the previous page."),
         _: Caller = Depends(staff),
     ) -> OrderPage:
-        """A page of orders matching every filter given, with how many match in all."""
+        """A page of orders matching every filter given, with how many match in all.
+
+        Processed Orders: `status=processed`, optionally `processed_from`/`processed_to` and `tracking_number`,
+        sorted by `processed_newest`.
+        """
         where = OrderFilter(
             status=status_.value if status_ else None, channel=channel, paid=paid, parked=parked, locked=locked,
-            country=country.upper() if country else None, sku=sku, text=q,
+            country=country.upper() if country else None, sku=sku, text=q, **filters.as_filter(),
         )
         after = _decode_cursor(cursor, sort) if cursor else None
         docs = await repo.list(where=where, sort=sort, limit=limit + 1, after=after)
@@ -122,6 +128,18 @@ def orders_router(*, repo: MongoOrderRepository, bus: Bus, keys: ApiKeys, comman
             total=await repo.count(where=where),
             next_cursor=_encode_cursor(sort, page[-1][sort_field], page[-1]["_id"]) if more else None,
         )
+
+    @router.get("/counts", response_model=OrderCounts)
+    async def count_orders(
+        status_: OrderStatus = Query(OrderStatus.OPEN, alias="status"),
+        _: Caller = Depends(staff),
+    ) -> OrderCounts:
+        """Counts per filter value for the order grid: channel, paid, parked, locked, out of stock, tag, folder."""
+        where = OrderFilter(status=status_.value)
+        return OrderCounts(total=await repo.count(where=where), **await repo.counts(where=where))
+
+    add_edit_routes(router, repo=repo, bus=bus, staff=staff, send=send, public=_public,
+                    command_timeout=command_timeout)
 
     @router.get("/{order_id}", response_model=OrderPublic)
     async def get_order(order_id: uuid.UUID, _: Caller = Depends(staff)) -> OrderPublic:
@@ -233,4 +251,8 @@ def _public(order: Order) -> OrderPublic:
         timeline=[entry.model_dump(mode="json") for entry in order.timeline],
         links=[link.model_dump(mode="json") for link in order.links],
         returns=[rma.model_dump(mode="json") for rma in order.returns],
+        notes=[note.model_dump(mode="json") for note in order.notes],
+        tags=order.tags,
+        folder=order.folder,
+        shipped_on_channel=order.shipped_on_channel,
     )

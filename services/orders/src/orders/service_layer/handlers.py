@@ -28,9 +28,10 @@ from oms_contracts.orders.v1 import (
 from oms_platform.documents import Decision, handle_once
 from oms_platform.messaging import Bus, PermanentError
 from orders.adapters.repository import OrderRepository, list_fields
+from orders.domain import edits as edit_domain
 from orders.domain.errors import OrderRefused
 from orders.domain.model import Order, ProcessingGuards, Shipment
-from orders.service_layer import lifecycle, payments
+from orders.service_layer import edits, lifecycle, payments
 
 Clock = Callable[[], datetime]
 
@@ -53,7 +54,8 @@ async def handle_command(
             order.note(now, f"{envelope.type} refused", _actor(command), str(refusal))
             payloads = [
                 CommandRejected(
-                    order_id=order_id, command_type=envelope.type, command_id=envelope.event_id, reason=str(refusal)
+                    order_id=order_id, command_type=envelope.type, command_id=envelope.event_id, reason=str(refusal),
+                    guard=refusal.guard,
                 )
             ]
         fields = {**list_fields(order), "order": order.model_dump(mode="json")}
@@ -75,11 +77,16 @@ def _decide(
                 placed_by=command.placed_by,
                 now=now,
                 channel_updated_at=command.channel_updated_at,
+                lock_reason=command.lock_reason,
+                shipped_on_channel=command.shipped_on_channel,
             ), guards=guards, now=now)
-        return order, order.receive_again(
-            by=command.placed_by, now=now, channel_updated_at=command.channel_updated_at
+        return order, edit_domain.update_from_channel(
+            order, details=command.order, channel_updated_at=command.channel_updated_at,
+            shipped_on_channel=command.shipped_on_channel, by=command.placed_by, now=now,
         )
     if (decided := lifecycle.decide(order, command, now=now)) is not None:
+        return decided
+    if (decided := edits.decide(order, command, now=now)) is not None:
         return decided
     if (decided := payments.decide(order, command, now=now)) is not None:
         return decided
@@ -132,6 +139,8 @@ async def forward_event(envelope: Envelope, *, bus: Bus) -> None:
             source="channel",
             placed_by=f"channel:{event.order.channel}",
             channel_updated_at=event.channel_updated_at,
+            lock_reason=event.lock_reason,
+            shipped_on_channel=event.shipped_on_channel,
         )
     elif isinstance(event, StockAllocated):
         command = RecordStockAllocation(
@@ -150,7 +159,7 @@ async def forward_event(envelope: Envelope, *, bus: Bus) -> None:
             shipped_at=event.shipped_at,
         )
     else:
-        command = lifecycle.forward(event)
+        command = lifecycle.forward(event) or edits.forward(event)
     if command is None:
         return
     forwarded = bus.envelope(command, cause=envelope, event_id=derived_id(envelope.event_id, "orders-forward"))
