@@ -3,6 +3,7 @@ and Shopify shops are processed, and each shop receives the shipment and trackin
 shape; a shop that fails twice ends "channel confirmed", one that always fails ends "failed" with the reason
 until staff retry it; the buyer's follow-up email arrives at a real SMTP server."""
 
+import asyncio
 import base64
 import copy
 import hashlib
@@ -141,14 +142,13 @@ class TestShipmentReachesEveryChannel:
                                                           "X-WC-Webhook-Resource": "order",
                                                           "X-WC-Webhook-Event": "created"})
 
-            order_ids = {
-                "ebay": await shop.process("ebay", ebay_order["orderId"]),
-                "magento2": await shop.process("magento2", magento_order["increment_id"]),
-                "shopify": await shop.process("shopify", str(shopify_order["id"])),
-                "woocommerce": await shop.process("woocommerce", str(woo_order["id"])),
-            }
-            done = {channel: await shop.writeback(order_id, state="confirmed")
-                    for channel, order_id in order_ids.items()}
+            channel_order_ids = {"ebay": ebay_order["orderId"], "magento2": magento_order["increment_id"],
+                                 "shopify": str(shopify_order["id"]), "woocommerce": str(woo_order["id"])}
+            # The four orders go through at once (each waits for its own stock, process and write-back).
+            order_ids = dict(zip(channel_order_ids, await asyncio.gather(
+                *(shop.process(channel, cid) for channel, cid in channel_order_ids.items()))))
+            done = dict(zip(order_ids, await asyncio.gather(
+                *(shop.writeback(order_id, state="confirmed") for order_id in order_ids.values()))))
             assert {w["status"] for w in done.values()} == {"channel confirmed"}
             tracking = {channel: w["tracking_number"] for channel, w in done.items()}
 
