@@ -168,7 +168,8 @@ class TestPrintCommandConsumer:
         ipp, listener = start_ipp_printer(), await start_listener()
         raw = f"socket://127.0.0.1:{listener.port}"
         printers = {ipp.uri: printer_for_uri(ipp.uri, timeout=10), raw: printer_for_uri(raw, timeout=5)}
-        broker, loop, events, _ = wired_broker(repo, clock, printers, fallback={"invoice": ipp.uri, "shipping_label": raw})
+        fallback = {"invoice": ipp.uri, "shipping_label": raw}
+        broker, loop, events, _ = wired_broker(repo, clock, printers, fallback=fallback)
         order = make_order(order_number="PH-IPP-7")
         async with TestKafkaBroker(broker) as br:
             await br.publish(encode(print_command("invoice", order=order)), topics.PRINTING_COMMANDS)

@@ -217,14 +217,6 @@ class IppPrinter:
         return f"ipp://{self.host}:{self.port}{self.path}"
 
 
-@dataclass(frozen=True)
-class Destination:
-    """Where documents of one type go: the printer and the URI staff configured for it."""
-
-    uri: str
-    printer: Printer
-
-
 def printer_for_uri(uri: str, *, timeout: float) -> Printer:
     """The printer a URI names; raises ValueError for an unknown scheme or a malformed address."""
     parts = urlsplit(uri.strip())

@@ -103,14 +103,6 @@ def job_document(
     }
 
 
-def stored_command(doc: dict[str, Any]) -> PrintDocument | PrintPickList | None:
-    """The print command a job document renders from, or None for a job stored before commands were kept."""
-    data = doc.get("command")
-    if not data:
-        return None
-    return PrintPickList.model_validate(data) if "batch_id" in data else PrintDocument.model_validate(data)
-
-
 def stored_document(doc: dict[str, Any]) -> bytes | None:
     """The rendered document a job keeps, or None."""
     data = doc.get("document")

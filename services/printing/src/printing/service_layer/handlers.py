@@ -17,7 +17,7 @@ Idempotency, per DESIGN.md: the job document records which commands it handled a
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -25,7 +25,14 @@ from typing import Protocol
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from oms_contracts import Envelope, derived_id
-from oms_contracts.printing.v1 import JobFailed, JobPrinted, PrintDocument, PrintPickList, RecordDelivery, ReprintJob
+from oms_contracts.printing.v1 import (
+    JobFailed,
+    JobPrinted,
+    PrintDocument,
+    PrintPickList,
+    RecordDelivery,
+    ReprintJob,
+)
 from oms_platform.documents import Published, record_outcome, recorded_outcome
 from oms_platform.messaging import Bus, PermanentError
 from printing.adapters.printers import Printer, PrinterError
@@ -166,8 +173,10 @@ async def handle_record_delivery(envelope: Envelope, *, repo: PrintJobRepository
         return
     job = job_from_document(doc)
     if job.state is not JobState.RENDERED or job.attempts != command.attempt:
-        log.info("delivery %s of job %s ignored: the job is %s at attempt %d", envelope.event_id, job.job_id,
-                 job.state.value, job.attempts)
+        log.info(
+            "delivery %s of job %s ignored: the job is %s at attempt %d",
+            envelope.event_id, job.job_id, job.state.value, job.attempts,
+        )
         record_outcome(doc, envelope.event_id, [])
         await repo.save(doc)
         return

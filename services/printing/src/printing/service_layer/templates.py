@@ -103,7 +103,8 @@ def pdf_to_png(pdf: bytes, *, dpi: int = 100) -> bytes:
         source = Path(tmp) / "doc.pdf"
         source.write_bytes(pdf)
         subprocess.run(
-            ["pdftoppm", "-png", "-r", str(dpi), "-f", "1", "-l", "1", "-singlefile", str(source), str(Path(tmp) / "page")],
+            ["pdftoppm", "-png", "-r", str(dpi), "-f", "1", "-l", "1", "-singlefile",
+             str(source), str(Path(tmp) / "page")],
             check=True, capture_output=True, timeout=30,
         )
         return (Path(tmp) / "page.png").read_bytes()
