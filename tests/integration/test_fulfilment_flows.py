@@ -1,5 +1,5 @@
 """Fulfilment on the real broker and database with all five services: the three process flows (documents printed,
-batch, pack station), shipping rules with a manual carrier, and voiding.
+batch, pack station), shipping rules with a manual carrier, and voiding; and the tracking range on the database.
 
 Each test uses a channel of its own (its settings and rules apply to it alone), its own SKUs and orders, and
 asserts on what staff see through the APIs: the shipment, the batch's pick list, the order's status.
@@ -9,9 +9,12 @@ import uuid
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from oms_contracts.orders.v1 import order_id_for
 from oms_devtools.system import System
+from fulfilment.adapters.carriers import RangeCarrier
+from fulfilment.adapters.repository import MongoTrackingRange
 
 pytestmark = pytest.mark.integration
 
@@ -222,3 +225,23 @@ class TestManualCarrierAndVoid:
         assert voided.json()["status"] == "voided" and voided.json()["void_reason"] == "buyer changed address"
         refused = await ops.post(f"{fulfilment}/batches", json={"order_ids": [abroad]})
         assert refused.status_code == 409 and "voided" in refused.json()["detail"]
+
+
+class TestTrackingRangeOnTheDatabase:
+    async def test_numbers_follow_the_counter_are_kept_per_shipment_and_never_reused_after_a_reset(self, endpoints):
+        client = AsyncMongoClient(endpoints[1])
+        db = client[f"oms_fulfilment_range_{uuid.uuid4().hex[:8]}"]
+        try:
+            store = MongoTrackingRange(db)
+            await store.create_indexes()
+            carrier = RangeCarrier(name="OMS Post", prefix="OM", country="GB", store=store, first=40, last=43)
+            shipments = [uuid.uuid4() for _ in range(3)]
+            numbers = [await carrier.issue(order_id=uuid.uuid4(), shipment_id=s) for s in shipments]
+            assert [n[2:10] for n in numbers] == ["00000040", "00000041", "00000042"]
+            assert all(s10_valid(n) for n in numbers)
+            assert await carrier.issue(order_id=uuid.uuid4(), shipment_id=shipments[0]) == numbers[0]
+            await db["tracking_ranges"].delete_many({})  # the counter is lost; issued numbers must still not return
+            assert (await carrier.issue(order_id=uuid.uuid4(), shipment_id=uuid.uuid4()))[2:10] == "00000043"
+        finally:
+            await client.drop_database(db.name)
+            await client.close()

@@ -30,8 +30,9 @@ class FakeTrackingRange:
         self.counters[carrier] = serial + 1
         return serial
 
-    async def record(self, shipment_id: uuid.UUID, *, order_id: uuid.UUID, tracking_number: str) -> str:
-        assert tracking_number not in self.numbers.values(), f"{tracking_number} issued twice"
+    async def record(self, shipment_id: uuid.UUID, *, order_id: uuid.UUID, tracking_number: str) -> str | None:
+        if shipment_id not in self.numbers and tracking_number in self.numbers.values():
+            return None
         return self.numbers.setdefault(shipment_id, tracking_number)
 
 

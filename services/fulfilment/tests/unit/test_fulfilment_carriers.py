@@ -79,6 +79,13 @@ class TestRangeCarrier:
         with pytest.raises(CarrierError, match="used up"):
             await carrier.issue(order_id=uuid.uuid4(), shipment_id=uuid.uuid4())
 
+    async def test_after_a_counter_reset_numbers_held_by_other_shipments_are_skipped(self, tracking):
+        carrier = RangeCarrier(name="OMS Post", prefix="OM", country="GB", store=tracking, first=1)
+        first = await carrier.issue(order_id=uuid.uuid4(), shipment_id=uuid.uuid4())
+        tracking.counters.clear()  # e.g. the counter document was lost
+        second = await carrier.issue(order_id=uuid.uuid4(), shipment_id=uuid.uuid4())
+        assert (first, second) == (s10_tracking_number("OM", 1, "GB"), s10_tracking_number("OM", 2, "GB"))
+
     def test_a_range_outside_eight_digits_is_refused(self, tracking):
         with pytest.raises(ValueError):
             RangeCarrier(name="X", prefix="OM", country="GB", store=tracking, first=5, last=SERIAL_SPACE)

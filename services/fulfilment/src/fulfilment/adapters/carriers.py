@@ -50,8 +50,9 @@ class TrackingRangeStore(Protocol):
         """The next unused serial (at least `first`), with the counter saved past it."""
         ...
 
-    async def record(self, shipment_id: uuid.UUID, *, order_id: uuid.UUID, tracking_number: str) -> str:
-        """Record the shipment's number unless it has one; return the shipment's number."""
+    async def record(self, shipment_id: uuid.UUID, *, order_id: uuid.UUID, tracking_number: str) -> str | None:
+        """Record the shipment's number unless it has one; return the shipment's number, or None when the number
+        belongs to another shipment."""
         ...
 
 
@@ -109,11 +110,14 @@ class RangeCarrier:
         """The shipment's number: the one it was issued already, or the next serial of the range."""
         if (number := await self.store.issued(shipment_id)) is not None:
             return number
-        serial = await self.store.take_serial(self.name, first=self.first)
-        if serial > self.last:
-            raise CarrierError(f"{self.name}'s tracking range {self.first}..{self.last} is used up")
-        number = s10_tracking_number(self.prefix, serial, self.country)
-        return await self.store.record(shipment_id, order_id=order_id, tracking_number=number)
+        while True:
+            serial = await self.store.take_serial(self.name, first=self.first)
+            if serial > self.last:
+                raise CarrierError(f"{self.name}'s tracking range {self.first}..{self.last} is used up")
+            number = s10_tracking_number(self.prefix, serial, self.country)
+            # None: another shipment holds this number (the counter was reset); never reuse it, take the next.
+            if (recorded := await self.store.record(shipment_id, order_id=order_id, tracking_number=number)):
+                return recorded
 
 
 class Carriers:

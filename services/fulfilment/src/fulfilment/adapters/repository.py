@@ -83,8 +83,9 @@ class MongoTrackingRange:
         await save_document(self.ranges, doc)
         return serial
 
-    async def record(self, shipment_id: uuid.UUID, *, order_id: uuid.UUID, tracking_number: str) -> str:
-        """Record the shipment's number unless it has one; return the shipment's number."""
+    async def record(self, shipment_id: uuid.UUID, *, order_id: uuid.UUID, tracking_number: str) -> str | None:
+        """Record the shipment's number unless it has one; return the shipment's number, or None when this number
+        belongs to another shipment."""
         try:
             await self.numbers.insert_one(
                 {"_id": str(shipment_id), "order_id": str(order_id), "tracking_number": tracking_number}
@@ -93,7 +94,5 @@ class MongoTrackingRange:
         except Exception as exc:
             if not is_duplicate_key(exc):
                 raise
-        existing = await self.issued(shipment_id)
-        if existing is None:  # the number itself was taken: the counter went backwards, never hand it out again
-            raise RuntimeError(f"tracking number {tracking_number} was already issued to another shipment")
-        return existing
+        # Either the shipment has its number already, or the number is another's (the counter was reset).
+        return await self.issued(shipment_id)
