@@ -62,17 +62,6 @@ def channel_opener(settings: Settings):
     return connect_channel
 
 
-def channel_opener(settings: Settings):
-    """Opens a channel's connector with an HTTP client of its own, closed after use (reconciliation)."""
-
-    @asynccontextmanager
-    async def connect_channel(config):
-        async with httpx.AsyncClient(timeout=settings.poll_http_timeout_seconds) as http:
-            yield build_connector(config, http=http)
-
-    return connect_channel
-
-
 def build_api(settings: Settings) -> FastAPI:
     """The FastAPI app with its broker (publishing only) and the intake log it writes to."""
     broker, mongo = connect(settings, client_id="ingest-api")
