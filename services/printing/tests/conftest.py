@@ -46,8 +46,10 @@ class FakeRepository:
     async def save(self, doc: dict) -> None:
         await save_document(_DictCollection(self.docs), doc)
 
-    async def list(self, *, order_id: uuid.UUID | None, limit: int) -> list[dict]:
-        docs = [d for d in self.docs.values() if order_id is None or d["order_id"] == str(order_id)]
+    async def list(self, *, order_id: uuid.UUID | None, limit: int, state=None, printer=None, station=None):
+        wanted = {"order_id": str(order_id) if order_id else None, "state": state, "printer": printer,
+                  "station": station}
+        docs = [d for d in self.docs.values() if all(v is None or d[k] == v for k, v in wanted.items())]
         return sorted(docs, key=lambda d: d["created_at"], reverse=True)[:limit]
 
     async def awaiting(self, *, printer=None, station=None, limit: int = 20) -> list[dict]:

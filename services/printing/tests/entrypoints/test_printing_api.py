@@ -92,6 +92,21 @@ class TestListingJobs:
         assert response.status_code == 401
 
 
+    async def test_the_queue_of_a_station_and_the_failed_jobs_are_listed(
+        self, client, make_printing, make_printer, make_printers, print_command
+    ):
+        printing = make_printing(make_printers(make_printer(failures=99)))
+        waiting = print_command("invoice", station="bench-1")
+        failing = print_command("invoice")
+        await printing.run(waiting)
+        await printing.run(failing)
+        queue = (await client.get("/print-jobs", params={"station": "bench-1", "state": "rendered"},
+                                  headers=auth())).json()
+        assert [j["job_id"] for j in queue] == [str(waiting.payload.job_id)] and queue[0]["station"] == "bench-1"
+        failed = (await client.get("/print-jobs", params={"state": "failed"}, headers=auth())).json()
+        assert [j["job_id"] for j in failed] == [str(failing.payload.job_id)]
+        assert (await client.get("/print-jobs", params={"state": "lost"}, headers=auth())).status_code == 422
+
 class TestReprintingAJob:
     async def test_a_printed_job_is_sent_to_reprint_keyed_by_job_id_naming_who_asked(
         self, client, printed, print_command, api_bus

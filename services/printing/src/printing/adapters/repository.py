@@ -26,11 +26,21 @@ class PrintJobRepository(Protocol):
 
     async def printers_with_work(self) -> list[str]: ...
 
-    async def list(self, *, order_id: uuid.UUID | None, limit: int) -> list[dict[str, Any]]: ...
+    async def list(
+        self,
+        *,
+        order_id: uuid.UUID | None,
+        limit: int,
+        state: str | None = None,
+        printer: str | None = None,
+        station: str | None = None,
+    ) -> list[dict[str, Any]]: ...
 
 
 # Left out of listings: the idempotency record, the command and the rendered document are large.
 _LIST_PROJECTION = {"handled": 0, "command": 0, "document": 0}
+
+
 class MongoPrintJobRepository:
     """Print job documents in MongoDB."""
 
@@ -51,9 +61,19 @@ class MongoPrintJobRepository:
         """Insert or replace at the version read."""
         await save_document(self.jobs, doc)
 
-    async def list(self, *, order_id: uuid.UUID | None, limit: int) -> list[dict[str, Any]]:
-        """Newest jobs first, optionally of one order."""
-        query = {"order_id": str(order_id)} if order_id else {}
+    async def list(
+        self,
+        *,
+        order_id: uuid.UUID | None,
+        limit: int,
+        state: str | None = None,
+        printer: str | None = None,
+        station: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest jobs first, optionally of one order (or batch), in one state, for one printer or station."""
+        wanted = {"order_id": str(order_id) if order_id else None, "state": state, "printer": printer,
+                  "station": station}
+        query = {field: value for field, value in wanted.items() if value is not None}
         cursor = self.jobs.find(query, _LIST_PROJECTION).sort("created_at", DESCENDING).limit(limit)
         return await cursor.to_list(length=limit)
 

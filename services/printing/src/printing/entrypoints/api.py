@@ -10,6 +10,7 @@ from oms_platform.auth import ApiKeys, Caller, require_role
 from oms_platform.messaging import Bus
 from printing.adapters.repository import PrintJobRepository, job_from_document, stored_document
 from printing.domain.errors import InvalidTransition
+from printing.domain.model import JobState
 from printing.entrypoints.schemas import PrintJobPublic, ReprintAccepted, ReprintRequest
 
 
@@ -20,12 +21,16 @@ def print_jobs_router(*, repo: PrintJobRepository, keys: ApiKeys, bus: Bus) -> A
 
     @router.get("", response_model=list[PrintJobPublic])
     async def list_print_jobs(
-        order_id: uuid.UUID | None = Query(None, description="Only the jobs of this order."),
+        order_id: uuid.UUID | None = Query(None, description="Only the jobs of this order (or batch: pick lists)."),
+        state: JobState | None = Query(None, description="Only jobs in this state, e.g. rendered: the queue."),
+        printer: str | None = Query(None, max_length=500, description="Only jobs for this printer URI."),
+        station: str | None = Query(None, max_length=64, description="Only jobs of this print station."),
         limit: int = Query(50, ge=1, le=500),
         _: Caller = Depends(staff),
     ) -> list[PrintJobPublic]:
-        """Newest jobs first, optionally of one order."""
-        docs = await repo.list(order_id=order_id, limit=limit)
+        """Newest jobs first, optionally of one order, in one state, for one printer or station."""
+        docs = await repo.list(order_id=order_id, limit=limit, state=state.value if state else None,
+                               printer=printer, station=station)
         return [job_public(doc) for doc in docs]
 
     @router.get("/{job_id}", response_model=PrintJobPublic)
