@@ -185,6 +185,7 @@ def service_api(
     if settings.rate_limit_per_minute:
         app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(CorrelationMiddleware)  # outermost: 429s are counted and carry a correlation id too
+    _document_reasoned_422(app)
     app.include_router(metrics_router(service=name, bootstrap_servers=settings.kafka_bootstrap_servers))
     app.include_router(health_router(standard_checks(broker, mongo)))
     app.include_router(router)
@@ -194,3 +195,23 @@ def service_api(
             service=name, command_timeout=getattr(settings, "command_timeout_seconds", 5.0),
         ))
     return app
+
+
+def _document_reasoned_422(app: FastAPI) -> None:
+    """Our 422 answers are FastAPI's list of field errors, or one sentence saying what is wrong with the request
+    (a rule no schema can state): document both, so the schema clients validate against is the truth."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        error = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError")
+        if error is not None:
+            error["properties"]["detail"] = {"title": "Detail", "anyOf": [
+                {"type": "string", "description": "What is wrong with the request, in one sentence."},
+                {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}},
+            ]}
+        return schema
+
+    app.openapi = openapi
