@@ -286,6 +286,27 @@ class TestPayPal:
         assert (opened["status"], opened["channel"], opened["total"]) == ("open", "paypal", "20.48")
         assert opened["details"]["lines"][0]["sku"] == "MUG-GREEN"
 
+    async def test_an_ipn_before_its_order_pays_the_order_when_it_arrives(self, system, ops, wait_for, paypal):
+        ingest, orders = system.url("ingest"), system.url("orders")
+        ref = f"osc-early-{uuid.uuid4().hex[:8]}"
+        early = paypal.send_ipn(ipn_fields(txn_id(), ref))
+        answer = await ops.post(f"{ingest}/payments/paypal/ipn", content=early,
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert answer.json()["status"] == "published", answer.text
+
+        async def waiting():
+            unmatched = (await ops.get(f"{orders}/payments/unmatched")).json()
+            return [p for p in unmatched if p["payment"]["invoice"] == ref]
+        await wait_for(waiting, what="the early payment to be filed as unmatched")
+        placed = await ops.post(f"{ingest}/channels/{OSC}/orders", json=unpaid_order(OSC, ref, email="e@example.org"))
+        assert placed.status_code == 202
+        order_id = str(order_id_for(OSC, ref))
+
+        async def paid_and_released():
+            got = await ops.get(f"{orders}/orders/{order_id}")
+            return got.status_code == 200 and got.json()["paid"] and not got.json()["parked"]
+        await wait_for(paid_and_released, what="the order to claim its earlier payment and leave the unpaid park")
+
     async def test_staff_record_a_payment_on_an_order(self, system, ops, wait_for):
         ingest, orders = system.url("ingest"), system.url("orders")
         ref = f"osc-staff-{uuid.uuid4().hex[:8]}"

@@ -68,13 +68,20 @@ class FakeOrderLookup:
         return await self.orders.get(order_id)
 
 
+class FakePayments(InMemoryDocuments):
+    """Payment documents in memory, with the forwarder's query."""
+
+    async def unmatched_naming(self, references):
+        return [d for d in self.docs.values() if d["state"] == "unmatched" and set(d["references"]) & set(references)]
+
+
 class PaymentsWorker(RecordingBus):
     """The orders worker in-process: orders and payment commands are handled at once, ingest and orders events are
     forwarded; everything published is recorded."""
 
     def __init__(self, guards: ProcessingGuards | None = None) -> None:
         super().__init__("orders")
-        self.orders, self.payments, self.clock = InMemoryDocuments(), InMemoryDocuments(), SteppingClock(NOW)
+        self.orders, self.payments, self.clock = InMemoryDocuments(), FakePayments(), SteppingClock(NOW)
         self.guards = guards or ProcessingGuards()
 
     async def publish(self, envelope: Envelope, *, key: str) -> None:
@@ -85,8 +92,8 @@ class PaymentsWorker(RecordingBus):
                                                       orders=FakeOrderLookup(self.orders), bus=self, clock=self.clock)
             else:
                 await handle_command(envelope, repo=self.orders, bus=self, guards=self.guards, clock=self.clock)
-        elif envelope.payload.TOPIC == topics.INGEST_EVENTS:
-            await payments.forward_event(envelope, bus=self)
+        elif envelope.payload.TOPIC in (topics.INGEST_EVENTS, topics.ORDERS_EVENTS):
+            await payments.forward_event(envelope, bus=self, payments=self.payments)
 
     async def place(self, **overrides) -> uuid.UUID:
         details = sample_order_details(**overrides)
@@ -195,6 +202,24 @@ class TestMatching:
                                      fee=Decimal("0"), net=Decimal("-800.00"), invoice=None, source="activity_csv"))
         assert (await worker.filed("8ZZ10055QQ1129084"))["state"] == "not_for_an_order"
         assert not worker.payloads(RecordPayment)
+
+
+class TestPaymentBeforeItsOrder:
+    async def test_an_order_arriving_after_its_payment_claims_it_and_is_paid(self, worker):
+        await worker.receive(payment())
+        assert (await worker.filed("9RT17742MN3305519"))["state"] == "unmatched"
+        order_id = await worker.place(**unpaid_1002())
+        order = await worker.order(order_id)
+        assert order.details.paid and order.payments.records[0].matched_by == "invoice"
+        assert (await worker.filed("9RT17742MN3305519"))["order_id"] == str(order_id)
+
+    async def test_an_ambiguous_payment_waits_for_staff_when_an_order_arrives(self, worker):
+        await worker.place(**unpaid_1002(channel_order_id="A-1", order_number="A-1"))
+        await worker.place(**unpaid_1002(channel_order_id="A-2", order_number="A-2"))
+        await worker.receive(payment(invoice="A-3", payer_email="ada@example.org"))
+        later = await worker.place(**unpaid_1002(channel_order_id="A-3", order_number="A-3"))
+        assert (await worker.filed("9RT17742MN3305519"))["state"] == "ambiguous"
+        assert not (await worker.order(later)).details.paid
 
 
 class TestDuplicates:

@@ -597,13 +597,14 @@ class FilePayment(Message):
 
 @register
 class MatchPayment(Message):
-    """Staff match an unmatched or ambiguous payment to an order by hand."""
+    """Match an unmatched payment to an order: staff by hand, or the order it names arrived after it."""
 
     TYPE = "orders.match_payment"
     TOPIC = topics.ORDERS_COMMANDS
     payment_id: uuid.UUID
     order_id: uuid.UUID
     requested_by: str
+    matched_by: str = Field("staff", description="staff, or the rule that matched it (invoice: the order arrived later).")
 
 
 @register

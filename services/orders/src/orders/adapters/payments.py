@@ -19,6 +19,12 @@ class PaymentRepository(Protocol):
     async def save(self, doc: dict[str, Any]) -> None: ...
 
 
+class WaitingPayments(Protocol):
+    """Unmatched payment documents, read by the forwarder when an order arrives."""
+
+    async def unmatched_naming(self, references: list[str]) -> list[dict[str, Any]]: ...
+
+
 class OrderLookup(Protocol):
     """Read-only searches of the order book for payment matching; each returns order documents."""
 
@@ -47,6 +53,12 @@ class MongoPaymentRepository:
 
     async def save(self, doc: dict[str, Any]) -> None:
         await save_document(self.payments, doc)
+
+    async def unmatched_naming(self, references: list[str]) -> list[dict[str, Any]]:
+        """Unmatched payments whose invoice or custom field names one of `references` (read-only)."""
+        refs = [r for r in references if r]
+        query = {"state": "unmatched", "references": {"$in": refs}}
+        return await self.payments.find(query, {"handled": 0}).to_list(length=50)
 
     async def list(self, *, states: list[str] | None, limit: int) -> list[dict[str, Any]]:
         """Newest first, optionally of some states."""

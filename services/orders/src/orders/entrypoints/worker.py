@@ -27,7 +27,7 @@ def register_subscribers(
 
 
     async def on_foreign_event(envelope) -> None:
-        if await payments.forward_event(envelope, bus=bus):
+        if await payments.forward_event(envelope, bus=bus, payments=payment_store):
             return
         await handlers.forward_event(envelope, bus=bus)
 

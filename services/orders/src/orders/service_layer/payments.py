@@ -23,6 +23,7 @@ from oms_contracts.ingest.v1 import PaymentReceived
 from oms_contracts.orders.v1 import (
     FilePayment,
     MatchPayment,
+    OrderOpened,
     PaymentMatchRefused,
     PlaceOrder,
     RecordPayment,
@@ -31,7 +32,7 @@ from oms_contracts.orders.v1 import (
 )
 from oms_platform.documents import Decision, handle_once
 from oms_platform.messaging import Bus, PermanentError
-from orders.adapters.payments import OrderLookup, PaymentRepository
+from orders.adapters.payments import OrderLookup, PaymentRepository, WaitingPayments
 from orders.domain import payments as domain
 from orders.domain.errors import OrderRefused
 from orders.domain.model import Order, ProcessingGuards
@@ -67,9 +68,19 @@ def decide(order: Order | None, command: Message, *, now: datetime) -> tuple[Ord
                                         by=command.requested_by, now=now)
 
 
-async def forward_event(envelope: Envelope, *, bus: Bus) -> bool:
-    """File a payment ingest received on its payment document (keyed by payment id); False for other events."""
+async def forward_event(envelope: Envelope, *, bus: Bus, payments: "WaitingPayments | None" = None) -> bool:
+    """File a payment ingest received on its payment document (keyed by payment id); an order just opened claims
+    the unmatched payments that name it. True when the event was a payment (nothing else to forward)."""
     event = envelope.payload
+    if isinstance(event, OrderOpened) and payments is not None:
+        details = event.order.details
+        for doc in await payments.unmatched_naming([details.order_number, details.channel_order_id]):
+            claim = MatchPayment(payment_id=uuid.UUID(doc["_id"]), order_id=event.order.order_id,
+                                 requested_by=MATCHER, matched_by="invoice")
+            forwarded = bus.envelope(claim, cause=envelope,
+                                     event_id=derived_id(envelope.event_id, "payment-claim", doc["_id"]))
+            await bus.publish(forwarded, key=doc["_id"])
+        return False
     if not isinstance(event, PaymentReceived):
         return False
     payment = event.payment
@@ -81,9 +92,11 @@ async def forward_event(envelope: Envelope, *, bus: Bus) -> bool:
 
 
 def entry_fields(entry: PaymentEntry) -> dict:
-    """The payment document's fields: the entry, plus what lists filter and sort on."""
+    """The payment document's fields: the entry, plus what lists filter and sort on and the order references it
+    names (so an order arriving after its payment finds it)."""
     return {"payment": entry.model_dump(mode="json"), "state": entry.state.value,
-            "filed_at": entry.filed_at.isoformat(), "transaction_id": entry.payment.transaction_id}
+            "filed_at": entry.filed_at.isoformat(), "transaction_id": entry.payment.transaction_id,
+            "references": references(entry.payment)}
 
 
 async def handle_payment_command(
@@ -151,12 +164,14 @@ async def _match_by_hand(entry: PaymentEntry | None, command: MatchPayment, enve
         return entry, [(PaymentMatchRefused(payment_id=entry.payment_id, order_id=command.order_id,
                                             command_id=envelope.event_id, reason=reason), str(entry.payment_id))]
 
+    if command.matched_by != "staff" and entry.state is not PaymentState.UNMATCHED:
+        return entry, []  # a rule only takes what is still unmatched; ambiguous payments wait for staff
     if not entry.needs_staff:
         return refused(f"payment is {entry.state.value}" + (f" to order {entry.order_id}" if entry.order_id else ""))
     doc = await orders.get(command.order_id)
     if doc is None:
         return refused(f"no order {command.order_id}")
-    entry.matched(order_id=command.order_id, how="staff", by=command.requested_by, now=now)
+    entry.matched(order_id=command.order_id, how=command.matched_by, by=command.requested_by, now=now)
     return entry, [_record(entry, entry.payment, by=command.requested_by)]
 
 
