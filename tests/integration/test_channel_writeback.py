@@ -11,6 +11,7 @@ import hmac
 import json
 import random
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -96,17 +97,18 @@ def shop(system, ops, admin, wait_for, tmp_path, writeback_webhook_secret):
 
 
 class TestShipmentReachesEveryChannel:
-    async def test_each_shop_gets_the_tracking_number_in_its_documented_shape_and_the_buyer_an_email(
+    async def test_each_shop_gets_the_tracking_number_in_its_documented_shape_then_refund_and_cancel_and_an_email(
         self, system, ops, shop, wait_for, mailbox
     ):
         run = shop.run
         ebay_order = sample("ebay/getOrders.json")["orders"][0] | {"orderId": f"03-{run}-26535"}
         for line in ebay_order["lineItems"]:
             line["sku"] = shop.sku(line["sku"])
-        magento_order = next(o for o in sample("magento2/orders-search.json")["items"] if o["increment_id"] == "000000311")
-        magento_order |= {"increment_id": f"311-{run}"}
+        magento_orders = {o["increment_id"]: o for o in sample("magento2/orders-search.json")["items"]}
+        magento_order = magento_orders["000000311"] | {"increment_id": f"311-{run}"}
         for item in magento_order["items"]:
             item["sku"] = shop.sku(item["sku"])
+        to_cancel = magento_orders["000000318"] | {"increment_id": f"318-{run}"}  # cancelled in Open Orders
         shopify_order = sample("shopify/webhook-orders-create-1021.body.json")
         shopify_order["id"] = random.randint(10**12, 10**13)
         for line in shopify_order["line_items"]:
@@ -116,7 +118,7 @@ class TestShipmentReachesEveryChannel:
             line["sku"] = shop.sku(line["sku"])
 
         ebay = EbayShop([ebay_order], token=shop.token)
-        magento = MagentoShop([magento_order], token=shop.token)
+        magento = MagentoShop([magento_order, to_cancel], token=shop.token)
         magento.recorder.fail_next = 2
         woo = WooCommerceShop(key="ck_wb", secret=shop.token)
         shopify = ShopifyShop(token=shop.token, orders={str(shopify_order["id"]): ["7001"]})
@@ -171,6 +173,26 @@ class TestShipmentReachesEveryChannel:
             assert woo.statuses == {str(woo_order["id"]): "completed"}
             [note] = woo.notes[str(woo_order["id"])]
             assert note["customer_note"] is True and tracking["woocommerce"] in note["note"]
+
+            # A return booked with a refund goes back to WooCommerce; a cancelled order to Magento.
+            booked = await ops.post(f"{system.url('orders')}/orders/{order_ids['woocommerce']}/returns", json={
+                "lines": [{"line_id": "330", "quantity": 1, "action": "restock"}], "reason_category": "damaged",
+                "refund": "5.00"})
+            assert booked.status_code == 201, booked.text
+            cancel_id = str(order_id_for("magento2", to_cancel["increment_id"]))
+
+            async def opened():
+                return (await ops.get(f"{system.url('orders')}/orders/{cancel_id}")).status_code == 200
+
+            await wait_for(opened, what="the Magento order to cancel in Open Orders")
+            cancelled = await ops.post(f"{system.url('orders')}/orders/{cancel_id}/cancel", json={"reason": "buyer asked"})
+            assert cancelled.status_code == 200, cancelled.text
+            refund = await shop.writeback(order_ids["woocommerce"], "refund", state="confirmed")
+            assert woo.refunds[str(woo_order["id"])] == [{"id": 1, "amount": "5.00", "reason": "damaged"}]
+            assert Decimal(refund["refund"]) == Decimal("5.00")
+            await shop.writeback(cancel_id, "cancel", state="confirmed")
+            assert magento.recorder.writes("POST")[-1]["path"] == f"/rest/default/V1/orders/{to_cancel['entity_id']}/cancel"
+            assert to_cancel["status"] == "canceled"
 
             [fulfilled] = shopify.fulfillments
             assert fulfilled["trackingInfo"]["number"] == tracking["shopify"]
