@@ -100,9 +100,8 @@ class TestPurchaseOrders:
 
         async def received():
             answer = await ops.get(f"{inventory}/stock/{sku}")
-            return answer.status_code == 200 and answer.json()["on_hand"] == 4 and answer.json()
-        stock = await wait_for(received, what="the delivery on hand")
-        assert stock["due"] == 6
+            return answer.status_code == 200 and answer.json()["on_hand"] == 4 and answer.json()["due"] == 6
+        await wait_for(received, what="the delivery on hand, the rest due")
 
         over = await ops.post(f"{inventory}/purchase-orders/{po['po_id']}/deliveries",
                               json={"lines": [{"sku": sku, "quantity": 7}]})
@@ -111,10 +110,16 @@ class TestPurchaseOrders:
 
         cancelled = await ops.post(f"{inventory}/purchase-orders/{po['po_id']}/cancel", json={"reason": "supplier closed"})
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
-        after = (await ops.get(f"{inventory}/stock/{sku}")).json()
-        assert (after["on_hand"], after["due"]) == (4, 0)
+
+        async def nothing_due():
+            answer = (await ops.get(f"{inventory}/stock/{sku}")).json()
+            return answer["due"] == 0 and answer
+        after = await wait_for(nothing_due, what="due back to zero")
+        assert after["on_hand"] == 4
         ledger = (await ops.get(f"{inventory}/stock/{sku}/ledger")).json()["entries"]
-        assert [(e["on_hand_delta"], e["purchase_order_id"]) for e in ledger] == [(4, po["po_id"])]
+        assert [(e["on_hand_delta"], e["due_delta"], e["purchase_order_id"]) for e in ledger] == [
+            (0, 10, po["po_id"]), (4, -4, po["po_id"]), (0, -6, po["po_id"])]
+        assert (await ops.get(f"{inventory}/stock/{sku}/verify")).json()["consistent"]
 
 
 class TestLocations:
@@ -233,7 +238,7 @@ async def run_interleaving(ops_list, *, inventory: str, bootstrap: str, headers:
         orders = [snapshot(uuid.uuid4(), [(skus[0], 1 + n % 3), (skus[1], 2)] if n % 2 else [(skus[0], 2)])
                   for n in range(4)]
         outstanding = {sku: 10 for sku in skus}
-        expected = {sku: 0 for sku in skus}  # ledger entries: one per distinct stock command
+        expected = {sku: 1 for sku in skus}  # ledger entries: one per distinct stock command (the PO made them due)
         sent: list[tuple[Envelope, str]] = []
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
         await producer.start()
@@ -276,17 +281,15 @@ async def run_interleaving(ops_list, *, inventory: str, bootstrap: str, headers:
                     break
                 await asyncio.sleep(0.3)
             assert len(entries) == expected[sku], f"{sku}: {len(entries)} ledger entries, expected {expected[sku]}"
-            if not entries:
-                continue
             check = (await client.get(f"{inventory}/stock/{sku}/verify")).json()
             assert check["consistent"], check
             for location in check["locations"]:
                 assert location["stored"]["on_hand"] >= 0 and location["stored"]["allocated"] >= 0, location
             assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
             stock = await client.get(f"{inventory}/stock/{sku}")
-            if stock.status_code == 200:
-                body = stock.json()
-                assert body["available"] == body["on_hand"] - body["allocated"] and body["on_hand"] >= 0
+            body = stock.json()
+            assert body["available"] == body["on_hand"] - body["allocated"] and body["on_hand"] >= 0
+            assert body["due"] == outstanding[sku], "due is what the purchase order still brings"
 
 
 class TestConservation:

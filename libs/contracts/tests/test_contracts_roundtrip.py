@@ -145,6 +145,7 @@ SAMPLES = [
     inventory.ReceiveTransfer(sku="MUG-1", transfer_id=uuid.UUID(int=5), from_location="main", to_location="shop",
                               quantity=2, reason="restock shop", transferred_by="ops"),
     inventory.StockAvailableChanged(sku="MUG-1", available=5, previous_available=7, on_hand=7, allocated=2),
+    inventory.ChangeStockDue(sku="MUG-1", po_id=uuid.UUID(int=4), delta=10, reason="purchase order 4 opened"),
     fulfilment.CreateShipment(order=SNAPSHOT),
     fulfilment.RecordDocumentOutcome(order_id=ORDER_ID, job_id=JOB_ID, document_type="invoice", printed=True),
     fulfilment.ShipmentCreated(order_id=ORDER_ID, shipment_id=uuid.uuid4(), carrier="OMS Post",

@@ -78,7 +78,8 @@ class TestReceiveDelivery:
         assert response.status_code == 409
         assert response.json()["detail"] == ("MUG: receiving 11 would exceed the 10 ordered"
                                              " (0 already received, 10 outstanding)")
-        assert bus.payloads(ReceivePurchaseOrder) == [] and repo.stock == {}
+        assert bus.payloads(ReceivePurchaseOrder) == []
+        assert (repo.stock["MUG"]["on_hand"], repo.stock["MUG"]["due"]) == (0, 10)
 
     async def test_a_delivery_for_an_unknown_order_is_404(self, client, bus):
         response = await client.post(f"/purchase-orders/{uuid.uuid4()}/deliveries",

@@ -65,4 +65,4 @@ class TestVerifyStock:
     async def test_a_sku_never_seen_is_trivially_consistent(self, client):
         body = (await client.get("/stock/NOPE/verify", headers=AUTH)).json()
         assert body == {"sku": "NOPE", "consistent": True, "entries": 0, "stored_seq": 0, "ledger_seq": 0,
-                        "locations": []}
+                        "locations": [], "due_stored": 0, "due_recomputed": 0}

@@ -176,7 +176,9 @@ class TestPurchaseOrderCommands:
             stored = dict(repo.purchase_orders.docs[str(PO_ID)])
             await br.publish(encode(delivery), topics.INVENTORY_COMMANDS, key=key)
         assert repo.purchase_orders.docs[str(PO_ID)] == stored and stored["status"] == "partially_delivered"
-        assert repo.stock["MUG"]["on_hand"] == 4 and len(repo.entries_of("MUG")) == 1
+        assert (repo.stock["MUG"]["on_hand"], repo.stock["MUG"]["due"]) == (4, 6)
+        assert [e["command_type"] for e in repo.entries_of("MUG")] == ["inventory.change_stock_due",
+                                                                      "inventory.receive_stock"]
 
     async def test_a_delivery_for_an_unknown_order_goes_to_the_dlq_and_the_next_one_flows(self, wiring, repo):
         unknown = po_command(ReceivePurchaseOrder(po_id=uuid.uuid4(), received_by="ops",

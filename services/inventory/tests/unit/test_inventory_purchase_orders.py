@@ -7,7 +7,9 @@ import pytest
 
 from oms_contracts.inventory.v1 import (
     AdjustStock,
+    CountStock,
     CancelPurchaseOrder,
+    ChangeStockDue,
     CreatePurchaseOrder,
     DefineStockItem,
     OpenPurchaseOrder,
@@ -19,6 +21,7 @@ from oms_contracts.inventory.v1 import (
     StockLow,
 )
 from oms_platform.messaging import PermanentError
+from inventory.domain.verify import verify
 from inventory.service_layer.handlers import handle_command
 
 PO_ID = uuid.UUID(int=42)
@@ -44,9 +47,12 @@ def receive(**lines) -> ReceivePurchaseOrder:
 
 
 async def apply_stock_commands(bus, handle):
-    """Run the ReceiveStock commands the PO handler sent, as the stock consumer would."""
+    """Run the stock commands the PO handler sent (each once), as the stock consumer would."""
+    handled = getattr(bus, "handled", set())
+    bus.handled = handled
     for envelope, _ in list(bus.published):
-        if isinstance(envelope.payload, ReceiveStock):
+        if isinstance(envelope.payload, (ReceiveStock, ChangeStockDue)) and envelope.event_id not in handled:
+            handled.add(envelope.event_id)
             await handle(envelope)
 
 
@@ -57,8 +63,9 @@ class TestCreatePurchaseOrder:
         assert doc["status"] == "open" and doc["purchase_order"]["supplier"] == "Potteries Ltd"
         assert [(li["sku"], li["ordered"], li["received"]) for li in doc["purchase_order"]["lines"]] == [
             ("MUG", 10, 0), ("TEE", 4, 0)]
-        [(changed, key)] = bus.published
+        [(changed, key)] = [(e, k) for e, k in bus.published if isinstance(e.payload, PurchaseOrderChanged)]
         assert changed.payload.status == "open" and key == str(PO_ID)
+        assert [(p.sku, p.delta) for p in bus.payloads(ChangeStockDue)] == [("MUG", 10), ("TEE", 4)]
 
     async def test_creating_the_same_id_again_with_another_command_is_rejected(self, handle, command, repo, bus):
         await handle(command(create(MUG=10)))
@@ -74,8 +81,11 @@ class TestReceiveDelivery:
         await handle(command(receive(MUG=4)))
         await apply_stock_commands(bus, handle)
         assert repo.purchase_orders.docs[str(PO_ID)]["status"] == "partially_delivered"
-        assert repo.stock["MUG"]["on_hand"] == 4 and "TEE" not in repo.stock
-        [entry] = repo.entries_of("MUG")
+        assert (repo.stock["MUG"]["on_hand"], repo.stock["MUG"]["due"]) == (4, 6)
+        assert (repo.stock["TEE"]["on_hand"], repo.stock["TEE"]["due"]) == (0, 4)
+        due, entry = repo.entries_of("MUG")
+        assert (due["due_delta"], due["reason"]) == (10, f"purchase order {PO_ID} open")
+        assert entry["due_delta"] == -4
         assert entry["purchase_order_id"] == str(PO_ID) and entry["reason"] == f"received on purchase order {PO_ID}"
         assert [k for e, k in bus.published if isinstance(e.payload, ReceiveStock)] == ["MUG"]
 
@@ -127,13 +137,16 @@ class TestDue:
         await handle(command(DefineStockItem(sku="MUG", title="Mug", minimum_level=5, defined_by="ops")))
         await handle(command(create(MUG=10)))
         await handle(command(receive(MUG=4)))
-        assert await repo.purchase_orders.due("MUG") == 6
-        await handle(command(AdjustStock(sku="MUG", delta=1, reason="found", adjusted_by="ops")))
-        [low] = bus.payloads(StockLow)
+        await apply_stock_commands(bus, handle)
+        assert await repo.purchase_orders.due("MUG") == 6 and repo.stock["MUG"]["due"] == 6
+        low_before = len(bus.payloads(StockLow))
+        await handle(command(CountStock(sku="MUG", counted=1, reason="found", counted_by="ops")))
+        low = bus.payloads(StockLow)[low_before]
         # minimum + open orders − available − due = 5 + 0 − 1 − 6, not below zero
         assert (low.due, low.suggested_reorder) == (6, 0)
         await handle(command(receive(MUG=6)))
-        assert await repo.purchase_orders.due("MUG") == 0
+        await apply_stock_commands(bus, handle)
+        assert await repo.purchase_orders.due("MUG") == 0 and repo.stock["MUG"]["due"] == 0
 
 
 class TestPurchaseOrderStates:
@@ -194,3 +207,34 @@ class TestPurchaseOrderStates:
         with pytest.raises(PermanentError, match="does not exist"):
             await handle(command(CancelPurchaseOrder(po_id=PO_ID, reason="x", cancelled_by="ops")))
         assert repo.purchase_orders.docs == {}
+
+
+class TestDueInTheLedger:
+    async def test_opening_and_cancelling_are_ledger_entries_of_each_sku_and_verify_counts_them(
+        self, handle, command, repo, bus
+    ):
+        await handle(command(create(status="pending", MUG=10, TEE=3)))
+        await apply_stock_commands(bus, handle)
+        assert repo.stock == {}  # a pending order brings nothing yet
+        await handle(command(OpenPurchaseOrder(po_id=PO_ID, opened_by="ops")))
+        await handle(command(receive(MUG=4)))
+        await handle(command(CancelPurchaseOrder(po_id=PO_ID, reason="closed", cancelled_by="ops")))
+        await apply_stock_commands(bus, handle)
+        assert [(e["command_type"], e["due_delta"]) for e in repo.entries_of("MUG")] == [
+            ("inventory.change_stock_due", 10), ("inventory.receive_stock", -4), ("inventory.change_stock_due", -6)]
+        assert (repo.stock["MUG"]["due"], repo.stock["TEE"]["due"]) == (0, 0)
+        for sku in ("MUG", "TEE"):
+            check = verify(sku, await repo.get_stock(sku), await repo.entries(sku, after_seq=0, limit=100))
+            assert check.consistent and check.due_recomputed == 0
+
+    async def test_stock_received_beyond_what_is_due_takes_due_to_zero_not_below(self, handle, command, repo):
+        await handle(command(ReceiveStock(sku="MUG", quantity=3, po_id=PO_ID)))
+        assert (repo.stock["MUG"]["on_hand"], repo.stock["MUG"]["due"]) == (3, 0)
+        assert repo.entries_of("MUG")[0]["due_delta"] == 0
+
+    async def test_a_stored_due_that_differs_from_the_ledger_is_inconsistent(self, handle, command, repo):
+        await handle(command(create(MUG=10)))
+        await handle(command(ChangeStockDue(sku="MUG", po_id=PO_ID, delta=10, reason="opened")))
+        repo.stock["MUG"]["due"] = 7  # as if a write had been lost
+        check = verify("MUG", await repo.get_stock("MUG"), await repo.entries("MUG", after_seq=0, limit=100))
+        assert not check.consistent and (check.due_stored, check.due_recomputed) == (7, 10)

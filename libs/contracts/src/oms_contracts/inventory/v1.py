@@ -91,6 +91,7 @@ class StockLevelChanged(Message):
     available: int
     reason: str
     order_id: uuid.UUID | None = None
+    due: int = Field(0, description="The SKU's total due on open purchase orders.")
 
 
 # Stock items and low stock (issue 4)
@@ -191,8 +192,23 @@ class ReceivePurchaseOrder(Message):
 
 
 @register
+class ChangeStockDue(Message):
+    """What open purchase orders will bring of a SKU changed (opened: +, cancelled: −); key: the SKU.
+
+    Sent by the purchase-order handler so `due` is a level in the SKU's ledger like on_hand and allocated.
+    """
+
+    TYPE = "inventory.change_stock_due"
+    TOPIC = topics.INVENTORY_COMMANDS
+    sku: Sku
+    po_id: uuid.UUID
+    delta: int
+    reason: str = Field(min_length=1, max_length=200)
+
+
+@register
 class ReceiveStock(Message):
-    """Delivered stock arrived at a location: raise on_hand; key: the SKU."""
+    """Delivered stock arrived at a location: raise on_hand and lower due (not below zero); key: the SKU."""
 
     TYPE = "inventory.receive_stock"
     TOPIC = topics.INVENTORY_COMMANDS

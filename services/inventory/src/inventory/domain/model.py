@@ -16,6 +16,7 @@ from oms_contracts.inventory.v1 import (
     DEFAULT_LOCATION,
     AdjustStock,
     AllocateStock,
+    ChangeStockDue,
     CountStock,
     ReceiveStock,
     ReceiveTransfer,
@@ -54,19 +55,22 @@ class Change(BaseModel):
     location: str
     on_hand_delta: int = 0
     allocated_delta: int = 0
+    due_delta: int = 0
     reason: str
     order_id: uuid.UUID | None = None
     short: int = Field(0, ge=0, description="Allocation only: how much of the request was not available.")
 
 
 class Stock(BaseModel):
-    """All stock of one SKU. `seq` is the ledger sequence its levels reflect."""
+    """All stock of one SKU. `seq` is the ledger sequence its levels reflect; `due` is what open purchase orders
+    will still bring (for the SKU, not per location)."""
 
     model_config = ConfigDict(frozen=True)
 
     sku: str
     seq: int = 0
     locations: dict[str, Levels] = Field(default_factory=dict)
+    due: int = 0
     updated_at: datetime | None = None
 
     @classmethod
@@ -135,14 +139,16 @@ class Stock(BaseModel):
         after = Levels(
             on_hand=before.on_hand + change.on_hand_delta, allocated=before.allocated + change.allocated_delta
         )
-        if after.on_hand < 0 or after.allocated < 0:
-            raise StockRefused(f"{self.sku} at {change.location} would become {after.model_dump()}")
-        return self.model_copy(update={"locations": {**self.locations, change.location: after}})
+        if after.on_hand < 0 or after.allocated < 0 or self.due + change.due_delta < 0:
+            raise StockRefused(f"{self.sku} at {change.location} would become {after.model_dump()}"
+                               f" with due {self.due + change.due_delta}")
+        return self.model_copy(update={"locations": {**self.locations, change.location: after},
+                                       "due": self.due + change.due_delta})
 
-    def with_levels(self, location: str, levels: Levels, *, seq: int, at: datetime) -> "Stock":
-        """The stock with one location set to recorded levels, as of ledger entry `seq`."""
+    def with_levels(self, location: str, levels: Levels, *, seq: int, at: datetime, due: int | None = None) -> "Stock":
+        """The stock with one location set to recorded levels (and the SKU's due), as of ledger entry `seq`."""
         return self.model_copy(update={"locations": {**self.locations, location: levels}, "seq": seq,
-                                       "updated_at": at})
+                                       "updated_at": at, "due": self.due if due is None else due})
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,7 @@ class Decision:
 
 StockCommand = (
     AdjustStock | AllocateStock | ShipStock | ReleaseStock | ReceiveStock | CountStock | TransferStock | ReceiveTransfer
+    | ChangeStockDue
 )
 
 
@@ -195,6 +202,13 @@ def _decide(
     stock: Stock | None, command: StockCommand, *, command_id: uuid.UUID | None, allocate_at: str,
     order_allocation: dict[str, int],
 ) -> Decision:
+    if isinstance(command, ChangeStockDue):
+        current = stock or Stock.new(command.sku)
+        delta = max(command.delta, -current.due)  # a cancelled order cannot take due below zero
+        reason = command.reason if delta == command.delta else f"{command.reason} (only {current.due} was due)"
+        change = Change(location=allocate_at, due_delta=delta, reason=reason)
+        after = current.apply(change)
+        return Decision(change, after, [level_changed(after, change)])
     if isinstance(command, CountStock):
         current = stock or Stock.new(command.sku)
         _check_location(command.location)
@@ -229,6 +243,7 @@ def _decide(
         current = stock or Stock.new(command.sku)
         change = current.adjust(location=command.location, delta=command.quantity,
                                 reason=f"received on purchase order {command.po_id}")
+        change = change.model_copy(update={"due_delta": -min(command.quantity, current.due)})
         after = current.apply(change)
         return Decision(change, after, [level_changed(after, change)])
     if isinstance(command, AdjustStock):
@@ -294,6 +309,7 @@ def level_changed(stock: Stock, change: Change) -> StockLevelChanged:
         available=levels.available,
         reason=change.reason,
         order_id=change.order_id,
+        due=stock.due,
     )
 
 
@@ -318,6 +334,7 @@ class LedgerEntry(BaseModel):
     location: str
     on_hand_delta: int
     allocated_delta: int
+    due_delta: int = 0
     reason: str
     order_id: uuid.UUID | None = None
     purchase_order_id: uuid.UUID | None = None
@@ -326,6 +343,7 @@ class LedgerEntry(BaseModel):
     at: datetime
     levels: Levels = Field(description="The location's levels after the entry.")
     totals: Levels = Field(description="The SKU's levels over all locations after the entry.")
+    due: int | None = Field(None, description="The SKU's due after the entry (None in entries from before due was kept).")
     applies_to_stock: bool = Field(
         description="False when the stock document was not written (unknown SKU, refused command)."
     )
@@ -338,7 +356,8 @@ class LedgerEntry(BaseModel):
 
     def roll_forward(self, stock: Stock | None) -> Stock:
         """The stock document as it should be after this entry."""
-        return (stock or Stock.new(self.sku)).with_levels(self.location, self.levels, seq=self.seq, at=self.at)
+        return (stock or Stock.new(self.sku)).with_levels(self.location, self.levels, seq=self.seq, at=self.at,
+                                                          due=self.due)
 
 
 def _check_location(location: str) -> None:

@@ -27,6 +27,13 @@ class LedgerCheck(BaseModel):
     stored_seq: int
     ledger_seq: int
     locations: list[LocationCheck]
+    due_stored: int = Field(0, description="The SKU's stored due on open purchase orders.")
+    due_recomputed: int = Field(0, description="The sum of the ledger's due changes.")
+
+
+def recompute_due(entries: list[LedgerEntry]) -> int:
+    """The SKU's due as the sum of the due changes of every entry that changed stock."""
+    return sum(entry.due_delta for entry in entries if entry.applies_to_stock)
 
 
 def recompute(entries: list[LedgerEntry]) -> dict[str, Levels]:
@@ -41,8 +48,9 @@ def recompute(entries: list[LedgerEntry]) -> dict[str, Levels]:
 
 
 def verify(sku: str, stock: Stock | None, entries: list[LedgerEntry]) -> LedgerCheck:
-    """Compare stored levels with their recomputation; also inconsistent when a level is negative."""
+    """Compare stored levels (and due) with their recomputation; also inconsistent when a level is negative."""
     recomputed = recompute(entries)
+    due_stored, due_recomputed = (stock.due if stock else 0), recompute_due(entries)
     stored = stock.locations if stock else {}
     checks = []
     for location in sorted(set(stored) | set(recomputed)):
@@ -51,9 +59,11 @@ def verify(sku: str, stock: Stock | None, entries: list[LedgerEntry]) -> LedgerC
         checks.append(LocationCheck(location=location, stored=have, recomputed=want, consistent=ok))
     return LedgerCheck(
         sku=sku,
-        consistent=all(check.consistent for check in checks),
+        consistent=all(check.consistent for check in checks) and due_stored == due_recomputed >= 0,
         entries=len(entries),
         stored_seq=stock.seq if stock else 0,
         ledger_seq=max((entry.seq for entry in entries), default=0),
         locations=checks,
+        due_stored=due_stored,
+        due_recomputed=due_recomputed,
     )

@@ -186,7 +186,7 @@ def stock_router(*, repo: StockRepository, bus: Bus, keys: ApiKeys) -> APIRouter
                 stock = stocks.get(item.sku) or Stock.new(item.sku)
                 if low_stock(item, stock.totals) is None:
                     continue
-                due = await repo.purchase_orders.due(item.sku)
+                due = stock.due
                 low = low_stock(item, stock.totals, due=due)
                 found.append(LowStockPublic(
                     sku=item.sku, title=item.title, supplier=item.supplier, minimum_level=item.minimum_level,
@@ -204,7 +204,7 @@ def stock_router(*, repo: StockRepository, bus: Bus, keys: ApiKeys) -> APIRouter
                 status.HTTP_404_NOT_FOUND,
                 f"SKU {sku!r} has no stock record: it was never adjusted in (POST /stock/{sku}/adjustments)",
             )
-        return StockPublic.of(stock, due=await repo.purchase_orders.due(sku))
+        return StockPublic.of(stock)
 
     @router.get("/{sku}/ledger", response_model=LedgerPage)
     async def get_ledger(

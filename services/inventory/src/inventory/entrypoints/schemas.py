@@ -85,7 +85,7 @@ class StockPublic(BaseModel):
     locations: dict[str, LevelsPublic]
 
     @classmethod
-    def of(cls, stock: Stock, *, due: int = 0) -> "StockPublic":
+    def of(cls, stock: Stock) -> "StockPublic":
         """The API view of a SKU's stock."""
         totals = stock.totals
         return cls(
@@ -94,7 +94,7 @@ class StockPublic(BaseModel):
             allocated=totals.allocated,
             available=totals.available,
             oversold=totals.available < 0,
-            due=due,
+            due=stock.due,
             seq=stock.seq,
             updated_at=stock.updated_at,
             locations={name: LevelsPublic.of(levels) for name, levels in sorted(stock.locations.items())},
@@ -110,9 +110,11 @@ class LedgerEntryPublic(BaseModel):
     location: str
     on_hand_delta: int
     allocated_delta: int
+    due_delta: int = 0
     reason: str
     order_id: uuid.UUID | None
     purchase_order_id: uuid.UUID | None = None
+    short: int = 0
     by: str | None
     at: datetime
     levels: LevelsPublic = Field(description="The location's levels after the entry.")
@@ -124,7 +126,8 @@ class LedgerEntryPublic(BaseModel):
         """The API view of a ledger entry."""
         return cls(
             **entry.model_dump(include={"seq", "command_type", "location", "on_hand_delta", "allocated_delta",
-                                        "reason", "order_id", "purchase_order_id", "by", "at", "refused"}),
+                                        "due_delta", "reason", "order_id", "purchase_order_id", "short", "by", "at",
+                                        "refused"}),
             command_id=entry.entry_id,
             levels=LevelsPublic.of(entry.levels),
             totals=LevelsPublic.of(entry.totals),

@@ -24,6 +24,7 @@ from oms_contracts.inventory.v1 import (
     AdjustStock,
     AllocateStock,
     CancelPurchaseOrder,
+    ChangeStockDue,
     CountStock,
     CreatePurchaseOrder,
     DefineStockItem,
@@ -58,7 +59,7 @@ from inventory.domain.purchase_orders import PurchaseOrder, PurchaseOrderStatus
 
 Clock = Callable[[], datetime]
 STOCK_COMMANDS = (AdjustStock, AllocateStock, ShipStock, ReleaseStock, ReceiveStock, CountStock, TransferStock,
-                  ReceiveTransfer)
+                  ReceiveTransfer, ChangeStockDue)
 PURCHASE_ORDER_COMMANDS = (CreatePurchaseOrder, OpenPurchaseOrder, CancelPurchaseOrder, ReceivePurchaseOrder)
 
 
@@ -105,8 +106,7 @@ async def handle_command(envelope: Envelope, *, repo: StockRepository, bus: Bus,
         raise PermanentError(str(refusal)) from refusal
     if decision.stock is not None:
         if item is not None and decision.stock.totals.available < item.minimum_level:
-            due = await repo.purchase_orders.due(command.sku)
-            decision.events.append(low_stock(item, decision.stock.totals, due=due))
+            decision.events.append(low_stock(item, decision.stock.totals, due=decision.stock.due))
     published = _envelopes(decision, cause=envelope, bus=bus, now=now)
     entry = _entry(envelope, command, seq=seq, now=now, stock=decision.stock or stock, change=decision.change,
                    applies_to_stock=decision.stock is not None, published=published)
@@ -165,10 +165,21 @@ async def handle_purchase_order(envelope: Envelope, *, repo: StockRepository, bu
                     after = current.cancel(command.reason)
                 else:
                     after = current.receive(command.lines)
-                    outgoing = [(ReceiveStock(sku=line.sku, quantity=line.quantity, po_id=command.po_id), line.sku)
-                                for line in command.lines]
+                    for line in command.lines:  # delivered to where the SKU is kept; each lowers its due
+                        item = await stock_item(repo, line.sku)
+                        location = item.default_location if item else DEFAULT_LOCATION
+                        outgoing.append((ReceiveStock(sku=line.sku, quantity=line.quantity, po_id=command.po_id,
+                                                      location=location), line.sku))
             except StockRefused as refusal:
                 return rejected(str(refusal))
+        # Opening, creating open or cancelling changes what is due: the SKUs' ledgers record it.
+        before_due, after_due = (current.due() if current else {}), after.due()
+        if not isinstance(command, ReceivePurchaseOrder):
+            for sku in sorted(set(before_due) | set(after_due)):
+                delta = after_due.get(sku, 0) - before_due.get(sku, 0)
+                if delta:
+                    reason = f"purchase order {command.po_id} {after.status.value}"
+                    outgoing.append((ChangeStockDue(sku=sku, po_id=command.po_id, delta=delta, reason=reason), sku))
         changed = PurchaseOrderChanged(po_id=command.po_id, status=after.status.value,
                                        received=command.lines if isinstance(command, ReceivePurchaseOrder) else [])
         fields = {"purchase_order": after.model_dump(mode="json"), "status": after.status.value,
@@ -222,6 +233,7 @@ def _entry(
         location=location,
         on_hand_delta=change.on_hand_delta if change else 0,
         allocated_delta=change.allocated_delta if change else 0,
+        due_delta=change.due_delta if change else 0,
         reason=change.reason if change else f"refused: {refused}",
         order_id=getattr(command, "order_id", None),
         purchase_order_id=getattr(command, "po_id", None),
@@ -231,6 +243,7 @@ def _entry(
         at=now,
         levels=stock.at(location),
         totals=stock.totals,
+        due=stock.due,
         applies_to_stock=applies_to_stock,
         refused=refused,
         published=[RecordedMessage(envelope=encode(e).decode(), key=key) for e, key in published],
