@@ -51,9 +51,27 @@ async def open_order(ops, system, channel: str, channel_order_id: str) -> dict |
     return response.json() if response.status_code == 200 else None
 
 
+CONFIGURED: dict[str, dict] = {}
+
+
 async def configure(admin, system, channel_id: str, body: dict) -> None:
     response = await admin.put(f"{system.url('ingest')}/channels/{channel_id}", json=body)
     assert response.status_code == 200, response.text
+    CONFIGURED[channel_id] = body
+
+
+@pytest.fixture(autouse=True)
+async def disable_channels_after(admin, request):
+    """Once a test is done with its shop, its channels are disabled: the worker stops polling a database that
+    goes away with this module."""
+    yield
+    if "system" not in request.fixturenames:
+        return
+    system = request.getfixturevalue("system")
+    for channel_id, body in list(CONFIGURED.items()):
+        answer = await admin.put(f"{system.url('ingest')}/channels/{channel_id}", json={**body, "enabled": False})
+        assert answer.status_code == 200, answer.text
+        CONFIGURED.pop(channel_id)
 
 
 async def intakes_of(ops, system, channel: str, account: str) -> list[dict]:
