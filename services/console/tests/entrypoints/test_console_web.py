@@ -27,6 +27,11 @@ ORDER = {
 }
 
 
+SHIPMENT = {"order_id": ORDER_ID, "order_number": "WEB-1001", "channel": "shopify", "status": "packing",
+            "service": "Tracked 48", "carrier": "OMS Post", "tracking_number": "OM1",
+            "items": [{"sku": "MUG-1", "title": "Mug", "barcode": None, "quantity": 1, "scanned": 0}]}
+
+
 class FakeServices:
     """Answers like the orders and printing APIs, and records every call with the user it was made for."""
 
@@ -58,6 +63,15 @@ class FakeServices:
             return httpx.Response(200, json=ORDER)
         if path == "/print-jobs":
             return httpx.Response(200, json=[])
+        if path == "/shipments":
+            return httpx.Response(200, json=[SHIPMENT])
+        if path == f"/shipments/{ORDER_ID}":
+            return httpx.Response(200, json=SHIPMENT)
+        if path == f"/pack/{ORDER_ID}/scan":
+            body = json.loads(request.content)
+            if body["code"] != "MUG-1":
+                return httpx.Response(409, json={"detail": f"{body['code']} is not in this order"})
+            return httpx.Response(200, json={**SHIPMENT, "status": "printing"})
         return httpx.Response(404, json={"detail": "no such route in the fake"})
 
 
@@ -219,3 +233,33 @@ async def test_discarding_a_dead_letter_needs_a_reason(console, fake):
     page = await console.get("/orders")
     assert "discard: give a reason" in page.text
     assert not any("/dead-letters/" in c[1] for c in fake.calls)
+
+
+async def test_a_packer_opens_an_order_from_the_queue_by_its_number(console, fake):
+    await sign_in(console, "pat", "pat-password-1")
+    await console.get("/pack", params={"station": "bench-1"})
+    r = await console.get("/pack", params={"order": "WEB-1001"})
+    assert r.status_code == 303 and r.headers["location"] == f"/pack/{ORDER_ID}"
+    missing = await console.get("/pack", params={"order": "NOPE"})
+    assert missing.status_code == 404 and "not waiting to be packed" in missing.text
+
+
+async def test_a_wrong_item_is_refused_loudly_and_the_last_scan_packs(console, fake):
+    token = await sign_in(console, "pat", "pat-password-1")
+    await console.get("/pack", params={"station": "bench-1"})
+    await console.post(f"/pack/{ORDER_ID}/scan", data={"code": "TEE-9", "csrf_token": token})
+    page = await console.get(f"/pack/{ORDER_ID}")
+    assert "REFUSED TEE-9: TEE-9 is not in this order" in page.text
+    r = await console.post(f"/pack/{ORDER_ID}/scan", data={"code": "MUG-1", "csrf_token": token})
+    assert r.headers["location"] == "/pack"
+    page = await console.get("/pack")
+    assert "order WEB-1001 packed: label and invoice printing at bench-1" in page.text
+    scans = [body for (method, path, *_), body in zip(fake.calls, fake.bodies) if path.endswith("/scan")]
+    assert scans[-1] == {"code": "MUG-1", "station": "bench-1"}
+
+
+async def test_scanning_needs_a_station(console, fake):
+    token = await sign_in(console, "pat", "pat-password-1")
+    r = await console.post(f"/pack/{ORDER_ID}/scan", data={"code": "MUG-1", "csrf_token": token})
+    assert r.headers["location"] == "/pack"
+    assert not any(c[1].endswith("/scan") for c in fake.calls)

@@ -9,6 +9,7 @@ packer (the pack station only).
 import asyncio
 import hmac
 import json
+import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from console.domain.users import UserError, new_user, password_matches
 OPS = ("admin", "ops")
 PACK = ("admin", "ops", "packer")
 ORDER_ACTIONS = ("park", "unpark", "lock", "unlock", "cancel")  # each needs a reason
+STATION = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 LIST_FILTERS = ("channel", "paid", "parked", "locked", "country", "sku", "q", "sort", "cursor", "tag", "folder")
 
 templates = Jinja2Templates(directory=str(files("console") / "templates"))
@@ -323,17 +325,46 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
     # --- pack station ---
 
     @router.get("/pack", response_class=HTMLResponse)
-    async def pack(request: Request, order: str = "") -> Response:
-        """Scan or type an order number; the page then shows its lines to scan."""
+    async def pack(request: Request, order: str = "", station: str = "") -> Response:
+        """The packing queue of this bench; scan (or type) an order number to open it."""
         who = _who(request, *PACK)
-        if not order.strip():
-            return _page(request, "pack.html", order=None, error=None)
-        page = await services.get(who, "orders", "/orders", {"q": order.strip(), "limit": 5})
-        found = [o for o in page["items"] if o["order_number"] == order.strip()]
-        if not found:
-            return _page(request, "pack.html", status_code=404, order=None,
-                         error=f"No order {order.strip()!r}. Check the number and scan again.")
-        return _page(request, "pack.html", order=found[0], error=None)
+        if station.strip():
+            if not STATION.match(station.strip()):
+                return _flash_back(request, "/pack", "error", "a station name is letters, digits, . _ -")
+            request.session["station"] = station.strip()
+        queue = await services.get(who, "fulfilment", "/shipments", {"status": "packing", "limit": 200})
+        if order.strip():
+            found = [s for s in queue if s["order_number"] == order.strip()]
+            if found:
+                return RedirectResponse(f"/pack/{found[0]['order_id']}", status_code=303)
+            return _page(request, "pack.html", status_code=404, queue=queue, station=request.session.get("station"),
+                         error=f"Order {order.strip()!r} is not waiting to be packed. Check the number.")
+        return _page(request, "pack.html", queue=queue, station=request.session.get("station"), error=None)
+
+    @router.get("/pack/{order_id}", response_class=HTMLResponse)
+    async def pack_order(request: Request, order_id: uuid.UUID) -> Response:
+        who = _who(request, *PACK)
+        shipment = await services.get(who, "fulfilment", f"/shipments/{order_id}")
+        return _page(request, "pack_order.html", shipment=shipment, station=request.session.get("station"))
+
+    @router.post("/pack/{order_id}/scan")
+    async def scan(request: Request, order_id: uuid.UUID, code: str = Form(""), csrf_token: str = Form("")) -> Response:
+        who = _who(request, *PACK)
+        _check_csrf(request, csrf_token)
+        back, station = f"/pack/{order_id}", request.session.get("station")
+        if not station:
+            return _flash_back(request, "/pack", "error", "choose this bench's station first")
+        if not code.strip():
+            return _flash_back(request, back, "error", "scan an item")
+        try:
+            shipment = await services.post(who, "fulfilment", f"/pack/{order_id}/scan",
+                                           {"code": code.strip(), "station": station})
+        except ServiceError as refused:
+            return _flash_back(request, back, "error", f"REFUSED {code.strip()}: {refused.detail}")
+        if shipment and shipment.get("status") not in ("packing", None):
+            return _flash_back(request, "/pack", "ok",
+                               f"order {shipment['order_number']} packed: label and invoice printing at {station}")
+        return _flash_back(request, back, "ok", f"{code.strip()} scanned")
 
     # --- users (admin) ---
 
