@@ -161,6 +161,18 @@ class TestShipment:
         assert len(channel.calls) == 3 and doc["last_error"] is None
         assert [a["error"] is None for a in doc["attempts"]] == [False, False, True]
 
+    async def test_an_attempt_never_handled_is_sent_again_with_the_same_id(self):
+        channel, event = FakeChannel(failures=1), processed()
+        runner = make_runner(channel)
+        scheduler = Scheduler(store=runner.store, bus=runner.bus, clock=runner.clock, resend_after=30)
+        await deliver(runner, event)
+        runner.clock.now = (await only(runner, event.payload.order.order_id))["next_attempt_at"]
+        assert await scheduler.send_due() == 1
+        runner.clock.now += timedelta(seconds=31)
+        assert await scheduler.send_due() == 1
+        first, again = runner.bus.published[-2][0], runner.bus.published[-1][0]
+        assert first.event_id == again.event_id and again.payload.attempt == 2
+
     async def test_a_channel_that_always_fails_ends_failed_and_a_staff_retry_starts_again(self):
         channel, event = FakeChannel(failures=None), processed()
         runner = make_runner(channel)

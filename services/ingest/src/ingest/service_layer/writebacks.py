@@ -221,6 +221,8 @@ class Scheduler:
     async def send_due(self, *, limit: int = 100) -> int:
         """Publish `ingest.attempt_write_back` for the due ones; how many were sent."""
         now = self.clock()
+        # Forget what was sent long enough ago: resent if still due, and the map does not grow without end.
+        self._sent = {key: value for key, value in self._sent.items() if now - value[1] < self.resend_after}
         sent = 0
         for doc in await self.store.due(now=now, limit=limit):
             attempts = doc.get("attempts") or 0
