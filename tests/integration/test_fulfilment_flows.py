@@ -198,7 +198,7 @@ class TestPackStationFlow:
 
 class TestManualCarrierAndVoid:
     async def test_a_rule_picks_a_manual_carrier_staff_type_the_number_and_void_before_shipping(
-        self, system, ops, admin, floor
+        self, system, ops, admin, floor, wait_for
     ):
         fulfilment = system.url("fulfilment")
         await floor.flow("batch")  # holds the shipment open so it can be voided
@@ -225,6 +225,16 @@ class TestManualCarrierAndVoid:
         assert voided.json()["status"] == "voided" and voided.json()["void_reason"] == "buyer changed address"
         refused = await ops.post(f"{fulfilment}/batches", json={"order_ids": [abroad]})
         assert refused.status_code == 409 and "voided" in refused.json()["detail"]
+        # Orders reopens the order; processing it again is a second attempt that waits for a new number.
+        await floor.order_is(abroad, lambda o: o["status"] == "open", "open again after the void")
+        await floor.process(abroad)
+
+        async def second_attempt():
+            shipment = (await ops.get(f"{fulfilment}/shipments/{abroad}")).json()
+            return shipment["attempt"] == 2 and shipment
+
+        again = await wait_for(second_attempt, timeout=FLOW_TIMEOUT, what="a second shipment attempt")
+        assert (again["status"], again["tracking_number"], again["documents"]) == ("awaiting_tracking", None, [])
 
 
 class TestTrackingRangeOnTheDatabase:
