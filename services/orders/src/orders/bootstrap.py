@@ -54,4 +54,10 @@ def build_worker(settings: Settings) -> tuple[KafkaBroker, MongoOrderRepository,
 def run_orders_worker(settings: Settings) -> None:
     """Run the worker: create indexes, then consume until stopped."""
     broker, repo, mongo = build_worker(settings)
-    run_worker(broker, settings, mongo, on_startup=repo.create_indexes)
+    payment_store = MongoPaymentRepository(mongo[settings.database])
+
+    async def create_indexes() -> None:
+        await repo.create_indexes()
+        await payment_store.create_indexes()
+
+    run_worker(broker, settings, mongo, on_startup=create_indexes)

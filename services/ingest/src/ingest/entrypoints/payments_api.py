@@ -49,7 +49,7 @@ def payments_router(
         # 503 asks PayPal to send it again (it could not be verified or published now); anything else is final,
         # including a notification PayPal called INVALID: sending it again would not make it genuine.
         if receipt.status is IntakeStatus.FAILED and isinstance(receipt.rejected, PayloadTooLarge):
-            code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+            code = 413  # content too large
         else:
             code = status.HTTP_503_SERVICE_UNAVAILABLE if receipt.retry_later else status.HTTP_200_OK
         body = PaymentNotificationAccepted(intake_id=receipt.intake_id, status=receipt.status.value,

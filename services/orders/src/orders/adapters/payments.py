@@ -47,6 +47,7 @@ class MongoPaymentRepository:
         """Indexes for the lists staff use."""
         await self.payments.create_index([("state", ASCENDING), ("filed_at", DESCENDING)])
         await self.payments.create_index([("filed_at", DESCENDING)])
+        await self.payments.create_index([("references", ASCENDING), ("state", ASCENDING)])
 
     async def get(self, payment_id: uuid.UUID) -> dict[str, Any] | None:
         return await self.payments.find_one({"_id": str(payment_id)})
