@@ -32,6 +32,10 @@ SHIPMENT = {"order_id": ORDER_ID, "order_number": "WEB-1001", "channel": "shopif
             "items": [{"sku": "MUG-1", "title": "Mug", "barcode": None, "quantity": 1, "scanned": 0}]}
 
 
+WRITEBACK = {"writeback_id": str(uuid.uuid4()), "order_id": ORDER_ID, "action": "ship", "channel": "shopify",
+             "state": "failed", "status": "failed: shopify: 503 Service Unavailable"}
+
+
 class FakeServices:
     """Answers like the orders and printing APIs, and records every call with the user it was made for."""
 
@@ -63,6 +67,10 @@ class FakeServices:
             return httpx.Response(200, json=ORDER)
         if path == "/print-jobs":
             return httpx.Response(200, json=[])
+        if path == "/writebacks":
+            return httpx.Response(200, json=[WRITEBACK])
+        if path == f"/writebacks/{WRITEBACK['writeback_id']}/retry":
+            return httpx.Response(200, json={**WRITEBACK, "state": "confirmed", "status": "channel confirmed"})
         if path == "/shipments":
             return httpx.Response(200, json=[SHIPMENT])
         if path == f"/shipments/{ORDER_ID}":
@@ -263,3 +271,13 @@ async def test_scanning_needs_a_station(console, fake):
     r = await console.post(f"/pack/{ORDER_ID}/scan", data={"code": "MUG-1", "csrf_token": token})
     assert r.headers["location"] == "/pack"
     assert not any(c[1].endswith("/scan") for c in fake.calls)
+
+
+async def test_the_order_page_shows_a_failed_channel_write_back_and_staff_retry_it(console, fake):
+    csrf = await sign_in(console, "alice", "alice-password")
+    page = await console.get(f"/orders/{ORDER_ID}")
+    assert "failed: shopify: 503 Service Unavailable" in page.text and ">Retry</button>" in page.text
+    r = await console.post(f"/orders/{ORDER_ID}/writebacks/{WRITEBACK['writeback_id']}/retry",
+                           data={"csrf_token": csrf, "form_id": "f-1"})
+    assert r.status_code == 303
+    assert ("POST", f"/writebacks/{WRITEBACK['writeback_id']}/retry", "alice", "ops") in fake.calls

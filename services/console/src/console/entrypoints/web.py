@@ -170,7 +170,34 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
         who = _who(request, *OPS)
         order = await services.get(who, "orders", f"/orders/{order_id}")
         jobs = await _optional(services.get(who, "printing", "/print-jobs", {"order_id": str(order_id)}), [])
-        return _page(request, "order.html", order=order, jobs=jobs, actions=ORDER_ACTIONS)
+        writebacks = await _optional(services.get(who, "ingest", "/writebacks", {"order_id": str(order_id)}), [])
+        return _page(request, "order.html", order=order, jobs=jobs, writebacks=writebacks, actions=ORDER_ACTIONS)
+
+    @router.post("/orders/{order_id}/writebacks/{writeback_id}/retry")
+    async def retry_writeback(request: Request, order_id: uuid.UUID, writeback_id: uuid.UUID,
+                              csrf_token: str = Form(""), form_id: str = Form("")) -> Response:
+        """Try a failed channel write-back (or follow-up email) again."""
+        who = _who(request, *OPS)
+        _check_csrf(request, csrf_token)
+        back = f"/orders/{order_id}"
+        try:
+            await services.post(who, "ingest", f"/writebacks/{writeback_id}/retry", key=_key(form_id))
+        except ServiceError as refused:
+            return _flash_back(request, back, "error", f"retry: {refused.detail}")
+        return _flash_back(request, back, "ok", "channel write-back: tried again")
+
+    @router.get("/orders/{order_id}/invoice.pdf")
+    async def invoice(request: Request, order_id: uuid.UUID) -> Response:
+        """The order's invoice exactly as it printed (the newest revision)."""
+        who = _who(request, *OPS)
+        jobs = await services.get(who, "printing", "/print-jobs", {"order_id": str(order_id), "limit": 100})
+        invoices = sorted((j for j in jobs if j["document_type"] == "invoice"), key=lambda j: j.get("revision", 1))
+        if not invoices:
+            raise ServiceError(404, "No invoice has been printed for this order yet.")
+        document = await services.get_bytes(who, "printing", f"/print-jobs/{invoices[-1]['job_id']}/document")
+        number = re.sub(r"[^A-Za-z0-9._-]", "_", invoices[-1].get("order_number") or str(order_id))
+        return Response(document.content, media_type=document.headers.get("content-type", "application/pdf"),
+                        headers={"Content-Disposition": f'attachment; filename="invoice-{number}.pdf"'})
 
     @router.post("/orders/{order_id}/act")
     async def order_action(request: Request, order_id: uuid.UUID, action: str = Form(), reason: str = Form(""),
