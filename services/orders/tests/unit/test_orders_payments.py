@@ -21,6 +21,7 @@ from oms_contracts.orders.v1 import (
     order_id_for,
     payment_id_for,
 )
+from oms_platform.messaging import PermanentError
 from oms_platform.testing import InMemoryDocuments, RecordingBus, SteppingClock, sample_order_details
 from orders.domain.model import Order, ProcessingGuards
 from orders.domain.payments import PARK_RULE, UNPAID_PARK_REASON, lacks_address
@@ -220,6 +221,18 @@ class TestPaymentBeforeItsOrder:
         later = await worker.place(**unpaid_1002(channel_order_id="A-3", order_number="A-3"))
         assert (await worker.filed("9RT17742MN3305519"))["state"] == "ambiguous"
         assert not (await worker.order(later)).details.paid
+
+
+class TestBadCommands:
+    async def test_matching_a_payment_that_was_never_filed_goes_to_the_dead_letters(self, worker):
+        command = MatchPayment(payment_id=uuid.uuid4(), order_id=uuid.uuid4(), requested_by="alice")
+        with pytest.raises(PermanentError, match="no payment"):
+            await worker.publish(new_envelope(command, producer="test"), key="p")
+
+    async def test_recording_a_payment_on_an_order_that_does_not_exist_goes_to_the_dead_letters(self, worker):
+        command = RecordPayment(order_id=uuid.uuid4(), payment=payment(), matched_by="staff", requested_by="alice")
+        with pytest.raises(PermanentError):
+            await worker.publish(new_envelope(command, producer="test"), key="o")
 
 
 class TestDuplicates:

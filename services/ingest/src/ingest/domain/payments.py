@@ -28,7 +28,6 @@ PAYMENT_RECEIVED_PURPOSE = "payment-received"
 
 # IPN `payment_date` zones (PayPal only sends its own Pacific time).
 _PACIFIC = {"PST": timezone(timedelta(hours=-8)), "PDT": timezone(timedelta(hours=-7))}
-_REFUND_STATUSES = {"refunded", "reversed", "canceled_reversal"}
 
 
 def payment_event_id(payment: PaymentDetails) -> uuid.UUID:
@@ -135,7 +134,8 @@ def payment_from_ipn(fields: dict[str, str]) -> PaymentDetails:
     fee_paid = _decimal(fields.get("mc_fee"), ("body", "mc_fee"), required=False) or Decimal("0")
     fee = -fee_paid
     parent = _text(fields.get("parent_txn_id"))
-    kind = "refund" if (status.lower() in _REFUND_STATUSES or gross < 0) else "payment"
+    # By sign: a refund or reversal takes money back (negative); a cancelled reversal returns it (positive).
+    kind = "refund" if gross < 0 else "payment"
     items = []
     count = int(fields.get("num_cart_items") or 0) if (fields.get("num_cart_items") or "").isdigit() else 0
     numbered = [str(n) for n in range(1, count + 1)] if count else [
