@@ -284,6 +284,16 @@ class TestPackStation:
         assert [(i["sku"], i["scanned"]) for i in worker.shipment(packing.order_id)["items"]] == [
             ("MUG-BLUE", 0), ("TEE-L", 1)]
 
+    async def test_a_batch_packing_slip_printing_or_failing_does_not_stop_the_packer(self, worker, bus, packing):
+        await worker.send(CreateBatch(batch_id=uuid.uuid4(), order_ids=[packing.order_id], requested_by="ops"))
+        assert [p.document_type for p in bus.payloads(PrintDocument)] == ["packing_slip"]
+        await worker.send(printed(packing.order_id, "packing_slip", ok=False, reason="jam"))
+        shipment = worker.shipment(packing.order_id)
+        assert (shipment["status"], shipment["attention_reason"]) == ("packing", "packing_slip failed: jam")
+        for code in ("MUG-BLUE", "MUG-BLUE", "TEE-L"):
+            await self.scan(worker, packing, code)
+        assert worker.shipment(packing.order_id)["status"] == "confirmed" and not rejections(bus)
+
     async def test_scanning_an_order_of_another_flow_is_refused(self, worker, bus, make_order):
         order = make_order(order_number="P-1")
         await worker.send(CreateShipment(order=order))

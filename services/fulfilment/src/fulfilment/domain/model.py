@@ -298,11 +298,14 @@ class Shipment(BaseModel):
     def _settle(self, now: datetime) -> list[Message]:
         """Derive the status from the documents; the `printed` flow confirms the first time all have printed."""
         failed = [d for d in self.documents if d.status is DocumentStatus.FAILED]
+        self.attention_reason = "; ".join(f"{d.document_type} failed: {d.reason}" for d in failed) or None
+        if self.status not in (ShipmentStatus.PRINTING, ShipmentStatus.ATTENTION):
+            # Still waiting for its batch or its packer (a batch's packing slip printed early): the failure is shown,
+            # and the flow goes on.
+            return []
         if failed:
             self.status = ShipmentStatus.ATTENTION
-            self.attention_reason = "; ".join(f"{d.document_type} failed: {d.reason}" for d in failed)
             return []
-        self.attention_reason = None
         self.status = ShipmentStatus.PRINTING
         if self.flow == "printed" and self.all_printed:
             return self._confirm(now)
