@@ -10,7 +10,6 @@ from oms_contracts import Envelope, derived_id, new_envelope, topics
 from oms_contracts.common import Address, PaymentDetails, PaymentItem
 from oms_contracts.ingest.v1 import PaymentReceived
 from oms_contracts.orders.v1 import (
-    FilePayment,
     MatchPayment,
     OrderUnparked,
     ParkOrder,
