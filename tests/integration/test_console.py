@@ -1,6 +1,7 @@
 """The ops console in real headless Chromium (Debian's), against the whole system on the real broker and database."""
 
 import shutil
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -105,6 +106,20 @@ async def test_ops_see_a_new_order_arrive_live_process_it_and_find_it_processed(
     await expect(page.locator("[data-testid=timeline]")).to_contain_text(name)
     await expect(page.locator("[data-testid=tracking]")).to_have_text(done["tracking_number"])
     await shot(page, "order-processed")
+
+    # Its invoice downloads as the PDF that printed, with the order number in it.
+    async def invoice_printed():
+        jobs = (await ops.get(f"{system.url('printing')}/print-jobs", params={"order_id": order_id})).json()
+        return any(j["document_type"] == "invoice" and j["state"] == "printed" for j in jobs)
+
+    await wait_for(invoice_printed, what="the invoice to be printed")
+    async with page.expect_download() as download_info:
+        await page.click("[data-testid=invoice-pdf]")
+    download = await download_info.value
+    pdf = Path(await download.path()).read_bytes()
+    assert pdf.startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    assert done["order_number"] in text and buyer in text
 
     # It is in Processed Orders, found by its order number.
     await page.goto(f"{console}/processed?q={done['order_number']}")

@@ -77,6 +77,25 @@ class TestReadingAJob:
         assert "handled" not in body
 
 
+class TestDownloadingTheDocument:
+    async def test_the_document_comes_back_exactly_as_it_was_printed(self, client, printed, print_command):
+        job = await printed(print_command("invoice"))
+        response = await client.get(f"/print-jobs/{job.job_id}/document", headers=auth())
+        assert response.status_code == 200
+        assert response.content == b"invoice of PH-1001"  # what the (fake) renderer made and the printer took
+        assert response.headers["content-type"].startswith("text/plain")  # not a PDF: served as text
+        assert f"invoice-{job.job_id}.zpl" in response.headers["content-disposition"]
+
+    async def test_an_unknown_job_has_no_document(self, client):
+        response = await client.get(f"/print-jobs/{uuid.uuid4()}/document", headers=auth())
+        assert response.status_code == 404
+
+    async def test_a_packer_may_not_download_documents(self, client, printed, print_command):
+        job = await printed(print_command("invoice"))
+        response = await client.get(f"/print-jobs/{job.job_id}/document", headers=auth(PACKER_KEY))
+        assert response.status_code == 403
+
+
 class TestListingJobs:
     async def test_the_jobs_of_an_order_are_listed(self, client, printed, print_command, make_order):
         order = make_order()

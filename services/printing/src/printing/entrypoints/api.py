@@ -2,7 +2,7 @@
 
 import uuid
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
 
 from oms_contracts import derived_id
 from oms_contracts.printing.v1 import ReprintJob
@@ -40,6 +40,24 @@ def print_jobs_router(*, repo: PrintJobRepository, keys: ApiKeys, bus: Bus) -> A
         if doc is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"print job {job_id} not found")
         return job_public(doc)
+
+    @router.get(
+        "/{job_id}/document",
+        response_class=Response,
+        responses={200: {"content": {"application/pdf": {}, "text/plain": {}}},
+                   404: {"description": "no such job, or it has no rendered document yet"}},
+    )
+    async def get_print_job_document(job_id: uuid.UUID, _: Caller = Depends(staff)) -> Response:
+        """The document exactly as it went (or goes) to the printer: a PDF, or a ZPL label as text."""
+        doc = await repo.get(job_id)
+        document = stored_document(doc) if doc is not None else None
+        if document is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"print job {job_id} has no rendered document")
+        pdf = document.startswith(b"%PDF")
+        job = job_from_document(doc)
+        name = f"{job.document_type}-{job_id}.{'pdf' if pdf else 'zpl'}"
+        return Response(document, media_type="application/pdf" if pdf else "text/plain; charset=utf-8",
+                        headers={"Content-Disposition": f'inline; filename="{name}"'})
 
     @router.post(
         "/{job_id}/reprint",
