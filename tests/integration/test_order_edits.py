@@ -2,8 +2,8 @@
 shipments, on the real broker and database with the five services running.
 
 Each test makes its own SKUs and orders, asserts on what staff see (the orders and inventory APIs) and polls with a
-deadline. Messages that another context publishes (ingest's import marks, fulfilment's voided shipment) are sent
-to the real broker exactly as that context sends them.
+deadline. Ingest's import marks (locked on arrival, shipped on channel), which only marketplace connectors set, are
+sent to the real broker exactly as ingest sends them; the voided shipment comes from fulfilment's own API.
 """
 
 import uuid
@@ -14,7 +14,6 @@ from aiokafka import AIOKafkaProducer
 
 from oms_contracts import encode, new_envelope, topics
 from oms_contracts.common import OrderDetails
-from oms_contracts.fulfilment.v1 import ShipmentVoided
 from oms_contracts.ingest.v1 import OrderReceived
 
 pytestmark = pytest.mark.integration
@@ -243,15 +242,32 @@ class TestBatchAndProcessedSearch:
 
 
 class TestVoidedShipment:
-    async def test_a_void_reaching_a_processed_order_is_recorded_and_changes_nothing(self, ops, book, endpoints):
+    async def test_a_void_in_fulfilment_reopens_the_order_with_its_stock(
+        self, system, ops, api_keys, book, wait_for
+    ):
+        """The channel's batch flow holds the shipment until staff ship the batch, so it can be voided first."""
+        channel = f"ed_{uuid.uuid4().hex[:10]}"
+        fulfilment = system.url("fulfilment")
+        admin = {"Authorization": f"Bearer {api_keys['admin']}"}
+        settings = await ops.put(f"{fulfilment}/channels/{channel}/settings", headers=admin,
+                                 json={"flow": "batch", "documents": ["invoice", "shipping_label"]})
+        assert settings.status_code == 200, settings.text
         sku = await book.sku(10)
-        order_id = await book.order((sku, 1))
+        channel_order_id = uuid.uuid4().hex[:12]
+        body = {**order_body((sku, 1)), "channel": channel, "channel_order_id": channel_order_id,
+                "order_number": channel_order_id.upper()}
+        assert (await ops.post(f"{system.url('ingest')}/channels/{channel}/orders", json=body)).status_code == 202
+        order_id = (await book.find(channel_order_id))["order_id"]
+        await book.until(order_id, lambda o: o["stock_allocated"], "allocated")
         assert (await ops.post(f"{book.url}/orders/{order_id}/process")).status_code == 200
-        done = await book.until(order_id, lambda o: o["status"] == "processed", "processed")
-        voided = ShipmentVoided(order_id=uuid.UUID(order_id), shipment_id=uuid.uuid4(),
-                                tracking_number=done["tracking_number"], reason="label torn", by="packer-1")
-        await send_event(endpoints, voided, key=order_id, producer="fulfilment")
-        order = await book.until(order_id, lambda o: o["timeline"][-1]["what"] == "orders.reopen_order refused",
-                                 "the void recorded")
-        assert order["status"] == "processed" and "only an order in processing" in order["timeline"][-1]["detail"]
-        await book.stock_is(sku, (9, 0, 9))
+        await book.until(order_id, lambda o: o["status"] == "processing", "processing")
+
+        async def voided():
+            answer = await ops.post(f"{fulfilment}/shipments/{order_id}/void", json={"reason": "label torn"})
+            return answer.status_code == 200  # 404 until fulfilment has made the shipment
+
+        await wait_for(voided, what="the shipment voided in fulfilment")
+        order = await book.until(order_id, lambda o: o["status"] == "open", "open again")
+        assert order["stock_allocated"] and order["timeline"][-1]["what"] == "shipment voided"
+        assert "label torn" in order["timeline"][-1]["detail"]
+        await book.stock_is(sku, (10, 1, 9))  # the stock stayed allocated to the order

@@ -171,16 +171,28 @@ class MongoOrderRepository:
         return await self.orders.count_documents(filter_query(where))
 
     async def counts(self, *, where: OrderFilter) -> dict[str, dict[str, int]]:
-        """Per grid filter, how many orders matching `where` hold each value (only $match/$unwind/$group)."""
+        """Per grid filter, how many orders matching `where` hold each value.
+
+        Two passes over the matching orders (only $match/$unwind/$group, which FerretDB v1 supports): one groups by
+        every single-valued field at once (few combinations), one unwinds the tags.
+        """
         query = filter_query(where)
-        result: dict[str, dict[str, int]] = {}
-        for name, field in COUNTED_FIELDS.items():
-            pipeline: list[dict[str, Any]] = [{"$match": query}]
-            if field == "tags":
-                pipeline.append({"$unwind": "$tags"})
-            pipeline.append({"$group": {"_id": f"${field}", "n": {"$sum": 1}}})
-            rows = await (await self.orders.aggregate(pipeline)).to_list(length=None)
-            result[name] = {_count_key(row["_id"]): row["n"] for row in rows if row["_id"] is not None}
+        result: dict[str, dict[str, int]] = {name: {} for name in COUNTED_FIELDS}
+        single = {name: field for name, field in COUNTED_FIELDS.items() if field != "tags"}
+        combos = await (await self.orders.aggregate([
+            {"$match": query}, {"$group": {"_id": {name: f"${field}" for name, field in single.items()},
+                                           "n": {"$sum": 1}}},
+        ])).to_list(length=None)
+        for row in combos:
+            for name in single:
+                value = row["_id"].get(name)
+                if value is not None:
+                    key = _count_key(value)
+                    result[name][key] = result[name].get(key, 0) + row["n"]
+        tags = await (await self.orders.aggregate([
+            {"$match": query}, {"$unwind": "$tags"}, {"$group": {"_id": "$tags", "n": {"$sum": 1}}},
+        ])).to_list(length=None)
+        result["tag"] = {str(row["_id"]): row["n"] for row in tags if row["_id"] is not None}
         return result
 
 
