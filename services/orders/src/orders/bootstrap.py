@@ -7,7 +7,7 @@ from pymongo import AsyncMongoClient
 from oms_platform.auth import ApiKeys
 from oms_platform.messaging import Bus
 from oms_platform.runtime import connect, run_worker, service_api, utc_now
-from orders.adapters.payments import MongoPaymentRepository
+from orders.adapters.payments import MongoOrderLookup, MongoPaymentRepository
 from orders.adapters.repository import MongoOrderRepository
 from orders.config import Settings
 from orders.domain.model import ProcessingGuards
@@ -59,5 +59,6 @@ def run_orders_worker(settings: Settings) -> None:
     async def create_indexes() -> None:
         await repo.create_indexes()
         await payment_store.create_indexes()
+        await MongoOrderLookup(mongo[settings.database]).create_indexes()
 
     run_worker(broker, settings, mongo, on_startup=create_indexes)

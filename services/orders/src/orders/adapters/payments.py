@@ -74,6 +74,11 @@ class MongoOrderLookup:
     def __init__(self, db: AsyncDatabase) -> None:
         self.orders = db["orders"]
 
+    async def create_indexes(self) -> None:
+        """Indexes for matching: channel order ids and recorded transactions (order numbers have theirs)."""
+        await self.orders.create_index([("order.details.channel_order_id", ASCENDING)])
+        await self.orders.create_index([("order.payments.records.payment.transaction_id", ASCENDING)])
+
     async def by_reference(self, references: list[str]) -> list[dict[str, Any]]:
         """Orders whose number or channel order id is one of `references`."""
         if not references:
