@@ -174,6 +174,21 @@ class TestLines:
         order.record_allocation(sku="TEE-L", requested=1, short=0, known_sku=True, now=NOW)
         assert order.stock_allocated
 
+    def test_a_split_off_order_waits_for_no_answer_so_its_unlock_answer_counts(self, open_order):
+        from orders.domain import split_merge
+
+        order = open_order()
+        answer_all(order)
+        [split] = split_merge.split(order, new_order_id=uuid.uuid4(), lines=[LineQuantity(line_id="1", quantity=1)],
+                                    reason="ship now", by="ops", now=NOW)
+        new, _ = split_merge.open_linked(order_id=split.new_order_id, details=split.order, link=split_merge.OrderLink(
+            kind="split_from", order_id=order.order_id), allocations=split.allocations, reason="x", by="ops", now=NOW)
+        assert new.awaiting == {} and new.stock_allocated
+        new.lock(reason="check", by="ops", now=NOW)
+        new.unlock(reason="ok", by="ops", now=NOW)
+        new.record_allocation(sku="MUG-BLUE", requested=1, short=0, known_sku=True, now=NOW)
+        assert new.stock_allocated
+
     @pytest.mark.parametrize(("kwargs", "reason"), [
         ({"remove": ["9"]}, "line 9 is not on the order"),
         ({"remove": ["1", "2"]}, "at least one line"),

@@ -97,6 +97,7 @@ def open_linked(
     if allocations is not None:
         order.allocations = {a.sku: SkuAllocation(requested=a.requested, short=a.short, known_sku=a.known_sku)
                              for a in allocations}
+        order.awaiting = {}  # it took the stock over: inventory sends no answer for it
         events = [OrderOpened(order=order.snapshot(), allocates_stock=False)]
     return order, events
 
@@ -209,7 +210,8 @@ def _by_sku(lines: list[OrderLine]) -> dict[str, int]:
 def _pending_skus(order: Order, skus: dict[str, int]) -> list[str]:
     """SKUs whose inventory answer for the order's current quantity has not arrived (stock would be miscounted)."""
     needed = order.quantities_by_sku()
-    return [sku for sku in skus if (a := order.allocations.get(sku)) is None or a.requested != needed[sku]]
+    return [sku for sku in skus
+            if (a := order.allocations.get(sku)) is None or a.requested != needed[sku] or order.awaiting.get(sku)]
 
 
 def _divide(sku: str, allocation: SkuAllocation, *, keep: int) -> tuple[SkuAllocation | None, AllocationShare]:
