@@ -75,11 +75,12 @@ class TestAmazon:
         shop = AmazonShop([], {}, token="t0ken")
         async with client(shop.app) as http:
             channel = build_writeback(config("amazon", marketplace_ids=["A1F83G8C2ARO7P"]), http=http, environ=ENV)
-            await channel.confirm_shipment(notice("203-7061158-2219046", {"48213577094410": 2}, service="Standard"))
+            await channel.confirm_shipment(notice("203-7061158-2219046", {"48213577094410": 2}, service="Standard",
+                                                  package_ref="7"))
         [call] = shop.recorder.writes("POST")
         assert call["path"] == "/orders/v0/orders/203-7061158-2219046/shipmentConfirmation"
         assert call["json"] == {"marketplaceId": "A1F83G8C2ARO7P", "packageDetail": {
-            "packageReferenceId": "1", "carrierCode": "Other", "carrierName": "Royal Mail", "shippingMethod": "Standard",
+            "packageReferenceId": "7", "carrierCode": "Other", "carrierName": "Royal Mail", "shippingMethod": "Standard",
             "trackingNumber": "OM123456785GB", "shipDate": "2026-11-28T15:30:00Z",
             "orderItems": [{"orderItemId": "48213577094410", "quantity": 2}]}}
 

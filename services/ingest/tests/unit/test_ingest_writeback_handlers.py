@@ -138,6 +138,7 @@ class TestShipment:
         assert (what, notice.channel_order_id, notice.tracking_number, notice.carrier) == (
             "ship", "05-27182-81828", "OM123456785GB", "Royal Mail")
         assert notice.quantities == {"1": 2, "2": 1} and notice.tracking_url == "https://track.example/OM123456785GB"
+        assert notice.package_ref == writebacks.package_ref(event.payload.order.order_id) != "0"
 
     async def test_a_failing_channel_is_retried_with_backoff_then_confirmed(self):
         channel, event = FakeChannel(failures=2), processed()

@@ -87,6 +87,7 @@ class ShipmentNotice:
     quantities: dict[str, int] = field(default_factory=dict)  # line id -> quantity shipped (channels that ask)
     service: str | None = None  # the shipping service (Amazon's shippingMethod)
     tracking_url: str | None = None  # where the buyer follows the parcel (Shopify shows it)
+    package_ref: str = "1"  # our package number, stable across retries (Amazon's packageReferenceId)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ each the way the channel documents it (shared/channels/README.md, "Push-back").
 Every call is safe to repeat, because a write-back is retried until the channel confirms it:
 - eBay `createShippingFulfillment` would add a second fulfilment, so the existing ones are read first
   (`GET …/shipping_fulfillment`) and a tracking number already there is not sent again;
-- Amazon `confirmShipment` re-sent with the same `packageReferenceId` edits that package;
+- Amazon `confirmShipment` re-sent with the same `packageReferenceId` (one per OMS order) edits that package;
 - Magento ships by `entity_id` (looked up from the increment id we know); an order already `complete` is done;
 - WooCommerce: status `completed` is idempotent, and the tracking note is added only if no note has it yet;
 - Shopify: only fulfilment orders still open are fulfilled; none open means it was done already.
@@ -84,10 +84,11 @@ class AmazonWriteBack:
         self.marketplace_id = marketplaces[0]
 
     async def confirm_shipment(self, notice: ShipmentNotice) -> None:
-        """One package, reference 1: sending it again edits the same package instead of adding one."""
+        """One package per shipment (`package_ref`): sending it again edits that package instead of adding one,
+        and the halves of a split order are two packages."""
         code = _carrier_code(self.config, notice.carrier, default="Other")
         package: dict[str, Any] = {
-            "packageReferenceId": "1",
+            "packageReferenceId": notice.package_ref,
             "carrierCode": code,
             "shippingMethod": notice.service or "Standard",
             "trackingNumber": notice.tracking_number,

@@ -170,7 +170,8 @@ async def _send(writeback: WriteBack, runner: WriteBackRunner) -> str | None:
                 tracking_number=writeback.tracking_number or "", shipped_at=writeback.shipped_at or runner.clock(),
                 line_ids=[line.line_id for line in lines], quantities={line.line_id: line.quantity for line in lines},
                 service=writeback.order.shipping.service,
-                tracking_url=runner.tracking_url(writeback.carrier or "", writeback.tracking_number or "")))
+                tracking_url=runner.tracking_url(writeback.carrier or "", writeback.tracking_number or ""),
+                package_ref=package_ref(writeback.order_id)))
         elif writeback.action == "cancel":
             await channel.cancel_order(writeback.channel_order_id, writeback.reason or "cancelled")
         elif writeback.action == "refund":
@@ -187,6 +188,11 @@ async def _send(writeback: WriteBack, runner: WriteBackRunner) -> str | None:
         log.exception("write-back %s failed unexpectedly", writeback.writeback_id)
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def package_ref(order_id: uuid.UUID) -> str:
+    """A positive package number of our order: the same on every retry, another for each half of a split order."""
+    return str(int(order_id.hex[:12], 16) % 999_999_999 + 1)
 
 
 async def _channel_of(writeback: WriteBack, runner: WriteBackRunner) -> ChannelConfig:
