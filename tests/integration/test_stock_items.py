@@ -111,7 +111,7 @@ class TestStockItems:
         assert bowl["supplier"] is None
         assert (await ops.get(f"{inventory}/stock-items/PLATE-{suffix}")).status_code == 404
         export = await ops.get(f"{inventory}/stock-items/export")
-        assert f"CUP-{suffix},Cup,501,0.2,shelf-A,3,Potteries" in export.text
+        assert f"CUP-{suffix},Cup,501,0.2,shelf-A,,3,Potteries" in export.text  # no default bin
 
 
 class TestPurchaseOrders:
@@ -137,4 +137,6 @@ class TestPurchaseOrders:
         levels = await wait_for(received, what="the delivery on the shelf")
         assert levels["due"] == 6  # still outstanding on the open purchase order
         ledger = (await ops.get(f"{inventory}/stock/{sku}/ledger")).json()["entries"]
-        assert [(e["on_hand_delta"], e["purchase_order_id"]) for e in ledger] == [(4, po_id)]
+        # the order made 10 due, the delivery put 4 on the shelf and took them off due
+        assert [(e["on_hand_delta"], e["due_delta"], e["purchase_order_id"]) for e in ledger] == [
+            (0, 10, po_id), (4, -4, po_id)]
