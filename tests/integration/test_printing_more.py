@@ -1,5 +1,5 @@
-"""Printing on the real broker and database, with real printer peers: the printing service (API + worker) alone,
-fed the print commands fulfilment publishes.
+"""Printing on the real broker and database, with real printer peers: the system's printing service (API +
+worker), fed the print commands fulfilment publishes, printers registered through its API.
 
 - a batch's pick list and an invoice reach a real IPP printer (`ippeveprinter`), the ZPL label a raw 9100
   listener, each printer chosen by the registry;
@@ -10,8 +10,6 @@ fed the print commands fulfilment publishes.
 """
 
 import asyncio
-import base64
-import os
 import shutil
 import signal
 import socket
@@ -37,10 +35,6 @@ from oms_platform.messaging import Bus
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 START_DNS_SD = REPO / "services/printing/tests/start-dns-sd.sh"
-
-
-# The printing service alone on the port `system` would give it (OMS_IT_PORT_BASE + 5).
-PRINTING_PORT = int(os.environ.get("OMS_IT_PORT_BASE", "18100")) + 5
 
 
 async def eventually(check, *, timeout: float = 30.0, what: str = ""):
@@ -168,52 +162,16 @@ def pdf_text(pdf: bytes) -> str:
     return subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
 
 
-@pytest.fixture(scope="module")
-def keys() -> dict[str, str]:
-    return {role: uuid.uuid4().hex for role in ("admin", "ops")}
+@pytest.fixture
+def printing(system, printer) -> dict:
+    """The printing service of the running system; its configured (fallback) printers are the session's raw
+    printer."""
+    return {"url": system.url("printing"), "fallback": printer}
 
 
-@pytest.fixture(scope="module")
-def printing(endpoints, keys, tmp_path_factory):
-    """The printing API and worker as processes of their own; its fallback printers are a raw spool."""
-    kafka, mongo = endpoints
-    fallback = RawSpool()
-    port = PRINTING_PORT
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka, "MONGODB_URL": mongo,
-        "OMS_API_KEYS": ",".join(f"{role}:{key}" for role, key in keys.items()),
-        "PRINTING_DATABASE": f"oms_printing_more_{uuid.uuid4().hex[:8]}",
-        "PRINTING_API_PORT": str(port),
-        "PRINTING_INVOICE_PRINTER": f"socket://{fallback.address}",
-        "PRINTING_LABEL_PRINTER": f"socket://{fallback.address}",
-        "PRINTING_SEND_ATTEMPTS": "3", "PRINTING_SEND_MAX_BACKOFF_SECONDS": "0.3",
-        "PRINTING_PRINTER_TIMEOUT_SECONDS": "5", "PRINTING_STATION_POLL_SECONDS": "2",
-    }
-    logs = tmp_path_factory.mktemp("printing-logs")
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "printing", role], env=env,
-                         stdout=(logs / f"{role}.log").open("wb"), stderr=subprocess.STDOUT)
-        for role in ("api", "worker")
-    ]
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-            for p in processes:
-                p.kill()
-            pytest.fail(f"printing did not start; logs in {logs}")
-        time.sleep(0.3)
-    yield {"url": url, "env": env, "logs": logs, "fallback": fallback}
-    for p in processes:
-        p.terminate()
-    for p in processes:
-        p.wait(timeout=20)
+@pytest.fixture
+def keys(api_keys) -> dict[str, str]:
+    return api_keys
 
 
 @pytest.fixture
@@ -253,7 +211,7 @@ async def print_document(bus: Bus, document_type: str, order: OrderSnapshot, *, 
     return job_id
 
 
-async def settled(client: httpx.AsyncClient, url: str, job_id: uuid.UUID, timeout: float = 30) -> dict:
+async def settled(client: httpx.AsyncClient, url: str, job_id: uuid.UUID, timeout: float = 90) -> dict:
     async def check():
         answer = await client.get(f"{url}/print-jobs/{job_id}")
         return answer.json() if answer.status_code == 200 and answer.json()["state"] in ("printed", "failed") else None
@@ -356,7 +314,8 @@ class TestTemplates:
             assert job["state"] == "printed"
             other = await settled(client, url, await print_document(bus, "invoice", snapshot("IT-7202")))
             assert other["state"] == "printed"
-            texts = [pdf_text(j) for j in printing["fallback"].jobs if j.startswith(b"%PDF")]
+            documents = [path.read_bytes() for path in printing["fallback"].jobs()]
+            texts = [pdf_text(d) for d in documents if d.startswith(b"%PDF")]
             assert any("ITSHOP INVOICE IT-7201" in t for t in texts)
             [plain] = [t for t in texts if "IT-7202" in t]
             assert "ITSHOP" not in plain and "Invoice" in plain
@@ -391,13 +350,13 @@ class TestStations:
             foreign = await print_document(bus, "invoice", orders[4], station=other)
             running = agent(name, key)
             try:
-                await eventually(lambda: _count(bench, 2), timeout=30, what="the first two jobs at the bench")
+                await eventually(lambda: _count(bench, 2), timeout=90, what="the first two jobs at the bench")
                 running.send_signal(signal.SIGKILL)  # mid-queue: more jobs are coming while it is down
                 running.wait()
                 later = [await print_document(bus, "invoice", orders[2], station=name),
                          await print_document(bus, "shipping_label", orders[3], station=name)]
                 waiting = await eventually(
-                    lambda: _states(client, url, later, {"rendered"}), timeout=20, what="jobs waiting for the station")
+                    lambda: _states(client, url, later, {"rendered"}), timeout=90, what="jobs waiting for the station")
                 assert waiting
                 running = agent(name, key)
                 for job_id in first + later:
@@ -421,7 +380,7 @@ class TestStations:
                                                   headers={"Authorization": f"Bearer {other_key}"})
             assert wrong.status_code == 401
             gone = agent(other, other_key)
-            assert gone.wait(timeout=30) == 3
+            assert gone.wait(timeout=90) == 3
             assert (await client.get(f"{url}/print-jobs/{foreign}")).json()["state"] == "rendered"
 
 
