@@ -265,7 +265,7 @@ class TestStockPush:
                    "options": {"poll": False, "push_stock": True}}
         try:
             await shop.configure("woostock", channel)
-            for delta in (10, 5, -3):
+            for delta in (7, 3, 2):
                 await shop.stock(sku, delta=delta)
 
             async def level():
