@@ -191,6 +191,41 @@ class TestAvailabilityAndOversell:
         assert sorted(changes.values()) == [(0, 1), (1, -2)]
 
 
+class TestConcurrentOrders:
+    async def test_two_hundred_orders_at_once_from_several_producers_allocate_exactly_their_lines(
+        self, system, ops, endpoints, wait_for
+    ):
+        inventory = system.url("inventory")
+        sku = unique("RUSH")
+        assert (await ops.post(f"{inventory}/stock/{sku}/adjustments",
+                               json={"delta": 150, "reason": "opening stock"})).status_code == 202
+        events = [new_envelope(OrderOpened(order=snapshot(uuid.uuid4(), [(sku, 1 + n % 3)])), producer="test")
+                  for n in range(200)]
+        wanted = sum(e.payload.order.details.lines[0].quantity for e in events)
+
+        async def produce(share: list[Envelope]) -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=endpoints[0], acks="all")
+            await producer.start()
+            try:
+                await asyncio.gather(*(producer.send_and_wait(topics.ORDERS_EVENTS, encode(e),
+                                                              key=str(e.payload.order.order_id).encode())
+                                       for e in share))
+            finally:
+                await producer.stop()
+
+        await asyncio.gather(*(produce(events[n::4]) for n in range(4)))  # four producers, all at once
+
+        async def allocated():
+            answer = await ops.get(f"{inventory}/stock/{sku}")
+            return answer.status_code == 200 and answer.json()["seq"] == 201 and answer.json()
+        stock = await wait_for(allocated, timeout=90, what="200 allocations")
+        assert (stock["on_hand"], stock["allocated"], stock["available"]) == (150, wanted, 150 - wanted)
+        assert (await ops.get(f"{inventory}/stock/{sku}/verify")).json()["consistent"]
+        oversold = (await ops.get(f"{inventory}/stock/oversold", params={"after": sku[:-1]})).json()["items"]
+        [listed] = [i for i in oversold if i["sku"] == sku]
+        assert sum(o["short"] for o in listed["orders"]) == wanted - 150
+
+
 # The conservation property: random interleavings of order events (with redeliveries), purchase-order deliveries
 # and adjustments, published to the real topics; afterwards the ledger explains every level.
 
