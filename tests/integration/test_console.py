@@ -2,11 +2,14 @@
 
 import shutil
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 from playwright.async_api import async_playwright, expect
+
+from oms_contracts.orders.v1 import order_id_for
 
 pytestmark = pytest.mark.integration
 
@@ -174,3 +177,105 @@ async def test_a_wrong_password_signs_no_one_in(system, browser):
     await expect(page.locator(".flash.error")).to_contain_text("Wrong user name or password")
     response = await page.goto(f"{system.url('console')}/orders")
     assert "/login" in response.url
+
+
+async def test_a_packer_packs_an_order_at_the_bench_and_its_label_reaches_the_printer(
+    system, ops, api_keys, browser, printer, wait_for, console_admin_password, tmp_path
+):
+    console, ingest = system.url("console"), system.url("ingest")
+    admin = {"Authorization": f"Bearer {api_keys['admin']}"}
+    channel, station = f"bench{uuid.uuid4().hex[:6]}", f"bench-{uuid.uuid4().hex[:6]}"
+    sku = f"CUP-{uuid.uuid4().hex[:6].upper()}"
+
+    # The bench: a registered print station whose agent prints on the test printer; the channel packs at benches.
+    made = await ops.post(f"{system.url('printing')}/stations", json={"name": station}, headers=admin)
+    assert made.status_code == 201, made.text
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "printing", "station", "--name", station, "--key", made.json()["key"],
+         "--api", system.url("printing"), "--printer", printer.uri, "--journal", str(tmp_path / "journal"),
+         "--wait", "2"], stdout=(tmp_path / "agent.log").open("wb"), stderr=subprocess.STDOUT)
+    try:
+        settings = await ops.put(f"{system.url('fulfilment')}/channels/{channel}/settings", headers=admin,
+                                 json={"flow": "pack", "documents": ["invoice", "shipping_label"]})
+        assert settings.status_code == 200, settings.text
+        stocked = await ops.post(f"{system.url('inventory')}/stock/{sku}/adjustments",
+                                 json={"delta": 5, "reason": "opening stock"})
+        assert stocked.status_code == 202, stocked.text
+
+        channel_order_id = uuid.uuid4().hex[:10]
+        number = f"PK-{channel_order_id[:6].upper()}"
+        body = {"channel": channel, "channel_order_id": channel_order_id, "order_number": number,
+                "buyer": {"name": "Lise Meitner"},
+                "shipping_address": {"name": "Lise Meitner", "line1": "1 Kaiser-Wilhelm-Platz", "city": "Berlin",
+                                     "postcode": "10117", "country": "DE"},
+                "lines": [{"line_id": "1", "sku": sku, "title": "Cup", "quantity": 2, "unit_price": "4.00"}],
+                "shipping": {"service": "Tracked 48", "cost": "3.00"}, "currency": "EUR", "paid": True}
+        assert (await ops.post(f"{ingest}/channels/{channel}/orders", json=body)).status_code == 202
+        order_id = str(order_id_for(channel, channel_order_id))
+
+        async def allocated():
+            answer = await ops.get(f"{system.url('orders')}/orders/{order_id}")
+            return answer.status_code == 200 and answer.json()["stock_allocated"]
+
+        await wait_for(allocated, what="the bench order allocated")
+        assert (await ops.post(f"{system.url('orders')}/orders/{order_id}/process")).status_code == 200
+
+        async def waiting_at_the_bench():
+            answer = await ops.get(f"{system.url('fulfilment')}/shipments/{order_id}")
+            return answer.status_code == 200 and answer.json()["status"] == "packing"
+
+        await wait_for(waiting_at_the_bench, what="the shipment waiting to be packed")
+
+        # The packer signs in, picks the bench's station, scans the order number and each item.
+        page = await browser.new_page(viewport={"width": 1024, "height": 768})
+        await sign_in(page, console, "admin", console_admin_password)
+        name = f"packer{uuid.uuid4().hex[:6]}"
+        await add_user(page, console, name, "packer", "packer-password-2")
+        await page.click("button:has-text('Sign out')")
+        await sign_in(page, console, name, "packer-password-2")
+        await page.fill("[data-testid=station-name]", station)
+        await page.press("[data-testid=station-name]", "Enter")
+        await expect(page.locator("[data-testid=station]")).to_have_text(station)
+        await page.fill("[data-testid=pack-order]", number)
+        await page.press("[data-testid=pack-order]", "Enter")
+        await expect(page.locator("[data-testid=pack-order-number]")).to_have_text(number)
+
+        await page.fill("[data-testid=scan-item]", "NOT-IN-THIS-ORDER")
+        await page.press("[data-testid=scan-item]", "Enter")
+        await expect(page.locator(".flash.error")).to_contain_text("REFUSED NOT-IN-THIS-ORDER")
+        await page.fill("[data-testid=scan-item]", sku)
+        await page.press("[data-testid=scan-item]", "Enter")
+        await expect(page.locator("[data-testid=pack-lines]")).to_contain_text("1 / 2")
+        await shot(page, "pack-order")
+        jobs_before = {p.name for p in printer.jobs()}
+        await page.fill("[data-testid=scan-item]", sku)
+        await page.press("[data-testid=scan-item]", "Enter")
+        await expect(page.locator(".flash.ok")).to_contain_text(f"order {number} packed")
+
+        async def shipped():
+            answer = (await ops.get(f"{system.url('orders')}/orders/{order_id}")).json()
+            return answer["status"] == "processed" and answer
+
+        order = await wait_for(shipped, what="the packed order processed")
+
+        def text_of(job) -> str:
+            data = job.read_bytes()
+            if data.startswith(b"%PDF"):
+                return subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True).stdout.decode()
+            return data.decode(errors="replace")  # ZPL
+
+        async def label_printed():
+            new = [p for p in printer.jobs() if p.name not in jobs_before]
+            return [p for p in new if order["tracking_number"] in text_of(p)]
+
+        try:
+            await wait_for(label_printed, what="the label at the bench's printer")
+            jobs = (await ops.get(f"{system.url('printing')}/print-jobs", params={"order_id": order_id})).json()
+            [label] = [j for j in jobs if j["document_type"] == "shipping_label"]
+            assert (label["state"], label["station"], label["printer"]) == ("printed", station, printer.uri)
+        except AssertionError:
+            jobs = (await ops.get(f"{system.url('printing')}/print-jobs", params={"order_id": order_id})).json()
+            raise AssertionError(f"jobs: {jobs}\nagent: {(tmp_path / 'agent.log').read_text()[-3000:]}") from None
+    finally:
+        agent.terminate()
+        agent.wait(timeout=10)
