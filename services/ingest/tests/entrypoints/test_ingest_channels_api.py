@@ -44,6 +44,18 @@ class TestConfigure:
         assert (await client.put("/channels/web", json=MAGENTO, headers=auth(OPS))).status_code == 403
         assert (await client.get("/channels")).status_code == 401
 
+    async def test_options_take_values_lists_and_one_level_of_names(self, client):
+        options = {"start": "2026-11-01T00:00:00Z", "page_size": 50, "marketplace_ids": ["A1F83G8C2ARO7P"],
+                   "carrier_codes": {"OMS Post": "royal_mail"}, "push_stock": True}
+        response = await client.put("/channels/web", json={**MAGENTO, "options": options}, headers=auth())
+        assert response.status_code == 200, response.text
+
+    @pytest.mark.parametrize("options", [{"nested": [[1]]}, {"deep": {"a": {"b": 1}}}, {"Bad Name": 1}])
+    async def test_nested_or_oddly_named_options_are_refused(self, client, options):
+        response = await client.put("/channels/web", json={**MAGENTO, "options": options}, headers=auth())
+        assert response.status_code == 422, response.text
+        assert "options" in response.text
+
     async def test_disabling_is_an_edit(self, client):
         await client.put("/channels/web", json=MAGENTO, headers=auth())
         await client.put("/channels/web", json={**MAGENTO, "enabled": False}, headers=auth())

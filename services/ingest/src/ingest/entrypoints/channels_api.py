@@ -4,9 +4,10 @@ Responses never carry a credential value: configurations hold only references (`
 """
 
 from datetime import datetime, timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ingest.adapters.channel_store import ChannelStore
 from ingest.adapters.intake_store import IntakeStore
@@ -23,6 +24,14 @@ ConnectorOpener = reconciliation.ConnectorOpener
 DEFAULT_WINDOW_DAYS = 7
 
 
+# Connector options stay flat and small: values, lists of values, or one level of name → value (no nested lists,
+# which a MongoDB-compatible store need not support, and nothing a connector could not read).
+OptionName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
+OptionScalar = Annotated[str, StringConstraints(max_length=500)] | bool | int | float | None
+OptionKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]  # e.g. our carrier name → the channel's
+OptionValue = OptionScalar | Annotated[list[OptionScalar], Field(max_length=100)] | dict[OptionKey, OptionScalar]
+
+
 class ChannelUpdate(BaseModel):
     """A channel's configuration as staff write it (PUT: the whole configuration)."""
 
@@ -35,7 +44,9 @@ class ChannelUpdate(BaseModel):
     credentials: dict[str, str] = Field(default_factory=dict)
     interval_seconds: float = Field(300.0, ge=1, le=86_400)
     unprocessed_statuses: list[str] | None = None
-    options: dict = Field(default_factory=dict)
+    options: dict[OptionName, OptionValue] = Field(
+        default_factory=dict, max_length=50,
+        description="Connector settings: a name to a value, a list of values, or a table of names to values.")
     enabled: bool = True
 
 
