@@ -177,3 +177,7 @@ class TestCountsAndFilters:
                                     headers=auth())) == [a]
         future = await client.get("/orders", params={"opened_from": "2999-01-01T00:00:00Z"}, headers=auth())
         assert future.json()["total"] == 0
+
+    async def test_a_date_with_no_utc_time_is_a_422(self, client):
+        response = await client.get("/orders", params={"opened_from": "0001-01-01T00:00:00+01:00"}, headers=auth())
+        assert response.status_code == 422 and "out of range" in response.json()["detail"]

@@ -73,7 +73,10 @@ def _utc(at: datetime | None) -> datetime | None:
     """A query time in UTC (a time without a zone is taken as UTC)."""
     if at is None:
         return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    try:
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 has no UTC time
+        raise HTTPException(422, f"{at.isoformat()}: out of range in UTC") from None
 
 
 def add_edit_routes(
