@@ -120,6 +120,8 @@ class TestPurchaseOrders:
         assert [(e["on_hand_delta"], e["due_delta"], e["purchase_order_id"]) for e in ledger] == [
             (0, 10, po["po_id"]), (4, -4, po["po_id"]), (0, -6, po["po_id"])]
         assert (await ops.get(f"{inventory}/stock/{sku}/verify")).json()["consistent"]
+        listed = (await ops.get(f"{inventory}/purchase-orders", params={"status": "cancelled", "limit": 500})).json()
+        assert po["po_id"] in [p["po_id"] for p in listed["purchase_orders"]]
 
 
 class TestLocations:

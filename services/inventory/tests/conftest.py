@@ -31,6 +31,10 @@ class FakePurchaseOrders(InMemoryDocuments):
         return sum(outstanding(doc, sku) for doc in self.docs.values()
                    if sku in doc.get("skus", []) and doc["status"] in OPEN_STATUSES)
 
+    async def list(self, *, status: str | None, after: str | None, limit: int) -> list[dict]:
+        return [self.docs[k] for k in sorted(self.docs)
+                if (status is None or self.docs[k]["status"] == status) and (after is None or k > after)][:limit]
+
 
 class FakeRepository:
     """Stock and ledger in dicts, stored in their MongoDB form, with the same unique and seq rules.

@@ -124,3 +124,21 @@ class TestPurchaseOrderStates:
         unknown = await client.post(f"/purchase-orders/{uuid.uuid4()}/cancel", json={"reason": "x"}, headers=HEADERS)
         assert unknown.status_code == 404
         assert (await client.post(f"/purchase-orders/{uuid.uuid4()}/open", headers=HEADERS)).status_code == 404
+
+
+class TestListPurchaseOrders:
+    async def test_orders_list_by_status_a_page_at_a_time(self, client):
+        ids = []
+        for status in ("pending", "open", "open"):
+            created = await client.post("/purchase-orders", json={**ORDER, "status": status}, headers=HEADERS)
+            ids.append(created.json()["po_id"])
+        listed = (await client.get("/purchase-orders", params={"status": "open"}, headers=HEADERS)).json()
+        assert sorted(p["po_id"] for p in listed["purchase_orders"]) == sorted(ids[1:])
+        assert listed["next_after"] is None
+        first = (await client.get("/purchase-orders", params={"limit": 2}, headers=HEADERS)).json()
+        rest = (await client.get("/purchase-orders", params={"after": first["next_after"]}, headers=HEADERS)).json()
+        assert len(first["purchase_orders"]) == 2 and len(rest["purchase_orders"]) == 1
+        assert sorted(p["po_id"] for p in first["purchase_orders"] + rest["purchase_orders"]) == sorted(ids)
+
+    async def test_an_unknown_status_is_422(self, client):
+        assert (await client.get("/purchase-orders", params={"status": "lost"}, headers=HEADERS)).status_code == 422

@@ -51,6 +51,8 @@ class PurchaseOrderStore(Protocol):
 
     async def due(self, sku: str) -> int: ...
 
+    async def list(self, *, status: str | None, after: str | None, limit: int) -> list[dict[str, Any]]: ...
+
 
 def outstanding(doc: dict[str, Any], sku: str) -> int:
     """How much of `sku` a purchase order document still expects."""
@@ -75,3 +77,11 @@ class MongoPurchaseOrderStore:
         """Quantity of `sku` ordered but not yet received over every open purchase order."""
         cursor = self.collection.find({"skus": sku, "status": {"$in": OPEN_STATUSES}})
         return sum(outstanding(doc, sku) for doc in await cursor.to_list(length=None))
+
+    async def list(self, *, status: str | None, after: str | None, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` purchase order documents in id order after `after`, optionally of one status."""
+        query: dict[str, Any] = {"status": status} if status else {}
+        if after:
+            query["_id"] = {"$gt": after}
+        cursor = self.collection.find(query).sort("_id", ASCENDING).limit(limit)
+        return await cursor.to_list(length=limit)

@@ -6,7 +6,7 @@ command id when the worker is slow.
 """
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse, Response
@@ -49,6 +49,7 @@ from inventory.entrypoints.schemas import (
     OversoldPublic,
     PurchaseOrderCancel,
     PurchaseOrderCreate,
+    PurchaseOrderPage,
     PurchaseOrderPublic,
     StockAdjustmentCreate,
     StockCountCreate,
@@ -385,6 +386,20 @@ def purchase_orders_router(
             status=body.status, lines=[PurchaseOrderLine(sku=line.sku, quantity=line.quantity) for line in body.lines],
         )
         return await send(command, route="create", key=idempotency_key, success=status.HTTP_201_CREATED)
+
+    @router.get("", response_model=PurchaseOrderPage)
+    async def list_purchase_orders(
+        status_: Literal["pending", "open", "partially_delivered", "delivered", "cancelled"] | None = Query(
+            None, alias="status", description="Only orders in this state."),
+        limit: int = Query(100, ge=1, le=500),
+        after: str | None = Query(None, max_length=36, description="The last PO id of the previous page."),
+        _: Caller = Depends(staff),
+    ) -> PurchaseOrderPage:
+        """A page of purchase orders in id order, optionally of one status."""
+        docs = await repo.purchase_orders.list(status=status_, after=after, limit=limit + 1)
+        page = docs[:limit]
+        return PurchaseOrderPage(purchase_orders=[PurchaseOrderPublic.of(doc) for doc in page],
+                                 next_after=page[-1]["_id"] if len(docs) > limit else None)
 
     @router.get("/{po_id}", response_model=PurchaseOrderPublic,
                 responses={404: {"description": "No such purchase order."}})

@@ -335,3 +335,10 @@ class LowStockPage(BaseModel):
 
     items: list[LowStockPublic]
     next_after: str | None = Field(description="None when this is the last page.")
+
+
+class PurchaseOrderPage(BaseModel):
+    """Purchase orders in id order; pass `next_after` as `after` for the next page."""
+
+    purchase_orders: list[PurchaseOrderPublic]
+    next_after: str | None = Field(description="None when this is the last page.")
