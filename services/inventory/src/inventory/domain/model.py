@@ -343,7 +343,8 @@ class LedgerEntry(BaseModel):
     at: datetime
     levels: Levels = Field(description="The location's levels after the entry.")
     totals: Levels = Field(description="The SKU's levels over all locations after the entry.")
-    due: int | None = Field(None, description="The SKU's due after the entry (None in entries from before due was kept).")
+    due: int | None = Field(
+        None, description="The SKU's due after the entry (None in entries from before due was kept).")
     applies_to_stock: bool = Field(
         description="False when the stock document was not written (unknown SKU, refused command)."
     )

@@ -165,7 +165,8 @@ def stock_router(*, repo: StockRepository, bus: Bus, keys: ApiKeys) -> APIRouter
         for stock in stocks[:limit]:
             totals = stock.totals
             held = [(h.order_id, h.allocated) for h in await repo.order_holdings(stock.sku)]
-            orders = [OversellingOrder(order_id=o, allocated=a, short=s) for o, a, s in overselling(totals.on_hand, held)]
+            orders = [OversellingOrder(order_id=o, allocated=a, short=s)
+                      for o, a, s in overselling(totals.on_hand, held)]
             items.append(OversoldPublic(sku=stock.sku, on_hand=totals.on_hand, allocated=totals.allocated,
                                         available=totals.available, oversold_by=-totals.available, orders=orders))
         return OversoldPage(items=items, next_after=items[-1].sku if len(stocks) > limit else None)
@@ -478,7 +479,8 @@ def locations_router(*, repo: StockRepository, keys: ApiKeys) -> APIRouter:
     ) -> LocationStockPage:
         """Every SKU ever recorded at a location with its levels there, in SKU order."""
         stocks = await repo.stock_at(location, after=after, limit=limit + 1)
-        items = [LocationStockPublic(sku=stock.sku, location=location, **LevelsPublic.of(stock.at(location)).model_dump())
+        items = [LocationStockPublic(sku=stock.sku, location=location,
+                                     **LevelsPublic.of(stock.at(location)).model_dump())
                  for stock in stocks[:limit]]
         return LocationStockPage(location=location, items=items,
                                  next_after=items[-1].sku if len(stocks) > limit else None)
