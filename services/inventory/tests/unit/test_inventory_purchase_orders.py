@@ -6,7 +6,6 @@ import uuid
 import pytest
 
 from oms_contracts.inventory.v1 import (
-    AdjustStock,
     CountStock,
     CancelPurchaseOrder,
     ChangeStockDue,
