@@ -1,5 +1,6 @@
 """Schemathesis against every service's OpenAPI, on the running system: whatever a client sends that the schema
-allows (and much it does not), no answer is a 5xx, and every answer matches the schema the API documents.
+allows (and much it does not), no answer is an undocumented 5xx, and every answer matches the schema the API
+documents. (A documented 5xx is an honest answer about something outside us: 502 when a channel failed.)
 
 Named to run last: the generated requests create real orders, stock and print jobs in this session's databases.
 """
@@ -7,14 +8,13 @@ Named to run last: the generated requests create real orders, stock and print jo
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from oms_devtools.system import SERVICES
 
 pytestmark = pytest.mark.integration
 
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+CHECKS = [response_schema_conformance, content_type_conformance]
 EXAMPLES_PER_OPERATION = 8
 
 
@@ -25,7 +25,11 @@ def fuzz(operation, headers: dict) -> str | None:
     @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     def run(case):
-        case.call_and_validate(headers=headers, checks=CHECKS, timeout=30)
+        response = case.call(headers=headers, timeout=30)
+        documented = operation.definition.raw.get("responses", {})
+        assert response.status_code < 500 or str(response.status_code) in documented, (
+            f"{response.status_code} {response.text[:300]}\nreproduce: {case.as_curl_command()}")
+        case.validate_response(response, checks=CHECKS)
 
     try:
         run()
