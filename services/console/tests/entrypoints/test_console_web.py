@@ -36,6 +36,14 @@ WRITEBACK = {"writeback_id": str(uuid.uuid4()), "order_id": ORDER_ID, "action": 
              "state": "failed", "status": "failed: shopify: 503 Service Unavailable"}
 
 
+PAYMENTS = {"order_id": ORDER_ID, "paid": True, "currency": "GBP", "total": "12.50", "paid_total": "12.50",
+            "refunded_total": "0", "fee_total": "0.60", "net_total": "11.90",
+            "payments": [{"payment": {"provider": "paypal", "transaction_id": "PP-7788", "kind": "payment",
+                                      "status": "Completed", "currency": "GBP", "gross": "12.50", "fee": "0.60",
+                                      "net": "11.90"},
+                          "matched_by": "invoice", "by": "ipn", "recorded_at": "2026-11-29T06:01:00+00:00"}]}
+
+
 class FakeServices:
     """Answers like the orders and printing APIs, and records every call with the user it was made for."""
 
@@ -43,13 +51,17 @@ class FakeServices:
         self.calls: list[tuple[str, str, str, str]] = []
         self.keys: list[str | None] = []
         self.bodies: list[dict] = []
+        self.params: list[dict] = []
         self.refuse_process = False
+        self.refuse_edit = False
+        self.answers: dict = {}  # path prefix -> JSON (or a function of the request) for the pages of a test
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.calls.append((request.method, request.url.path, request.headers.get("X-OMS-User"),
                            request.headers.get("X-OMS-Role")))
         self.keys.append(request.headers.get("Idempotency-Key"))
         self.bodies.append(json.loads(request.content) if request.content else {})
+        self.params.append(dict(request.url.params))
         path = request.url.path
         if path == "/orders/merge":
             return httpx.Response(201, json={**ORDER, "order_id": MERGED_ID})
@@ -80,6 +92,15 @@ class FakeServices:
             if body["code"] != "MUG-1":
                 return httpx.Response(409, json={"detail": f"{body['code']} is not in this order"})
             return httpx.Response(200, json={**SHIPMENT, "status": "printing"})
+        if path == f"/orders/{ORDER_ID}/payments" and request.method == "GET":
+            return httpx.Response(200, json=PAYMENTS)
+        if path.startswith(f"/orders/{ORDER_ID}") and request.method in ("POST", "PATCH", "DELETE"):
+            if self.refuse_edit:
+                return httpx.Response(409, json={"detail": "order is locked: only tags and folder may change"})
+            return httpx.Response(200, json=ORDER)
+        for prefix, answer in self.answers.items():
+            if path.startswith(prefix):
+                return answer(request) if callable(answer) else httpx.Response(200, json=answer)
         return httpx.Response(404, json={"detail": "no such route in the fake"})
 
 
@@ -281,3 +302,114 @@ async def test_the_order_page_shows_a_failed_channel_write_back_and_staff_retry_
                            data={"csrf_token": csrf, "form_id": "f-1"})
     assert r.status_code == 303
     assert ("POST", f"/writebacks/{WRITEBACK['writeback_id']}/retry", "alice", "ops") in fake.calls
+
+
+def call_body(fake, method, path):
+    """The body of the last call of `method` to `path`."""
+    found = [body for (m, p, *_), body in zip(fake.calls, fake.bodies, strict=True) if m == method and p == path]
+    assert found, f"no {method} {path} in {fake.calls}"
+    return found[-1]
+
+
+class TestEditingAnOpenOrder:
+    async def test_the_order_page_shows_notes_tags_payments_and_the_edit_forms(self, console):
+        await sign_in(console, "alice", "alice-password")
+        page = await console.get(f"/orders/{ORDER_ID}")
+        assert "PP-7788" in page.text and "11.90" in page.text
+        for form in ("note-form", "labels-form", "shipping-address-form", "billing-address-form", "shipping-form",
+                     "lines-form", "payment-form"):
+            assert f'data-testid="{form}"' in page.text
+
+    async def test_a_note_for_the_invoice_is_sent_as_not_internal(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        await console.post(f"/orders/{ORDER_ID}/notes", data={"csrf_token": token, "text": " Gift wrap ",
+                                                               "internal": "invoice", "form_id": "n1"})
+        assert call_body(fake, "POST", f"/orders/{ORDER_ID}/notes") == {"text": "Gift wrap", "internal": False}
+        assert ("POST", f"/orders/{ORDER_ID}/notes", "alice", "ops") in fake.calls
+
+    async def test_removing_a_note_deletes_it_as_the_user(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        note_id = str(uuid.uuid4())
+        await console.post(f"/orders/{ORDER_ID}/notes/{note_id}/delete", data={"csrf_token": token})
+        assert ("DELETE", f"/orders/{ORDER_ID}/notes/{note_id}", "alice", "ops") in fake.calls
+
+    async def test_tags_and_folder_are_sent_as_a_set_and_a_folder(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        await console.post(f"/orders/{ORDER_ID}/edit", data={"csrf_token": token, "part": "labels",
+                                                              "tags": "vip, gift,, vip", "folder": " wholesale "})
+        assert call_body(fake, "PATCH", f"/orders/{ORDER_ID}") == {"tags": ["gift", "vip"], "folder": "wholesale"}
+
+    async def test_the_shipping_service_edit_sends_only_shipping(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        await console.post(f"/orders/{ORDER_ID}/edit", data={"csrf_token": token, "part": "shipping",
+                                                              "shipping_service": "Express 24", "shipping_cost": "6.00"})
+        assert call_body(fake, "PATCH", f"/orders/{ORDER_ID}") == {"shipping_service": "Express 24",
+                                                                   "shipping_cost": "6.00"}
+
+    async def test_an_address_is_sent_whole_without_empty_fields(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        await console.post(f"/orders/{ORDER_ID}/address/billing", data={
+            "csrf_token": token, "name": "Ada", "company": "", "line1": "2 Rd", "city": "Leeds", "postcode": "LS1",
+            "country": "gb"})
+        assert call_body(fake, "PATCH", f"/orders/{ORDER_ID}") == {"billing_address": {
+            "name": "Ada", "line1": "2 Rd", "city": "Leeds", "postcode": "LS1", "country": "GB"}}
+
+    async def test_lines_send_only_what_changed_and_zero_removes(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        await console.post(f"/orders/{ORDER_ID}/lines", data={"csrf_token": token, "form_id": "abc", "qty_1": "3",
+                                                               "add_sku": "TEE-9", "add_quantity": "2",
+                                                               "add_unit_price": "9.00"})
+        body = call_body(fake, "POST", f"/orders/{ORDER_ID}/lines")
+        assert body["quantities"] == [{"line_id": "1", "quantity": 3}] and body["remove"] == []
+        assert body["add"][0] | {"line_id": None} == {"line_id": None, "sku": "TEE-9", "title": "TEE-9",
+                                                       "quantity": "2", "unit_price": "9.00"}
+        await console.post(f"/orders/{ORDER_ID}/lines", data={"csrf_token": token, "qty_1": "0"})
+        assert call_body(fake, "POST", f"/orders/{ORDER_ID}/lines") == {"add": [], "remove": ["1"], "quantities": []}
+
+    async def test_unchanged_lines_are_refused_before_calling_orders(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        await console.post(f"/orders/{ORDER_ID}/lines", data={"csrf_token": token, "qty_1": "2"})
+        assert "lines: nothing changed" in (await console.get(f"/orders/{ORDER_ID}")).text
+        assert not any(c[1].endswith("/lines") for c in fake.calls)
+
+    async def test_a_refused_edit_shows_the_reason(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        fake.refuse_edit = True
+        await console.post(f"/orders/{ORDER_ID}/edit", data={"csrf_token": token, "part": "shipping",
+                                                              "shipping_service": "Express 24"})
+        page = await console.get(f"/orders/{ORDER_ID}")
+        assert "edit shipping: order is locked: only tags and folder may change" in page.text
+
+    async def test_a_payment_found_by_hand_is_recorded(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        await console.post(f"/orders/{ORDER_ID}/payments", data={
+            "csrf_token": token, "transaction_id": "BACS-1", "amount": "12.50", "fee": "", "method": "bank_transfer",
+            "kind": "payment"})
+        assert call_body(fake, "POST", f"/orders/{ORDER_ID}/payments") == {
+            "transaction_id": "BACS-1", "amount": "12.50", "fee": "0", "method": "bank_transfer", "kind": "payment",
+            "note": None}
+
+
+class TestTheGrid:
+    async def test_an_order_with_a_failed_write_back_carries_a_badge(self, console):
+        await sign_in(console, "alice", "alice-password")
+        page = await console.get("/orders")
+        assert "channel write-back failed" in page.text
+
+    async def test_counts_become_filter_links(self, console, fake):
+        fake.answers["/orders/counts"] = {"total": 1, "channel": {"shopify": 1}, "paid": {"true": 1},
+                                          "parked": {"false": 1}, "locked": {"false": 1},
+                                          "out_of_stock": {"false": 1}, "tag": {"vip": 1}, "folder": {}}
+        await sign_in(console, "alice", "alice-password")
+        page = await console.get("/orders")
+        assert 'href="?tag=vip"' in page.text and 'href="?channel=shopify"' in page.text
+
+    async def test_the_flag_filters_reach_the_orders_api(self, console, fake):
+        await sign_in(console, "alice", "alice-password")
+        await console.get("/orders", params={"tag": "vip", "folder": "wholesale", "locked": "true",
+                                             "parked": "false", "out_of_stock": "true"})
+        asked = [p for (m, path, *_), p in zip(fake.calls, fake.params, strict=True) if path == "/orders"][-1]
+        assert asked | {"limit": None} == {"status": "open", "tag": "vip", "folder": "wholesale", "locked": "true",
+                                           "parked": "false", "out_of_stock": "true", "limit": None}
+        page = await console.get("/orders", params={"out_of_stock": "true", "tag": "vip"})
+        assert 'value="vip"' in page.text and '<option value="true" selected>out of stock</option>' in page.text

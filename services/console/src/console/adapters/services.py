@@ -52,6 +52,18 @@ class Services:
         response = await self._call(who, "POST", service, path, json=body, headers=headers)
         return response.json() if response.content else None
 
+    async def patch(self, who: Acting, service: str, path: str, body: Any, *, key: str | None = None) -> Any:
+        """The JSON a PATCH answers (an edit)."""
+        headers = {"Idempotency-Key": key} if key else {}
+        response = await self._call(who, "PATCH", service, path, json=body, headers=headers)
+        return response.json() if response.content else None
+
+    async def delete(self, who: Acting, service: str, path: str, *, key: str | None = None) -> Any:
+        """The JSON a DELETE answers."""
+        headers = {"Idempotency-Key": key} if key else {}
+        response = await self._call(who, "DELETE", service, path, headers=headers)
+        return response.json() if response.content else None
+
     async def _call(self, who: Acting, method: str, service: str, path: str, **kwargs) -> httpx.Response:
         headers = {"X-OMS-User": who.name, "X-OMS-Role": who.role, **kwargs.pop("headers", {})}
         try:

@@ -7,7 +7,6 @@ packer (the pack station only).
 """
 
 import asyncio
-import hmac
 import json
 import re
 import secrets
@@ -19,32 +18,16 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from console.adapters.services import SERVICES, Acting, ServiceError, Services
 from console.adapters.users import UserStore
 from console.domain.users import UserError, new_user, password_matches
-
-OPS = ("admin", "ops")
-PACK = ("admin", "ops", "packer")
-ORDER_ACTIONS = ("park", "unpark", "lock", "unlock", "cancel")  # each needs a reason
-STATION = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-LIST_FILTERS = ("channel", "paid", "parked", "locked", "country", "sku", "q", "sort", "cursor", "tag", "folder")
-
-templates = Jinja2Templates(directory=str(files("console") / "templates"))
-
-
-class SignInRequired(Exception):
-    """No session: go to the sign-in page, then back."""
-
-
-class Forbidden(Exception):
-    """Signed in, but the role may not open this."""
-
-
-class BadCsrf(Exception):
-    """A form without this session's CSRF token."""
+from console.entrypoints.order_edits import order_edit_routes
+from console.entrypoints.common import (
+    OPS, ORDER_ACTIONS, PACK, STATION, LIST_FILTERS, BadCsrf, Forbidden, SignInRequired, check_csrf, flash,
+    flash_back, form_key, grid_row, next_query, optional, render, safe_next, signed_in,
+)
 
 
 def build_app(*, users: UserStore, services: Services, session_secret: str, secure_cookies: bool = False,
@@ -55,6 +38,7 @@ def build_app(*, users: UserStore, services: Services, session_secret: str, secu
                        max_age=int(session_hours * 3600), same_site="strict", https_only=secure_cookies)
     app.mount("/static", StaticFiles(directory=str(files("console") / "static")), name="static")
     app.include_router(_pages(users, services, live_poll_seconds))
+    app.include_router(order_edit_routes(services))
 
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, _: SignInRequired) -> Response:
@@ -62,18 +46,18 @@ def build_app(*, users: UserStore, services: Services, session_secret: str, secu
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:
-        return _page(request, "error.html", status_code=403, title="Not allowed",
+        return render(request, "error.html", status_code=403, title="Not allowed",
                      message=f"Your role ({exc}) may not open this page.")
 
     @app.exception_handler(BadCsrf)
     async def bad_csrf(request: Request, _: BadCsrf) -> Response:
-        return _page(request, "error.html", status_code=403, title="Form expired",
+        return render(request, "error.html", status_code=403, title="Form expired",
                      message="This form is not from your current session. Reload the page and try again.")
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> Response:
         code = exc.status if 400 <= exc.status < 600 else 502
-        return _page(request, "error.html", status_code=code, title=f"The system said no ({exc.status})",
+        return render(request, "error.html", status_code=code, title=f"The system said no ({exc.status})",
                      message=exc.detail)
 
     @app.get("/health", include_in_schema=False)
@@ -90,106 +74,111 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
 
     @router.get("/login", response_class=HTMLResponse)
     async def login_page(request: Request, next: str = "/") -> Response:
-        return _page(request, "login.html", next=_safe_next(next), error=None)
+        return render(request, "login.html", next=safe_next(next), error=None)
 
     @router.post("/login", response_class=HTMLResponse)
     async def login(request: Request, username: str = Form(max_length=64), password: str = Form(max_length=200),
                     next: str = Form("/")) -> Response:
         user = await users.get(username)
         if not password_matches(user, password):
-            return _page(request, "login.html", status_code=401, next=_safe_next(next),
+            return render(request, "login.html", status_code=401, next=safe_next(next),
                          error="Wrong user name or password, or the user is disabled.")
         request.session.clear()
         request.session.update({"user": user.name, "role": user.role, "csrf": secrets.token_urlsafe(32)})
-        target = _safe_next(next)
+        target = safe_next(next)
         if target == "/":
             target = "/pack" if user.role == "packer" else "/orders"
         return RedirectResponse(target, status_code=303)
 
     @router.post("/logout")
     async def logout(request: Request, csrf_token: str = Form("")) -> Response:
-        _check_csrf(request, csrf_token)
+        check_csrf(request, csrf_token)
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
     @router.get("/")
     async def home(request: Request) -> Response:
-        who = _who(request, *PACK)
+        who = signed_in(request, *PACK)
         return RedirectResponse("/pack" if who.role == "packer" else "/orders", status_code=303)
 
     # --- open and processed orders ---
 
     @router.get("/orders", response_class=HTMLResponse)
     async def open_orders(request: Request) -> Response:
-        who = _who(request, *OPS)
+        who = signed_in(request, *OPS)
         filters = {k: request.query_params.get(k) for k in LIST_FILTERS}
         page = await services.get(who, "orders", "/orders", {"status": "open", **filters, "limit": 100})
         counts = await _counts(services, who)
-        return _page(request, "orders.html", page=page, filters=filters, counts=counts,
-                     actions=("process", *ORDER_ACTIONS, "merge"), next_query=_next_query(filters, page))
+        return render(request, "orders.html", page=page, filters=filters, counts=counts,
+                      failed_writebacks=await _failed_writebacks(services, who, page["items"]),
+                     actions=("process", *ORDER_ACTIONS, "merge"), next_query=next_query(filters, page))
 
     @router.get("/processed", response_class=HTMLResponse)
     async def processed_orders(request: Request) -> Response:
-        who = _who(request, *OPS)
+        who = signed_in(request, *OPS)
         filters = {k: request.query_params.get(k) for k in LIST_FILTERS}
         page = await services.get(who, "orders", "/orders", {"status": "processed", **filters, "limit": 100})
-        return _page(request, "processed.html", page=page, filters=filters, next_query=_next_query(filters, page))
+        return render(request, "processed.html", page=page, filters=filters,
+                      failed_writebacks=await _failed_writebacks(services, who, page["items"]),
+                      next_query=next_query(filters, page))
 
     @router.get("/orders/live")
     async def live_orders(request: Request) -> Response:
         """Server-sent events: each order that newly appears in Open Orders, as a JSON row."""
-        who = _who(request, *OPS)
+        who = signed_in(request, *OPS)
         return StreamingResponse(_new_orders(request, services, who, live_poll_seconds),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
     @router.post("/orders/batch")
     async def batch(request: Request, action: str = Form(), reason: str = Form(""), csrf_token: str = Form(""),
                     form_id: str = Form(""), order_id: list[uuid.UUID] = Form(default_factory=list)) -> Response:
-        who = _who(request, *OPS)
-        _check_csrf(request, csrf_token)
+        who = signed_in(request, *OPS)
+        check_csrf(request, csrf_token)
         if action == "merge":
             return await _merge(request, services, who, order_id, form_id)
         if action not in ("process", *ORDER_ACTIONS):
-            return _flash_back(request, "/orders", "error", f"unknown action {action!r}")
+            return flash_back(request, "/orders", "error", f"unknown action {action!r}")
         if not order_id:
-            return _flash_back(request, "/orders", "error", "select at least one order")
+            return flash_back(request, "/orders", "error", "select at least one order")
         if action != "process" and not reason.strip():
-            return _flash_back(request, "/orders", "error", f"{action}: give a reason")
+            return flash_back(request, "/orders", "error", f"{action}: give a reason")
         results = await asyncio.gather(
-            *(_act(services, who, oid, action, reason, _key(form_id, str(oid))) for oid in order_id)
+            *(_act(services, who, oid, action, reason, form_key(form_id, str(oid))) for oid in order_id)
         )
         refused = [r for r in results if r]
         done = len(results) - len(refused)
-        _flash(request, "ok", f"{action}: {done} of {len(results)} done")
+        flash(request, "ok", f"{action}: {done} of {len(results)} done")
         for message in refused:
-            _flash(request, "error", message)
+            flash(request, "error", message)
         return RedirectResponse("/orders", status_code=303)
 
     @router.get("/orders/{order_id}", response_class=HTMLResponse)
     async def order_page(request: Request, order_id: uuid.UUID) -> Response:
-        who = _who(request, *OPS)
+        who = signed_in(request, *OPS)
         order = await services.get(who, "orders", f"/orders/{order_id}")
-        jobs = await _optional(services.get(who, "printing", "/print-jobs", {"order_id": str(order_id)}), [])
-        writebacks = await _optional(services.get(who, "ingest", "/writebacks", {"order_id": str(order_id)}), [])
-        return _page(request, "order.html", order=order, jobs=jobs, writebacks=writebacks, actions=ORDER_ACTIONS)
+        jobs = await optional(services.get(who, "printing", "/print-jobs", {"order_id": str(order_id)}), [])
+        writebacks = await optional(services.get(who, "ingest", "/writebacks", {"order_id": str(order_id)}), [])
+        payments = await optional(services.get(who, "orders", f"/orders/{order_id}/payments"), None)
+        return render(request, "order.html", order=order, jobs=jobs, writebacks=writebacks, payments=payments,
+                      actions=ORDER_ACTIONS)
 
     @router.post("/orders/{order_id}/writebacks/{writeback_id}/retry")
     async def retry_writeback(request: Request, order_id: uuid.UUID, writeback_id: uuid.UUID,
                               csrf_token: str = Form(""), form_id: str = Form("")) -> Response:
         """Try a failed channel write-back (or follow-up email) again."""
-        who = _who(request, *OPS)
-        _check_csrf(request, csrf_token)
+        who = signed_in(request, *OPS)
+        check_csrf(request, csrf_token)
         back = f"/orders/{order_id}"
         try:
-            await services.post(who, "ingest", f"/writebacks/{writeback_id}/retry", key=_key(form_id))
+            await services.post(who, "ingest", f"/writebacks/{writeback_id}/retry", key=form_key(form_id))
         except ServiceError as refused:
-            return _flash_back(request, back, "error", f"retry: {refused.detail}")
-        return _flash_back(request, back, "ok", "channel write-back: tried again")
+            return flash_back(request, back, "error", f"retry: {refused.detail}")
+        return flash_back(request, back, "ok", "channel write-back: tried again")
 
     @router.get("/orders/{order_id}/invoice.pdf")
     async def invoice(request: Request, order_id: uuid.UUID) -> Response:
         """The order's invoice exactly as it printed (the newest revision)."""
-        who = _who(request, *OPS)
+        who = signed_in(request, *OPS)
         jobs = await services.get(who, "printing", "/print-jobs", {"order_id": str(order_id), "limit": 100})
         invoices = sorted((j for j in jobs if j["document_type"] == "invoice"), key=lambda j: j.get("revision", 1))
         if not invoices:
@@ -202,22 +191,22 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
     @router.post("/orders/{order_id}/act")
     async def order_action(request: Request, order_id: uuid.UUID, action: str = Form(), reason: str = Form(""),
                            csrf_token: str = Form(""), form_id: str = Form("")) -> Response:
-        who = _who(request, *OPS)
-        _check_csrf(request, csrf_token)
+        who = signed_in(request, *OPS)
+        check_csrf(request, csrf_token)
         back = f"/orders/{order_id}"
         if action not in ("process", *ORDER_ACTIONS):
-            return _flash_back(request, back, "error", f"unknown action {action!r}")
+            return flash_back(request, back, "error", f"unknown action {action!r}")
         if action != "process" and not reason.strip():
-            return _flash_back(request, back, "error", f"{action}: give a reason")
-        refused = await _act(services, who, order_id, action, reason, _key(form_id))
-        return _flash_back(request, back, "error" if refused else "ok", refused or f"{action}: done")
+            return flash_back(request, back, "error", f"{action}: give a reason")
+        refused = await _act(services, who, order_id, action, reason, form_key(form_id))
+        return flash_back(request, back, "error" if refused else "ok", refused or f"{action}: done")
 
     @router.post("/orders/{order_id}/lines-action")
     async def lines_action(request: Request, order_id: uuid.UUID) -> Response:
         """Split (open order), resend or return (processed order): chosen quantities per line."""
-        who = _who(request, *OPS)
+        who = signed_in(request, *OPS)
         form = await request.form()
-        _check_csrf(request, str(form.get("csrf_token", "")))
+        check_csrf(request, str(form.get("csrf_token", "")))
         back, action = f"/orders/{order_id}", str(form.get("action", ""))
         lines = []
         for name, value in form.multi_items():
@@ -226,13 +215,13 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
                 try:
                     quantity = int(str(value))
                 except ValueError:
-                    return _flash_back(request, back, "error", f"line {line_id}: {value!r} is not a quantity")
+                    return flash_back(request, back, "error", f"line {line_id}: {value!r} is not a quantity")
                 line = {"line_id": line_id, "quantity": quantity}
                 if action == "return":
                     line["action"] = "restock" if form.get(f"action_{line_id}") == "restock" else "scrap"
                 lines.append(line)
         if not lines:
-            return _flash_back(request, back, "error", f"{action}: choose at least one line and quantity")
+            return flash_back(request, back, "error", f"{action}: choose at least one line and quantity")
         if action in ("split", "resend"):
             path, body = f"/orders/{order_id}/{action}", {"lines": lines, "reason": str(form.get("reason", ""))}
         elif action == "return":
@@ -240,188 +229,188 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
             body = {"lines": lines, "reason_category": str(form.get("reason_category", "")),
                     "refund": str(form.get("refund", "") or "0")}
         else:
-            return _flash_back(request, back, "error", f"unknown action {action!r}")
+            return flash_back(request, back, "error", f"unknown action {action!r}")
         try:
-            made = await services.post(who, "orders", path, body, key=_key(str(form.get("form_id", ""))))
+            made = await services.post(who, "orders", path, body, key=form_key(str(form.get("form_id", ""))))
         except ServiceError as refused:
-            return _flash_back(request, back, "error", f"{action}: {refused.detail}")
+            return flash_back(request, back, "error", f"{action}: {refused.detail}")
         if action in ("split", "resend") and made and "order_id" in made:
-            return _flash_back(request, f"/orders/{made['order_id']}", "ok", f"{action}: this is the new order")
-        return _flash_back(request, back, "ok", f"{action}: booked")
+            return flash_back(request, f"/orders/{made['order_id']}", "ok", f"{action}: this is the new order")
+        return flash_back(request, back, "ok", f"{action}: booked")
 
     @router.post("/orders/{order_id}/returns/{rma_id}/receive")
     async def receive_return(request: Request, order_id: uuid.UUID, rma_id: uuid.UUID, csrf_token: str = Form(""),
                              form_id: str = Form("")) -> Response:
-        who = _who(request, *OPS)
-        _check_csrf(request, csrf_token)
+        who = signed_in(request, *OPS)
+        check_csrf(request, csrf_token)
         back = f"/orders/{order_id}"
         try:
-            await services.post(who, "orders", f"/orders/{order_id}/returns/{rma_id}/receive", key=_key(form_id))
+            await services.post(who, "orders", f"/orders/{order_id}/returns/{rma_id}/receive", key=form_key(form_id))
         except ServiceError as refused:
-            return _flash_back(request, back, "error", f"receive: {refused.detail}")
-        return _flash_back(request, back, "ok", "return received")
+            return flash_back(request, back, "error", f"receive: {refused.detail}")
+        return flash_back(request, back, "ok", "return received")
 
     # --- stock, printing, channels ---
 
     @router.get("/stock", response_class=HTMLResponse)
     async def stock(request: Request, after: str | None = None) -> Response:
-        who = _who(request, *OPS)
+        who = signed_in(request, *OPS)
         page = await services.get(who, "inventory", "/stock-items", {"after": after, "limit": 100})
         levels = await asyncio.gather(
-            *(_optional(services.get(who, "inventory", f"/stock/{item['sku']}"), None) for item in page["items"])
+            *(optional(services.get(who, "inventory", f"/stock/{item['sku']}"), None) for item in page["items"])
         )
-        return _page(request, "stock.html", page=page, rows=list(zip(page["items"], levels, strict=True)))
+        return render(request, "stock.html", page=page, rows=list(zip(page["items"], levels, strict=True)))
 
     @router.get("/stock/{sku}", response_class=HTMLResponse)
     async def stock_item(request: Request, sku: str) -> Response:
-        who = _who(request, *OPS)
-        item = await _optional(services.get(who, "inventory", f"/stock-items/{sku}"), None)
-        levels = await _optional(services.get(who, "inventory", f"/stock/{sku}"), None)
+        who = signed_in(request, *OPS)
+        item = await optional(services.get(who, "inventory", f"/stock-items/{sku}"), None)
+        levels = await optional(services.get(who, "inventory", f"/stock/{sku}"), None)
         if item is None and levels is None:
             raise ServiceError(404, f"SKU {sku} has neither a stock item nor stock")
-        ledger = await _optional(services.get(who, "inventory", f"/stock/{sku}/ledger"), {"entries": []})
-        return _page(request, "stock_item.html", item=item, levels=levels, ledger=ledger)
+        ledger = await optional(services.get(who, "inventory", f"/stock/{sku}/ledger"), {"entries": []})
+        return render(request, "stock_item.html", item=item, levels=levels, ledger=ledger)
 
     @router.get("/printing", response_class=HTMLResponse)
     async def printing(request: Request) -> Response:
-        who = _who(request, *OPS)
+        who = signed_in(request, *OPS)
         jobs = await services.get(who, "printing", "/print-jobs", {"limit": 100})
-        return _page(request, "printing.html", jobs=jobs)
+        return render(request, "printing.html", jobs=jobs)
 
     @router.post("/printing/{job_id}/reprint")
     async def reprint(request: Request, job_id: uuid.UUID, reason: str = Form(""),
                       csrf_token: str = Form("")) -> Response:
-        who = _who(request, *OPS)
-        _check_csrf(request, csrf_token)
+        who = signed_in(request, *OPS)
+        check_csrf(request, csrf_token)
         if not reason.strip():
-            return _flash_back(request, "/printing", "error", "reprint: give a reason")
+            return flash_back(request, "/printing", "error", "reprint: give a reason")
         try:
             await services.post(who, "printing", f"/print-jobs/{job_id}/reprint", {"reason": reason},
                                 key=f"console-{uuid.uuid4()}")
         except ServiceError as refused:
-            return _flash_back(request, "/printing", "error", f"reprint: {refused.detail}")
-        return _flash_back(request, "/printing", "ok", "reprint sent")
+            return flash_back(request, "/printing", "error", f"reprint: {refused.detail}")
+        return flash_back(request, "/printing", "ok", "reprint sent")
 
     @router.get("/channels", response_class=HTMLResponse)
     async def channels(request: Request) -> Response:
-        who = _who(request, *OPS)
+        who = signed_in(request, *OPS)
         listed = await services.get(who, "ingest", "/channels")
-        intake = await _optional(services.get(who, "ingest", "/intake", {"status": "failed"}), [])
-        return _page(request, "channels.html", channels=listed, intake=intake)
+        intake = await optional(services.get(who, "ingest", "/intake", {"status": "failed"}), [])
+        return render(request, "channels.html", channels=listed, intake=intake)
 
     @router.post("/channels/{channel_id}/download")
     async def download_now(request: Request, channel_id: str, csrf_token: str = Form("")) -> Response:
-        who = _who(request, *OPS)
-        _check_csrf(request, csrf_token)
+        who = signed_in(request, *OPS)
+        check_csrf(request, csrf_token)
         try:
             await services.post(who, "ingest", f"/channels/{channel_id}/download")
         except ServiceError as refused:
-            return _flash_back(request, "/channels", "error", f"{channel_id}: {refused.detail}")
-        return _flash_back(request, "/channels", "ok", f"{channel_id}: download asked for")
+            return flash_back(request, "/channels", "error", f"{channel_id}: {refused.detail}")
+        return flash_back(request, "/channels", "ok", f"{channel_id}: download asked for")
 
     # --- dead letters (every service keeps its own) ---
 
     @router.get("/dead-letters", response_class=HTMLResponse)
     async def dead_letters(request: Request, status: str = "new") -> Response:
-        who = _who(request, *OPS)
+        who = signed_in(request, *OPS)
         params = {"status": status} if status in ("new", "retried", "discarded") else {}
         found = await asyncio.gather(
-            *(_optional(services.get(who, service, "/dead-letters", params), None) for service in SERVICES)
+            *(optional(services.get(who, service, "/dead-letters", params), None) for service in SERVICES)
         )
         letters = sorted((letter for batch in found if batch for letter in batch),
                          key=lambda letter: letter["filed_at"], reverse=True)
         silent = [service for service, batch in zip(SERVICES, found, strict=True) if batch is None]
-        return _page(request, "dead_letters.html", letters=letters, status=status, silent=silent)
+        return render(request, "dead_letters.html", letters=letters, status=status, silent=silent)
 
     @router.post("/dead-letters/{service}/{letter_id}/{action}")
     async def dead_letter_action(request: Request, service: str, letter_id: str, action: str,
                                  reason: str = Form(""), csrf_token: str = Form(""), form_id: str = Form("")) -> Response:
-        who = _who(request, *OPS)
-        _check_csrf(request, csrf_token)
+        who = signed_in(request, *OPS)
+        check_csrf(request, csrf_token)
         if service not in SERVICES or action not in ("retry", "discard"):
-            return _flash_back(request, "/dead-letters", "error", "unknown service or action")
+            return flash_back(request, "/dead-letters", "error", "unknown service or action")
         if not reason.strip():
-            return _flash_back(request, "/dead-letters", "error", f"{action}: give a reason")
+            return flash_back(request, "/dead-letters", "error", f"{action}: give a reason")
         try:
             await services.post(who, service, f"/dead-letters/{letter_id}/{action}", {"reason": reason},
-                                key=_key(form_id))
+                                key=form_key(form_id))
         except ServiceError as refused:
-            return _flash_back(request, "/dead-letters", "error", f"{action}: {refused.detail}")
-        return _flash_back(request, "/dead-letters", "ok", f"{action}: done ({letter_id})")
+            return flash_back(request, "/dead-letters", "error", f"{action}: {refused.detail}")
+        return flash_back(request, "/dead-letters", "ok", f"{action}: done ({letter_id})")
 
     # --- pack station ---
 
     @router.get("/pack", response_class=HTMLResponse)
     async def pack(request: Request, order: str = "", station: str = "") -> Response:
         """The packing queue of this bench; scan (or type) an order number to open it."""
-        who = _who(request, *PACK)
+        who = signed_in(request, *PACK)
         if station.strip():
             if not STATION.match(station.strip()):
-                return _flash_back(request, "/pack", "error", "a station name is letters, digits, . _ -")
+                return flash_back(request, "/pack", "error", "a station name is letters, digits, . _ -")
             request.session["station"] = station.strip()
         queue = await services.get(who, "fulfilment", "/shipments", {"status": "packing", "limit": 200})
         if order.strip():
             found = [s for s in queue if s["order_number"] == order.strip()]
             if found:
                 return RedirectResponse(f"/pack/{found[0]['order_id']}", status_code=303)
-            return _page(request, "pack.html", status_code=404, queue=queue, station=request.session.get("station"),
+            return render(request, "pack.html", status_code=404, queue=queue, station=request.session.get("station"),
                          error=f"Order {order.strip()!r} is not waiting to be packed. Check the number.")
-        return _page(request, "pack.html", queue=queue, station=request.session.get("station"), error=None)
+        return render(request, "pack.html", queue=queue, station=request.session.get("station"), error=None)
 
     @router.get("/pack/{order_id}", response_class=HTMLResponse)
     async def pack_order(request: Request, order_id: uuid.UUID) -> Response:
-        who = _who(request, *PACK)
+        who = signed_in(request, *PACK)
         shipment = await services.get(who, "fulfilment", f"/shipments/{order_id}")
-        return _page(request, "pack_order.html", shipment=shipment, station=request.session.get("station"))
+        return render(request, "pack_order.html", shipment=shipment, station=request.session.get("station"))
 
     @router.post("/pack/{order_id}/scan")
     async def scan(request: Request, order_id: uuid.UUID, code: str = Form(""), csrf_token: str = Form("")) -> Response:
-        who = _who(request, *PACK)
-        _check_csrf(request, csrf_token)
+        who = signed_in(request, *PACK)
+        check_csrf(request, csrf_token)
         back, station = f"/pack/{order_id}", request.session.get("station")
         if not station:
-            return _flash_back(request, "/pack", "error", "choose this bench's station first")
+            return flash_back(request, "/pack", "error", "choose this bench's station first")
         if not code.strip():
-            return _flash_back(request, back, "error", "scan an item")
+            return flash_back(request, back, "error", "scan an item")
         try:
             shipment = await services.post(who, "fulfilment", f"/pack/{order_id}/scan",
                                            {"code": code.strip(), "station": station})
         except ServiceError as refused:
-            return _flash_back(request, back, "error", f"REFUSED {code.strip()}: {refused.detail}")
+            return flash_back(request, back, "error", f"REFUSED {code.strip()}: {refused.detail}")
         if shipment and shipment.get("status") not in ("packing", None):
-            return _flash_back(request, "/pack", "ok",
+            return flash_back(request, "/pack", "ok",
                                f"order {shipment['order_number']} packed: label and invoice printing at {station}")
-        return _flash_back(request, back, "ok", f"{code.strip()} scanned")
+        return flash_back(request, back, "ok", f"{code.strip()} scanned")
 
     # --- users (admin) ---
 
     @router.get("/settings/users", response_class=HTMLResponse)
     async def user_list(request: Request) -> Response:
-        _who(request, "admin")
-        return _page(request, "users.html", users=await users.all())
+        signed_in(request, "admin")
+        return render(request, "users.html", users=await users.all())
 
     @router.post("/settings/users")
     async def add_user(request: Request, username: str = Form(max_length=64), role: str = Form(),
                        password: str = Form(max_length=200), csrf_token: str = Form("")) -> Response:
-        _who(request, "admin")
-        _check_csrf(request, csrf_token)
+        signed_in(request, "admin")
+        check_csrf(request, csrf_token)
         try:
             await users.add(new_user(username, role, password))
         except UserError as refused:
-            return _flash_back(request, "/settings/users", "error", str(refused))
-        return _flash_back(request, "/settings/users", "ok", f"user {username} added")
+            return flash_back(request, "/settings/users", "error", str(refused))
+        return flash_back(request, "/settings/users", "ok", f"user {username} added")
 
     @router.post("/settings/users/{name}/active")
     async def set_active(request: Request, name: str, active: bool = Form(), csrf_token: str = Form("")) -> Response:
-        who = _who(request, "admin")
-        _check_csrf(request, csrf_token)
+        who = signed_in(request, "admin")
+        check_csrf(request, csrf_token)
         if name == who.name and not active:
-            return _flash_back(request, "/settings/users", "error", "you cannot disable yourself")
+            return flash_back(request, "/settings/users", "error", "you cannot disable yourself")
         try:
             await users.set_active(name, active)
         except UserError as refused:
-            return _flash_back(request, "/settings/users", "error", str(refused))
-        return _flash_back(request, "/settings/users", "ok", f"user {name} {'enabled' if active else 'disabled'}")
+            return flash_back(request, "/settings/users", "error", str(refused))
+        return flash_back(request, "/settings/users", "ok", f"user {name} {'enabled' if active else 'disabled'}")
 
     return router
 
@@ -429,69 +418,17 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
 # --- helpers ---
 
 
-def _who(request: Request, *roles: str) -> Acting:
-    """The signed-in user if their role is one of `roles`; otherwise sign in, or 403."""
-    name, role = request.session.get("user"), request.session.get("role")
-    if not name:
-        raise SignInRequired()
-    if role not in roles:
-        raise Forbidden(role)
-    return Acting(name=name, role=role)
-
-
-def _check_csrf(request: Request, token: str) -> None:
-    expected = request.session.get("csrf", "")
-    if not expected or not hmac.compare_digest(expected.encode(), token.encode()):
-        raise BadCsrf()
-
-
-def _page(request: Request, template: str, *, status_code: int = 200, **context) -> Response:
-    """A page with the layout's context: who is signed in, their CSRF token and the flashed messages."""
-    flashes = request.session.pop("flash", []) if "session" in request.scope else []
-    session = request.session if "session" in request.scope else {}
-    return templates.TemplateResponse(
-        request, template, {"user": session.get("user"), "role": session.get("role"),
-                            "csrf": session.get("csrf", ""), "flashes": flashes, **context},
-        status_code=status_code,
-    )
-
-
-def _flash(request: Request, kind: str, text: str) -> None:
-    request.session["flash"] = [*request.session.get("flash", []), [kind, text]]
-
-
-def _flash_back(request: Request, url: str, kind: str, text: str) -> Response:
-    _flash(request, kind, text)
-    return RedirectResponse(url, status_code=303)
-
-
-def _safe_next(target: str) -> str:
-    """Only paths of this site: a sign-in link cannot send the user elsewhere."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
-
-
-def _next_query(filters: dict, page: dict) -> str | None:
-    if not page.get("next_cursor"):
-        return None
-    return urlencode({**{k: v for k, v in filters.items() if v}, "cursor": page["next_cursor"]})
-
-
-def _key(form_id: str, *parts: str) -> str:
-    """The Idempotency-Key of a submitted form: the same form sent twice acts once (a form without an id: fresh)."""
-    form_id = form_id if form_id and len(form_id) <= 64 else uuid.uuid4().hex
-    return "-".join(("console", form_id, *parts))
-
 
 async def _merge(request: Request, services: Services, who: Acting, order_ids: list[uuid.UUID],
                  form_id: str) -> Response:
     if len(order_ids) < 2:
-        return _flash_back(request, "/orders", "error", "merge: select two or more orders")
+        return flash_back(request, "/orders", "error", "merge: select two or more orders")
     try:
         merged = await services.post(who, "orders", "/orders/merge", {"order_ids": [str(o) for o in order_ids]},
-                                     key=_key(form_id))
+                                     key=form_key(form_id))
     except ServiceError as refused:
-        return _flash_back(request, "/orders", "error", f"merge: {refused.detail}")
-    return _flash_back(request, f"/orders/{merged['order_id']}", "ok", f"merge: {len(order_ids)} orders merged into this one")
+        return flash_back(request, "/orders", "error", f"merge: {refused.detail}")
+    return flash_back(request, f"/orders/{merged['order_id']}", "ok", f"merge: {len(order_ids)} orders merged into this one")
 
 
 async def _act(services: Services, who: Acting, order_id: uuid.UUID, action: str, reason: str,
@@ -505,16 +442,23 @@ async def _act(services: Services, who: Acting, order_id: uuid.UUID, action: str
     return None
 
 
-async def _optional(call, default):
-    """A part of a page that may be missing (a service down or a feature not there) without failing the page."""
-    try:
-        return await call
-    except ServiceError:
-        return default
-
 
 async def _counts(services: Services, who: Acting) -> dict | None:
-    return await _optional(services.get(who, "orders", "/orders/counts", {"status": "open"}), None)
+    return await optional(services.get(who, "orders", "/orders/counts", {"status": "open"}), None)
+
+
+async def _failed_writebacks(services: Services, who: Acting, orders: list[dict]) -> set[str]:
+    """The orders on a page with a channel write-back that failed (ingest answers per order; ten at a time)."""
+    gate = asyncio.Semaphore(10)
+
+    async def failed(order_id: str) -> bool:
+        async with gate:
+            found = await optional(services.get(who, "ingest", "/writebacks", {"order_id": order_id}), [])
+        return any(wb.get("state") == "failed" for wb in found)
+
+    ids = [o["order_id"] for o in orders]
+    flags = await asyncio.gather(*(failed(order_id) for order_id in ids))
+    return {order_id for order_id, bad in zip(ids, flags, strict=True) if bad}
 
 
 async def _new_orders(request: Request, services: Services, who: Acting, every: float) -> AsyncIterator[str]:
@@ -533,23 +477,8 @@ async def _new_orders(request: Request, services: Services, who: Acting, every: 
             for order in reversed(page["items"]):
                 if order["order_id"] not in seen:
                     seen.add(order["order_id"])
-                    yield f"event: order\ndata: {json.dumps(_row(order))}\n\n"
+                    yield f"event: order\ndata: {json.dumps(grid_row(order))}\n\n"
         yield ": keep-alive\n\n"
         await asyncio.sleep(every)
 
 
-def _row(order: dict) -> dict:
-    """What the grid shows of an order."""
-    details = order["details"]
-    return {
-        "order_id": order["order_id"], "order_number": order["order_number"], "channel": order["channel"],
-        "buyer": details.get("buyer", {}).get("name", ""),
-        "country": details.get("shipping_address", {}).get("country", ""),
-        "total": f"{order['total']} {order['currency']}", "paid": order["paid"], "parked": order["parked"],
-        "locked": order["locked"], "out_of_stock": bool(order.get("unallocated_skus")),
-        "opened_at": order["opened_at"],
-    }
-
-
-templates.env.globals["row"] = _row
-templates.env.globals["form_id"] = lambda: uuid.uuid4().hex
