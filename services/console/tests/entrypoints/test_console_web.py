@@ -413,3 +413,108 @@ class TestTheGrid:
                                            "parked": "false", "out_of_stock": "true", "limit": None}
         page = await console.get("/orders", params={"out_of_stock": "true", "tag": "vip"})
         assert 'value="vip"' in page.text and '<option value="true" selected>out of stock</option>' in page.text
+
+
+PO_ID = str(uuid.uuid4())
+PO = {"po_id": PO_ID, "supplier": "Mugs Ltd", "expected_on": "2026-12-05", "status": "open", "deliveries": 0,
+      "created_by": "alice", "cancel_reason": None,
+      "lines": [{"sku": "MUG-1", "ordered": 10, "received": 0, "outstanding": 10}]}
+
+
+class TestInventory:
+    @pytest.fixture(autouse=True)
+    def answers(self, fake):
+        def purchase_orders(request):
+            if request.method == "POST" and request.url.path.endswith("/deliveries"):
+                over = json.loads(request.content)["lines"][0]["quantity"] > 10
+                if over:
+                    return httpx.Response(409, json={"detail": "MUG-1: 11 received but only 10 outstanding"})
+            if request.method == "POST" and request.url.path == "/purchase-orders":
+                return httpx.Response(201, json=PO)
+            if request.url.path == "/purchase-orders":
+                return httpx.Response(200, json={"purchase_orders": [PO], "next_after": None})
+            return httpx.Response(200, json=PO)
+
+        fake.answers.update({
+            "/purchase-orders": purchase_orders,
+            "/stock/low": {"items": [{"sku": "MUG-1", "title": "Mug", "supplier": "Mugs Ltd", "minimum_level": 5,
+                                      "on_hand": 2, "allocated": 1, "available": 1, "due": 0,
+                                      "suggested_reorder": 5}], "next_after": None},
+            "/stock/oversold": {"items": [{"sku": "TEE-9", "on_hand": 1, "allocated": 3, "available": -2,
+                                           "oversold_by": 2, "orders": [{"order_id": ORDER_ID, "allocated": 2,
+                                                                         "short": 2}]}], "next_after": None},
+            "/stock/MUG-1/": {"command_id": str(uuid.uuid4()), "sku": "MUG-1", "status_url": "/stock/MUG-1"},
+        })
+
+    async def test_a_purchase_order_is_created_from_the_filled_rows(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        r = await console.post("/purchase-orders", data={
+            "csrf_token": token, "supplier": "Mugs Ltd", "expected_on": "2026-12-05", "sku_0": "MUG-1",
+            "qty_0": "10", "sku_1": "", "qty_1": "", "sku_2": "TEE-9", "qty_2": "4"})
+        assert r.headers["location"] == f"/purchase-orders/{PO_ID}"
+        assert call_body(fake, "POST", "/purchase-orders") == {
+            "supplier": "Mugs Ltd", "expected_on": "2026-12-05", "status": "open",
+            "lines": [{"sku": "MUG-1", "quantity": 10}, {"sku": "TEE-9", "quantity": 4}]}
+        assert ("POST", "/purchase-orders", "alice", "ops") in fake.calls
+
+    async def test_a_purchase_order_without_lines_is_refused_before_calling_inventory(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        await console.post("/purchase-orders", data={"csrf_token": token, "supplier": "Mugs Ltd", "sku_0": ""})
+        page = await console.get("/purchase-orders")
+        assert "give a supplier and a line" in page.text and "Mugs Ltd" in page.text
+        assert not any(m == "POST" for m, *_ in fake.calls)
+
+    async def test_receiving_more_than_outstanding_shows_the_reason(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        page = await console.get(f"/purchase-orders/{PO_ID}")
+        assert 'data-testid="delivery-form"' in page.text and "Cancel the rest" in page.text
+        await console.post(f"/purchase-orders/{PO_ID}/deliveries",
+                           data={"csrf_token": token, "sku_0": "MUG-1", "qty_0": "11"})
+        page = await console.get(f"/purchase-orders/{PO_ID}")
+        assert "delivery: MUG-1: 11 received but only 10 outstanding" in page.text
+        await console.post(f"/purchase-orders/{PO_ID}/deliveries",
+                           data={"csrf_token": token, "sku_0": "MUG-1", "qty_0": "4"})
+        assert call_body(fake, "POST", f"/purchase-orders/{PO_ID}/deliveries") == {
+            "lines": [{"sku": "MUG-1", "quantity": 4}]}
+
+    async def test_cancelling_a_purchase_order_needs_a_reason(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        await console.post(f"/purchase-orders/{PO_ID}/cancel", data={"csrf_token": token, "reason": ""})
+        assert not any(c[1].endswith("/cancel") for c in fake.calls)
+        await console.post(f"/purchase-orders/{PO_ID}/cancel", data={"csrf_token": token, "reason": "discontinued"})
+        assert call_body(fake, "POST", f"/purchase-orders/{PO_ID}/cancel") == {"reason": "discontinued"}
+
+    async def test_adjust_count_and_transfer_carry_their_reason(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        base = {"csrf_token": token, "location": "default"}
+        await console.post("/stock/MUG-1/change", data={**base, "kind": "adjust", "amount": "-2", "reason": "damaged"})
+        await console.post("/stock/MUG-1/change", data={**base, "kind": "count", "amount": "7", "reason": "stock take"})
+        await console.post("/stock/MUG-1/change", data={**base, "kind": "transfer", "amount": "3",
+                                                         "to_location": "shop", "reason": "restock"})
+        assert call_body(fake, "POST", "/stock/MUG-1/adjustments") == {"location": "default", "delta": -2,
+                                                                        "reason": "damaged"}
+        assert call_body(fake, "POST", "/stock/MUG-1/counts") == {"location": "default", "counted": 7,
+                                                                   "reason": "stock take"}
+        assert call_body(fake, "POST", "/stock/MUG-1/transfers") == {"from_location": "default", "to_location": "shop",
+                                                                      "quantity": 3, "reason": "restock"}
+
+    async def test_a_stock_change_without_a_reason_is_refused(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        await console.post("/stock/MUG-1/change", data={"csrf_token": token, "kind": "adjust", "amount": "5"})
+        assert not any(c[1].startswith("/stock/MUG-1/") for c in fake.calls)
+
+    async def test_low_stock_and_oversold_lists(self, console):
+        await sign_in(console, "alice", "alice-password")
+        low = await console.get("/inventory/low")
+        assert "Mugs Ltd" in low.text and "<strong>5</strong>" in low.text
+        oversold = await console.get("/inventory/oversold")
+        assert "TEE-9" in oversold.text and f"/orders/{ORDER_ID}" in oversold.text
+
+    async def test_the_sku_page_offers_the_three_stock_changes(self, console, fake):
+        fake.answers["/stock-items/MUG-1"] = {"sku": "MUG-1", "title": "Mug", "barcode": None, "weight": None,
+                                              "default_location": "default", "minimum_level": 5, "supplier": None}
+        await sign_in(console, "alice", "alice-password")
+        page = await console.get("/stock/MUG-1")
+        assert page.status_code == 200
+        for form in ("adjust-form", "count-form", "transfer-form"):
+            assert f'data-testid="{form}"' in page.text

@@ -23,11 +23,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from console.adapters.services import SERVICES, Acting, ServiceError, Services
 from console.adapters.users import UserStore
 from console.domain.users import UserError, new_user, password_matches
-from console.entrypoints.order_edits import order_edit_routes
 from console.entrypoints.common import (
     OPS, ORDER_ACTIONS, PACK, STATION, LIST_FILTERS, BadCsrf, Forbidden, SignInRequired, check_csrf, flash,
     flash_back, form_key, grid_row, next_query, optional, render, safe_next, signed_in,
 )
+from console.entrypoints.inventory_pages import inventory_routes
+from console.entrypoints.order_edits import order_edit_routes
 
 
 def build_app(*, users: UserStore, services: Services, session_secret: str, secure_cookies: bool = False,
@@ -39,6 +40,7 @@ def build_app(*, users: UserStore, services: Services, session_secret: str, secu
     app.mount("/static", StaticFiles(directory=str(files("console") / "static")), name="static")
     app.include_router(_pages(users, services, live_poll_seconds))
     app.include_router(order_edit_routes(services))
+    app.include_router(inventory_routes(services))
 
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, _: SignInRequired) -> Response:
