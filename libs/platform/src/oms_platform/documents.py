@@ -6,6 +6,9 @@ so a crash between "stored" and "published" loses nothing. `version` guards agai
 """
 
 import asyncio
+import os
+import random
+import signal
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -102,7 +105,27 @@ async def handle_once(
     }
     record_outcome(new_doc, envelope.event_id, published)
     await store.save(new_doc)
+    drill_crash("store")
     await bus.publish_all(published)
+    drill_crash("publish")
+
+
+_drill_counts = {"store": 0, "publish": 0}
+
+
+def drill_crash(point: str) -> None:
+    """A fault drill hook (`make faults`), off unless its environment variable is set: kill -9 this process right
+    after `point` of `handle_once`, "store" (stored, not yet published) or "publish" (published, offset not yet
+    committed). OMS_CRASH_AFTER_STORE / OMS_CRASH_AFTER_PUBLISH = an integer n: at the n-th command this process
+    handles; a fraction such as 0.05: at each command with that probability. Never set it in production.
+    """
+    value = os.environ.get(f"OMS_CRASH_AFTER_{point.upper()}", "").strip()
+    if not value:
+        return
+    _drill_counts[point] += 1
+    hit = random.random() < float(value) if "." in value else _drill_counts[point] == int(value)
+    if hit:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 # Back off while the worker is busy, then keep polling every 0.2 s.

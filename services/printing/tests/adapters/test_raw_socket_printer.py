@@ -1,6 +1,8 @@
 """RawSocketPrinter against a real TCP listener on 127.0.0.1, and printer URIs."""
 
+import asyncio
 import socket
+import struct
 
 import pytest
 
@@ -38,6 +40,24 @@ class TestSendingAJob:
         printer = RawSocketPrinter("127.0.0.1", listener.port, timeout=0.5)
         with pytest.raises(PrinterError, match="no answer within 0.5s"):
             await printer.send(b"x" * (64 * 1024 * 1024))  # far more than the kernel buffers
+
+
+    async def test_a_printer_that_drops_the_connection_before_the_end_of_the_job_raises_printer_error(self):
+        # Small enough to sit in the socket buffers: only the printer's close tells the sender it was printed.
+        async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(16)
+            # A reset (linger 0), as from a printer that lost power or gave up mid-job.
+            writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+
+        server = await asyncio.start_server(drop, "127.0.0.1", 0)
+        try:
+            port = server.sockets[0].getsockname()[1]
+            with pytest.raises(PrinterError, match=f"socket://127.0.0.1:{port}"):
+                await RawSocketPrinter("127.0.0.1", port, timeout=5).send(b"^XA" + b"^FDx^FS" * 200 + b"^XZ")
+        finally:
+            server.close()
+            await server.wait_closed()
 
 
 class TestPrinterUris:

@@ -48,7 +48,7 @@ from oms_contracts.orders.v1 import (
     OrderUnlocked,
     ReturnReceived,
 )
-from oms_platform.documents import handle_once
+from oms_platform.documents import drill_crash, handle_once
 from oms_platform.messaging import Bus, PermanentError
 from inventory.adapters.repository import StockRepository
 from inventory.domain.errors import StockRefused
@@ -111,9 +111,11 @@ async def handle_command(envelope: Envelope, *, repo: StockRepository, bus: Bus,
     entry = _entry(envelope, command, seq=seq, now=now, stock=decision.stock or stock, change=decision.change,
                    applies_to_stock=decision.stock is not None, published=published)
     await repo.add_entry(entry)
+    drill_crash("store")  # the fault drill's worst moment: ledger entry stored, levels not yet (see _finish)
     if decision.stock is not None:
         await repo.save_stock(entry.roll_forward(stock), previous_seq=stock.seq if stock else None)
     await bus.publish_all(published)
+    drill_crash("publish")
 
 
 async def define_stock_item(envelope: Envelope, *, repo: StockRepository, bus: Bus, clock: Clock) -> None:

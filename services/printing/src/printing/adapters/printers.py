@@ -79,7 +79,7 @@ class Printer(Protocol):
 
 @dataclass(frozen=True)
 class RawSocketPrinter:
-    """A printer's raw port: connect, send every byte, shut down our side (the end of the job), close."""
+    """A printer's raw port: connect, send every byte, shut down our side (the end of the job), wait for its close."""
 
     host: str
     port: int = DEFAULT_RAW_PORT
@@ -90,13 +90,17 @@ class RawSocketPrinter:
         writer: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout(self.timeout):
-                _, writer = await asyncio.open_connection(self.host, self.port)
+                reader, writer = await asyncio.open_connection(self.host, self.port)
                 writer.write(data)
                 await writer.drain()
                 # Half-close: a raw-port printer knows the job is complete when it reads end-of-file.
                 writer.write_eof()
+                # Wait for the printer to close its side (CUPS' socket backend does the same, `waiteof`): until
+                # then the job may sit in socket buffers, and a printer that drops the connection now would lose
+                # it silently. A reset raises here, so the job is tried again.
+                while await reader.read(65536):
+                    pass  # back-channel status bytes, if any
                 writer.close()
-                # Returns once the kernel took the rest; raises if the printer reset the connection.
                 await writer.wait_closed()
         except BaseException as exc:
             if writer is not None:
