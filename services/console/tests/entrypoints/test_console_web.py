@@ -518,3 +518,83 @@ class TestInventory:
         assert page.status_code == 200
         for form in ("adjust-form", "count-form", "transfer-form"):
             assert f'data-testid="{form}"' in page.text
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 16
+
+
+class TestPrinting:
+    @pytest.fixture(autouse=True)
+    def answers(self, fake):
+        def templates(request):
+            path = request.url.path
+            if path == "/templates/invoice/default":
+                return httpx.Response(200, text="<h1>{{ order.order_number }}</h1>")
+            if path == "/templates/invoice/preview":
+                if "{% if" in json.loads(request.content)["source"]:
+                    return httpx.Response(422, json={"detail": {
+                        "message": "the invoice template does not render: Unexpected end of template", "line": 3,
+                        "reason": "Unexpected end of template"}})
+                return httpx.Response(200, content=PNG, headers={"content-type": "image/png"})
+            if request.method == "PUT":
+                return httpx.Response(200, json={"key": "invoice", **json.loads(request.content)})
+            return httpx.Response(200, json=[])
+
+        fake.answers.update({
+            "/printers": [{"name": "desk-laser", "protocol": "ipp", "address": "10.0.0.5:631", "uri": "ipp://x",
+                           "paper": "A4", "document_types": ["invoice"], "label_format": "pdf", "station": None,
+                           "online": False, "last_error": "connection refused",
+                           "last_failure_at": "2026-11-29T06:10:00+00:00"}],
+            "/stations": lambda request: (
+                httpx.Response(201, json={"name": "bench-2", "key": "k" * 43}) if request.method == "POST"
+                else httpx.Response(200, json=[{"name": "bench-1", "revoked": False, "online": True,
+                                                "last_seen_at": "2026-11-29T06:20:00+00:00"}])),
+            "/templates": templates,
+        })
+
+    async def test_printers_show_their_state_and_last_error_and_stations_their_last_seen(self, console, fake):
+        await sign_in(console, "alice", "alice-password")
+        page = await console.get("/printing", params={"state": "failed"})
+        assert "desk-laser" in page.text and "offline" in page.text and "connection refused" in page.text
+        assert "bench-1" in page.text and "2026-11-29 06:20:00" in page.text
+        assert 'data-testid="station-form"' not in page.text  # ops do not register stations
+        jobs = [p for (m, path, *_), p in zip(fake.calls, fake.params, strict=True) if path == "/print-jobs"]
+        assert jobs[-1]["state"] == "failed"
+
+    async def test_an_admin_registers_a_station_and_sees_its_key_once(self, console, fake):
+        token = await sign_in(console, "root", "root-password")
+        r = await console.post("/printing/stations", data={"csrf_token": token, "name": "bench-2"})
+        assert r.status_code == 201 and "k" * 43 in r.text and r.headers["cache-control"] == "no-store"
+        assert "k" * 43 not in (await console.get("/printing")).text
+
+    async def test_ops_may_not_register_stations_or_edit_templates(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        assert (await console.post("/printing/stations", data={"csrf_token": token, "name": "x"})).status_code == 403
+        assert (await console.get("/printing/templates")).status_code == 403
+
+    async def test_a_template_preview_shows_the_png(self, console, fake):
+        token = await sign_in(console, "root", "root-password")
+        editor = await console.get("/printing/templates/invoice")
+        assert "{{ order.order_number }}" in editor.text
+        r = await console.post("/printing/templates/invoice", data={"csrf_token": token, "action": "png",
+                                                                    "source": "<p>{{ order.order_number }}</p>"})
+        assert r.status_code == 200 and "data:image/png;base64," in r.text
+        assert call_body(fake, "POST", "/templates/invoice/preview") == {
+            "source": "<p>{{ order.order_number }}</p>", "format": "png", "channel": None, "country": None}
+
+    async def test_a_template_that_does_not_render_shows_the_line_and_reason_and_keeps_the_source(self, console):
+        token = await sign_in(console, "root", "root-password")
+        r = await console.post("/printing/templates/invoice", data={"csrf_token": token, "action": "png",
+                                                                    "source": "<p>\n\n{% if x %}</p>"})
+        assert r.status_code == 422
+        assert "does not render: Unexpected end of template (line 3)" in r.text
+        assert "{% if x %}" in r.text
+
+    async def test_saving_a_template_for_a_channel_and_country(self, console, fake):
+        token = await sign_in(console, "root", "root-password")
+        r = await console.post("/printing/templates/invoice", data={"csrf_token": token, "action": "save",
+                                                                    "source": "<p>ok</p>", "channel": "ebay",
+                                                                    "country": "de"})
+        assert r.headers["location"] == "/printing/templates"
+        put = [(p, b) for (m, path, *_), p, b in zip(fake.calls, fake.params, fake.bodies, strict=True) if m == "PUT"]
+        assert put == [({"channel": "ebay", "country": "DE"}, {"source": "<p>ok</p>"})]

@@ -58,6 +58,15 @@ class Services:
         response = await self._call(who, "PATCH", service, path, json=body, headers=headers)
         return response.json() if response.content else None
 
+    async def put(self, who: Acting, service: str, path: str, body: Any, *, params: dict | None = None) -> Any:
+        """The JSON a PUT answers (a whole configuration document)."""
+        response = await self._call(who, "PUT", service, path, json=body, params=_clean(params))
+        return response.json() if response.content else None
+
+    async def post_for_bytes(self, who: Acting, service: str, path: str, body: Any = None) -> httpx.Response:
+        """The raw answer of a POST (a rendered preview)."""
+        return await self._call(who, "POST", service, path, json=body)
+
     async def delete(self, who: Acting, service: str, path: str, *, key: str | None = None) -> Any:
         """The JSON a DELETE answers."""
         headers = {"Idempotency-Key": key} if key else {}
@@ -86,6 +95,9 @@ def _detail(response: httpx.Response) -> str:
         detail = response.json().get("detail", response.text)
     except ValueError:
         return response.text[:500] or response.reason_phrase
+    if isinstance(detail, dict) and "message" in detail:  # e.g. a template that does not render: line and reason
+        line = detail.get("line")
+        return f"{detail['message']}" + (f" (line {line})" if line else "")
     if isinstance(detail, list):  # FastAPI validation errors
         return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg')}" for e in detail)
     return str(detail)

@@ -14,6 +14,7 @@ from console.adapters.services import Acting, ServiceError
 
 OPS = ("admin", "ops")
 PACK = ("admin", "ops", "packer")
+JOB_STATES = ("queued", "rendered", "sent", "printed", "failed")
 ORDER_ACTIONS = ("park", "unpark", "lock", "unlock", "cancel")  # each needs a reason
 STATION = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 LIST_FILTERS = ("channel", "paid", "parked", "locked", "out_of_stock", "country", "sku", "q", "sort", "cursor", "tag",

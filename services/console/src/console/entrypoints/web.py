@@ -24,11 +24,12 @@ from console.adapters.services import SERVICES, Acting, ServiceError, Services
 from console.adapters.users import UserStore
 from console.domain.users import UserError, new_user, password_matches
 from console.entrypoints.common import (
-    OPS, ORDER_ACTIONS, PACK, STATION, LIST_FILTERS, BadCsrf, Forbidden, SignInRequired, check_csrf, flash,
+    JOB_STATES, OPS, ORDER_ACTIONS, PACK, STATION, LIST_FILTERS, BadCsrf, Forbidden, SignInRequired, check_csrf, flash,
     flash_back, form_key, grid_row, next_query, optional, render, safe_next, signed_in,
 )
 from console.entrypoints.inventory_pages import inventory_routes
 from console.entrypoints.order_edits import order_edit_routes
+from console.entrypoints.printing_pages import printing_routes
 
 
 def build_app(*, users: UserStore, services: Services, session_secret: str, secure_cookies: bool = False,
@@ -41,6 +42,7 @@ def build_app(*, users: UserStore, services: Services, session_secret: str, secu
     app.include_router(_pages(users, services, live_poll_seconds))
     app.include_router(order_edit_routes(services))
     app.include_router(inventory_routes(services))
+    app.include_router(printing_routes(services))
 
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, _: SignInRequired) -> Response:
@@ -274,10 +276,15 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
         return render(request, "stock_item.html", item=item, levels=levels, ledger=ledger)
 
     @router.get("/printing", response_class=HTMLResponse)
-    async def printing(request: Request) -> Response:
+    async def printing(request: Request, state: str = "") -> Response:
         who = signed_in(request, *OPS)
-        jobs = await services.get(who, "printing", "/print-jobs", {"limit": 100})
-        return render(request, "printing.html", jobs=jobs)
+        state = state if state in JOB_STATES else ""
+        jobs, printers, stations = await asyncio.gather(
+            services.get(who, "printing", "/print-jobs", {"limit": 100, "state": state}),
+            optional(services.get(who, "printing", "/printers"), None),
+            optional(services.get(who, "printing", "/stations"), None))
+        return render(request, "printing.html", jobs=jobs, printers=printers, stations=stations, state=state,
+                      states=JOB_STATES, new_station=None)
 
     @router.post("/printing/{job_id}/reprint")
     async def reprint(request: Request, job_id: uuid.UUID, reason: str = Form(""),
