@@ -598,3 +598,80 @@ class TestPrinting:
         assert r.headers["location"] == "/printing/templates"
         put = [(p, b) for (m, path, *_), p, b in zip(fake.calls, fake.params, fake.bodies, strict=True) if m == "PUT"]
         assert put == [({"channel": "ebay", "country": "DE"}, {"source": "<p>ok</p>"})]
+
+
+PAYMENT_ID = str(uuid.uuid4())
+INTAKE_ID = str(uuid.uuid4())
+
+
+class TestPaymentsAndChannels:
+    @pytest.fixture(autouse=True)
+    def answers(self, fake):
+        payment = {"payment_id": PAYMENT_ID, "state": "ambiguous", "order_id": None, "matched_by": None,
+                   "candidates": [ORDER_ID], "sources": ["ipn"], "statuses": ["Completed"],
+                   "filed_at": "2026-11-29T06:05:00+00:00", "history": [],
+                   "payment": {"provider": "paypal", "transaction_id": "PP-9911", "kind": "payment",
+                               "status": "Completed", "currency": "GBP", "gross": "12.50", "fee": "0.60",
+                               "net": "11.90", "payer_name": "Ada L", "payer_email": "ada@example.org",
+                               "source": "ipn"}}
+        fake.answers.update({
+            "/payments/unmatched": [payment],
+            f"/payments/{PAYMENT_ID}/match": {**payment, "state": "matched", "order_id": ORDER_ID},
+            f"/intake/{INTAKE_ID}": {
+                "intake_id": INTAKE_ID, "kind": "webhook", "channel": "shopify", "status": "failed",
+                "received_at": "2026-11-29T06:00:00+00:00", "error": "line_items.0.sku: field required",
+                "event_id": None, "published_at": None, "headers": [["content-type", "application/json"]],
+                "body": '{"id": 77, "line_items": [{"title": "Mug"}]}'},
+            "/intake": [{"intake_id": INTAKE_ID, "kind": "webhook", "channel": "shopify", "status": "failed",
+                         "received_at": "2026-11-29T06:00:00+00:00", "error": "line_items.0.sku: field required",
+                         "event_id": None, "published_at": None}],
+            "/channels/capabilities": [{"kind": "shopify", "ship": True, "cancel": True, "refund": True,
+                                        "stock": True, "how": "Fulfillment API"},
+                                       {"kind": "csv", "ship": False, "cancel": False, "refund": False,
+                                        "stock": False, "how": "nothing: a file"}],
+            "/channels/shop/reconciliation/latest": lambda request: httpx.Response(
+                404, json={"detail": "channel shop has no scheduled reconciliation yet"}),
+            "/channels/shop/reconciliation": lambda request: httpx.Response(200, json={
+                "channel_id": "shop", "kind": "shopify", "since": "2026-11-28T06:00:00+00:00",
+                "until": "2026-11-29T06:00:00+00:00", "checked_at": "2026-11-29T06:00:01+00:00", "listed": 3,
+                "held": 2, "complete": True, "error": None, "not_listed": [],
+                "missing": [{"channel_order_id": "1003", "channel_updated_at": "2026-11-29T05:00:00+00:00",
+                             "held": [{"intake_id": INTAKE_ID, "status": "failed", "reason": "no sku"}],
+                             "fetched": "published" if request.method == "POST" else None}]}),
+            "/channels": [{"channel_id": "shop", "kind": "shopify", "status": {}}],
+        })
+
+    async def test_an_ambiguous_payment_lists_its_candidates_by_number(self, console):
+        await sign_in(console, "alice", "alice-password")
+        page = await console.get("/payments")
+        assert "PP-9911" in page.text and "ambiguous" in page.text and "WEB-1001 · Ada Lovelace" in page.text
+
+    async def test_matching_by_order_number_finds_the_order_and_matches_as_the_user(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        r = await console.post(f"/payments/{PAYMENT_ID}/match", data={"csrf_token": token, "order": "WEB-1001"})
+        assert r.headers["location"] == "/payments"
+        assert call_body(fake, "POST", f"/payments/{PAYMENT_ID}/match") == {"order_id": ORDER_ID}
+        assert ("POST", f"/payments/{PAYMENT_ID}/match", "alice", "ops") in fake.calls
+
+    async def test_an_unknown_order_number_is_refused_before_matching(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        await console.post(f"/payments/{PAYMENT_ID}/match", data={"csrf_token": token, "order": "NOPE-1"})
+        assert "no single order numbered NOPE-1" in (await console.get("/payments")).text
+        assert not any(c[1].endswith("/match") for c in fake.calls)
+
+    async def test_a_payload_that_could_not_be_read_is_shown_as_received_with_the_reason(self, console):
+        await sign_in(console, "alice", "alice-password")
+        listed = await console.get("/channels")
+        assert f"/channels/intake/{INTAKE_ID}" in listed.text and "Fulfillment API" in listed.text
+        page = await console.get(f"/channels/intake/{INTAKE_ID}")
+        assert "line_items.0.sku: field required" in page.text
+        assert "{&#34;id&#34;: 77" in page.text  # the body, escaped
+
+    async def test_reconciliation_shows_what_is_missing_and_fetches_it(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        latest = await console.get("/channels/shop/reconciliation")
+        assert latest.status_code == 200 and "channel shop has no scheduled reconciliation yet" in latest.text
+        now = await console.get("/channels/shop/reconciliation", params={"now": "true"})
+        assert "1003" in now.text and "failed</a>: no sku" in now.text
+        fetched = await console.post("/channels/shop/reconciliation/fetch-missing", data={"csrf_token": token})
+        assert "1 missing orders taken into the intake log" in fetched.text

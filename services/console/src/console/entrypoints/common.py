@@ -14,6 +14,7 @@ from console.adapters.services import Acting, ServiceError
 
 OPS = ("admin", "ops")
 PACK = ("admin", "ops", "packer")
+CHANNEL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 JOB_STATES = ("queued", "rendered", "sent", "printed", "failed")
 ORDER_ACTIONS = ("park", "unpark", "lock", "unlock", "cancel")  # each needs a reason
 STATION = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")

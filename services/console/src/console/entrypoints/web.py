@@ -27,8 +27,10 @@ from console.entrypoints.common import (
     JOB_STATES, OPS, ORDER_ACTIONS, PACK, STATION, LIST_FILTERS, BadCsrf, Forbidden, SignInRequired, check_csrf, flash,
     flash_back, form_key, grid_row, next_query, optional, render, safe_next, signed_in,
 )
+from console.entrypoints.channels_pages import channels_routes
 from console.entrypoints.inventory_pages import inventory_routes
 from console.entrypoints.order_edits import order_edit_routes
+from console.entrypoints.payments_pages import payments_routes
 from console.entrypoints.printing_pages import printing_routes
 
 
@@ -43,6 +45,8 @@ def build_app(*, users: UserStore, services: Services, session_secret: str, secu
     app.include_router(order_edit_routes(services))
     app.include_router(inventory_routes(services))
     app.include_router(printing_routes(services))
+    app.include_router(payments_routes(services))
+    app.include_router(channels_routes(services))
 
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, _: SignInRequired) -> Response:
@@ -304,8 +308,10 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
     async def channels(request: Request) -> Response:
         who = signed_in(request, *OPS)
         listed = await services.get(who, "ingest", "/channels")
-        intake = await optional(services.get(who, "ingest", "/intake", {"status": "failed"}), [])
-        return render(request, "channels.html", channels=listed, intake=intake)
+        intake, capabilities = await asyncio.gather(
+            optional(services.get(who, "ingest", "/intake", {"status": "failed"}), []),
+            optional(services.get(who, "ingest", "/channels/capabilities"), None))
+        return render(request, "channels.html", channels=listed, intake=intake, capabilities=capabilities)
 
     @router.post("/channels/{channel_id}/download")
     async def download_now(request: Request, channel_id: str, csrf_token: str = Form("")) -> Response:
