@@ -80,7 +80,9 @@ def admin_router(
         return [TemplatePublic(key=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
                 for doc in await templates.list()]
 
-    @router.get("/templates/{template}/default", tags=["templates"])
+    @router.get("/templates/{template}/default", tags=["templates"], response_class=Response,
+                responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                                 "description": "The template's source."}})
     async def default_template(template: str = Path(pattern=f"^({TEMPLATE_NAMES})$"),
                                _: Caller = Depends(staff)) -> Response:
         """The packaged source of a template, to start an override from."""
@@ -123,7 +125,9 @@ def admin_router(
     @router.post(
         "/templates/{template}/preview",
         tags=["templates"],
-        responses={200: {"content": {"application/pdf": {}, "image/png": {}}}, 422: {"description": "does not render"}},
+        responses={200: {"content": {"application/pdf": {}, "image/png": {}, "text/plain": {}},
+                         "description": "A PDF, a PNG of its first page, or a ZPL label's text."},
+                   422: {"description": "does not render"}},
     )
     async def preview_template(
         body: TemplatePreview, template: str = Path(pattern=f"^({TEMPLATE_NAMES})$"), _: Caller = Depends(staff)
