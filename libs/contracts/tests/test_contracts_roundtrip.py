@@ -179,8 +179,6 @@ SAMPLES = [
     printing.ReprintJob(job_id=JOB_ID, reason="label smudged", requested_by="ops-key-1"),
     printing.RecordDelivery(job_id=JOB_ID, attempt=1, printed=False, printer="socket://x:9100", tries=3,
                             reason="connection reset"),
-    printing.RecordDelivery(job_id=JOB_ID, attempt=1, printed=False, printer="socket://x:9100", tries=3,
-                            reason="connection reset"),
     printing.JobPrinted(job_id=JOB_ID, order_id=ORDER_ID, document_type="invoice", printer="socket://x:9100",
                         size_bytes=1234),
     printing.JobFailed(job_id=JOB_ID, order_id=ORDER_ID, document_type="shipping_label", reason="connection refused"),

@@ -5,11 +5,10 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from oms_contracts.common import Money, OrderDetails, Sku
+from oms_contracts.common import Money, OrderDetails, PaymentDetails, Sku
 from oms_contracts import topics
 from oms_contracts.envelope import Message, derived_id
 from oms_contracts.registry import register
-from oms_contracts.common import PaymentDetails
 
 
 @register
@@ -78,6 +77,25 @@ class RetryWriteBack(Message):
     requested_by: str
 
 
+# Payments (PayPal IPN, REST webhooks, activity files), verified and normalised.
+
+
+@register
+class PaymentReceived(Message):
+    """A payment or refund, verified with its provider where it can be; key: `<provider>:<transaction_id>`.
+
+    The event id derives from (source, transaction id, status): the same notification or file row again is
+    the same event."""
+
+    TYPE = "ingest.payment_received"
+    TOPIC = topics.INGEST_EVENTS
+    intake_id: uuid.UUID
+    payment: PaymentDetails
+    open_order_if_unmatched: bool = Field(
+        False, description="PayPal as a sales channel: a completed payment matching no order becomes one.")
+
+
+
 # Available stock pushed to the channels that take it (commands keyed by the SKU).
 
 
@@ -102,20 +120,3 @@ class AttemptStockPush(Message):
     TOPIC = topics.INGEST_COMMANDS
     sku: Sku
     attempt: int = Field(ge=1, description="The attempt number this is; any other is stale and changes nothing.")
-
-# Payments (PayPal IPN, REST webhooks, activity files), verified and normalised.
-
-
-@register
-class PaymentReceived(Message):
-    """A payment or refund, verified with its provider where it can be; key: `<provider>:<transaction_id>`.
-
-    The event id derives from (source, transaction id, status): the same notification or file row again is
-    the same event."""
-
-    TYPE = "ingest.payment_received"
-    TOPIC = topics.INGEST_EVENTS
-    intake_id: uuid.UUID
-    payment: PaymentDetails
-    open_order_if_unmatched: bool = Field(
-        False, description="PayPal as a sales channel: a completed payment matching no order becomes one.")

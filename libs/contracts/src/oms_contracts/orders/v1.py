@@ -575,6 +575,7 @@ class ReturnReceived(Message):
     lines: list[ReturnedStock]
     by: str
 
+
 # Payments: a payment document per (provider, transaction id) matches payments to orders (key: the payment id);
 # the order records what is matched to it (key: the order id).
 
