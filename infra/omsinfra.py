@@ -12,6 +12,7 @@ import argparse
 import base64
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -219,12 +220,119 @@ def kafka_jars() -> Path:
     return jars
 
 
+# FerretDB v1.24's SQLite backend narrows a query in SQL only when the filter is exactly {_id: <string|ObjectID>};
+# any other filter reads and decodes the whole collection. Our writes are guarded by {_id, version} (or seq, status)
+# filters, so every save scanned its collection: cost grew with the collection (the pipeline benchmark slowed down
+# as it ran). The patch narrows by _id whenever the filter has one top-level _id string/ObjectID. It is safe because
+# every caller of Query (find, count, distinct, update, delete, findAndModify, aggregate $match) applies the whole
+# filter again to what Query returns: the result is the same, only fewer rows are read.
+FERRETDB_PATCHES = {
+    "internal/backends/sqlite/collection.go": [(
+        """	// that logic should exist in one place
+	// TODO https://github.com/FerretDB/FerretDB/issues/3235
+	if params.Filter.Len() == 1 {
+		v, _ := params.Filter.Get("_id")
+		switch v.(type) {
+		case string, types.ObjectID:
+			whereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)""",
+        """	// that logic should exist in one place
+	// TODO https://github.com/FerretDB/FerretDB/issues/3235
+	// OMS patch: narrow by _id whenever the filter has exactly one top-level _id key (callers re-apply the filter).
+	if omsIDKeys(params.Filter) == 1 {
+		v, _ := params.Filter.Get("_id")
+		switch v.(type) {
+		case string, types.ObjectID:
+			whereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)""",
+    ), (
+        # ... and also for {_id: {$in: [strings/ObjectIDs]}} (the benchmark's polling, inventory's stocks()).
+        """			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		}
+	}
+
+	q += whereClause""",
+        """			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		case *types.Document:
+			if ids := omsInIDs(v.(*types.Document)); len(ids) > 0 {
+				marks := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+				whereClause = fmt.Sprintf(` WHERE %s IN (%s)`, metadata.IDColumn, marks)
+				args = ids
+			}
+		}
+	}
+
+	q += whereClause""",
+    ), (
+        "// check interfaces\n",
+        """// omsIDKeys counts the top-level "_id" keys of a filter (OMS patch).
+func omsIDKeys(filter *types.Document) int {
+	n := 0
+	for _, k := range filter.Keys() {
+		if k == "_id" {
+			n++
+		}
+	}
+	return n
+}
+
+// omsInIDs returns the SQL arguments of {$in: [ids]} when every id is a string or ObjectID, else nil (OMS patch).
+func omsInIDs(cond *types.Document) []any {
+	if cond.Len() != 1 {
+		return nil
+	}
+	v, _ := cond.Get("$in")
+	arr, ok := v.(*types.Array)
+	if !ok {
+		return nil
+	}
+	if arr.Len() == 0 || arr.Len() > 500 { // stay far below SQLite's bound on query parameters
+		return nil
+	}
+	ids := make([]any, 0, arr.Len())
+	for i := 0; i < arr.Len(); i++ {
+		id := must.NotFail(arr.Get(i))
+		switch id.(type) {
+		case string, types.ObjectID:
+			ids = append(ids, string(must.NotFail(sjson.MarshalSingleValue(id))))
+		default:
+			return nil
+		}
+	}
+	return ids
+}
+
+// check interfaces
+""",
+    )],
+}
+
+
+def patched_ferretdb_module(build: Path) -> Path:
+    """A copy of the FerretDB module from Go's module cache with FERRETDB_PATCHES applied, inside `build`."""
+    res = subprocess.run(["go", "mod", "download", "-json", "github.com/FerretDB/FerretDB"],
+                         cwd=INFRA_SRC / "ferretdb", stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.exit(f"omsinfra: go mod download of FerretDB failed: {res.stderr}")
+    module = build / "ferretdb-module"
+    shutil.copytree(json.loads(res.stdout)["Dir"], module)
+    for path in module.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)  # the module cache is read-only
+    for name, edits in FERRETDB_PATCHES.items():
+        text = (module / name).read_text()
+        for old, new in edits:
+            if text.count(old) != 1:
+                sys.exit(f"omsinfra: FerretDB patch does not apply to {name} (FerretDB version changed?)")
+            text = text.replace(old, new)
+        (module / name).write_text(text)
+    return module
+
+
 def ferretdb_binary() -> Path:
-    """Path of the ferretdb-local binary, built with Go on first use (named by a hash of its sources)."""
+    """Path of the ferretdb-local binary, built with Go on first use (named by a hash of its sources and patch)."""
     src = INFRA_SRC / "ferretdb"
     h = hashlib.sha256()
     for name in ("go.mod", "go.sum", "main.go"):
         h.update((src / name).read_bytes())
+    h.update(repr(FERRETDB_PATCHES).encode())
     binary = CACHE / f"ferretdb-local-{h.hexdigest()[:16]}"
     if binary.exists():
         return binary
@@ -236,8 +344,18 @@ def ferretdb_binary() -> Path:
         log(f"building {binary.name} with Go (first time takes minutes: modernc SQLite) ...")
         t0 = time.monotonic()
         tmp = binary.with_name(binary.name + ".tmp")
+        # Build from a copy of our program whose go.mod points FerretDB at the patched copy of its module.
+        build = binary.with_name(binary.name + ".build")
+        shutil.rmtree(build, ignore_errors=True)
+        build.mkdir(parents=True)
+        for name in ("go.mod", "go.sum", "main.go"):
+            shutil.copy(src / name, build / name)
+        patched_ferretdb_module(build)
+        run_quiet(["go", "mod", "edit", "-replace", "github.com/FerretDB/FerretDB=./ferretdb-module"], build,
+                  "go mod edit")
         # -buildvcs=false: the binary must not depend on the state of the surrounding git work tree.
-        run_quiet(["go", "build", "-buildvcs=false", "-o", str(tmp), "."], src, "go build")
+        run_quiet(["go", "build", "-buildvcs=false", "-o", str(tmp), "."], build, "go build")
+        shutil.rmtree(build, ignore_errors=True)
         tmp.rename(binary)
         log(f"ferretdb-local built in {time.monotonic() - t0:.1f}s")
     return binary

