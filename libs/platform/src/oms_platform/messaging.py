@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope], Awaitable[None]]
 
+PARTITION_WORKERS = 3  # consumers per subscription (FastStream's ConcurrentBetweenPartitionsSubscriber)
+
 
 class PermanentError(Exception):
     """A message that can never succeed however often it is retried: it goes straight to the DLQ."""
@@ -110,6 +112,10 @@ def subscribe(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         max_poll_records=50,
+        # One consumer per partition (OMS_TOPIC_PARTITIONS, 3 by default) in this group, each handling its own
+        # partitions in order: a key still has one consumer at a time (one writer per document, as with more worker
+        # processes), but partitions no longer wait for each other's Mongo and Kafka round trips.
+        max_workers=PARTITION_WORKERS,
     )(on_message)
 
 
