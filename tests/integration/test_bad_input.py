@@ -88,3 +88,28 @@ async def _find_dead_letter(bootstrap: str, topic: str, marker: str) -> dict:
     finally:
         await consumer.stop()
     raise AssertionError(f"no dead letter mentioning {marker} in {topic}")
+
+
+class TestRetryingAFailedPayload:
+    async def test_a_failed_payload_is_read_again_by_the_worker_and_its_history_kept(self, system, ops, wait_for):
+        ingest = system.url("ingest")
+        body = {"channel": "retry_shop", "channel_order_id": uuid.uuid4().hex[:10], "order_number": "R-1",
+                "buyer": {"name": "Ada"},
+                "shipping_address": {"name": "Ada", "line1": "1 Road", "city": "Town", "postcode": "AB1",
+                                     "country": "GB"},
+                "lines": [{"line_id": "1", "sku": "R-SKU", "title": "R", "quantity": 0, "unit_price": "1.00"}],
+                "shipping": {"service": "Standard"}, "currency": "GBP"}
+        refused = await ops.post(f"{ingest}/channels/retry_shop/orders", json=body)
+        assert refused.status_code == 422
+        intake_id = refused.json()["intake_id"]
+        first_error = (await ops.get(f"{ingest}/intake/{intake_id}")).json()["error"]
+
+        retried = await ops.post(f"{ingest}/intake/{intake_id}/retry")
+        assert retried.status_code == 202, retried.text
+
+        async def read_again():
+            intake = (await ops.get(f"{ingest}/intake/{intake_id}")).json()
+            return intake["status"] == "failed" and intake
+
+        intake = await wait_for(read_again, what="the worker to read the payload again")
+        assert intake["error"] and [r["error"] for r in intake["retries"]] == [first_error]

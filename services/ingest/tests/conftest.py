@@ -45,7 +45,7 @@ class FakeIntakeStore:
 
     async def stale(self, *, received_before, limit) -> list[Intake]:
         found = [i for i in self.intakes.values()
-                 if i.status is IntakeStatus.RECEIVED and i.received_at < received_before]
+                 if i.status is IntakeStatus.RECEIVED and (i.received_at < received_before or i.retries)]
         return copy.deepcopy(sorted(found, key=lambda i: i.received_at)[:limit])
 
     async def mark_published(self, intake_id, *, event_id, at) -> bool:
@@ -56,6 +56,15 @@ class FakeIntakeStore:
 
     async def mark_skipped(self, intake_id, *, reason) -> bool:
         return self._move(intake_id, status=IntakeStatus.SKIPPED, skip_reason=reason)
+
+    async def mark_for_retry(self, intake_id, *, by, at) -> bool:
+        current = self.intakes.get(intake_id)
+        if current is None or current.status is not IntakeStatus.FAILED:
+            return False
+        retry = {"at": at, "by": by, "error": current.error}
+        self.intakes[intake_id] = current.model_copy(update={"status": IntakeStatus.RECEIVED, "error": None,
+                                                             "retries": [*current.retries, retry]})
+        return True
 
     async def of_orders(self, *, channel, channel_order_ids) -> list[IntakeSummary]:
         return [IntakeSummary.model_validate(i.model_dump()) for i in self.intakes.values()

@@ -134,3 +134,35 @@ class TestIntakeLog:
         schema = body["content"]["application/json"]["schema"]
         assert {"channel", "lines", "channel_updated_at"} <= set(schema["properties"])
         assert "$ref" not in json.dumps(schema)
+
+
+class TestRetryingAFailedIntake:
+    async def failed_intake(self, client, order_payload) -> uuid.UUID:
+        body = order_payload(channel_order_id="ds-bad")
+        body["lines"][0]["quantity"] = 0  # refused by the order contract
+        response = await client.post(URL, json=body, headers=auth())
+        assert response.status_code == 422
+        return uuid.UUID(response.json()["intake_id"])
+
+    async def test_a_failed_payload_goes_back_to_received_keeping_its_error(self, client, store, order_payload):
+        intake_id = await self.failed_intake(client, order_payload)
+        error = store.intakes[intake_id].error
+        response = await client.post(f"/intake/{intake_id}/retry", headers=auth())
+        assert response.status_code == 202 and response.json()["status"] == "received"
+        shown = (await client.get(f"/intake/{intake_id}", headers=auth())).json()
+        assert shown["status"] == "received" and shown["error"] is None
+        assert [(r["by"], r["error"]) for r in shown["retries"]] == [("ops-key-1", error)]
+
+    async def test_asking_twice_or_for_a_published_payload_is_refused(self, client, store, order_payload):
+        intake_id = await self.failed_intake(client, order_payload)
+        assert (await client.post(f"/intake/{intake_id}/retry", headers=auth())).status_code == 202
+        again = await client.post(f"/intake/{intake_id}/retry", headers=auth())
+        assert again.status_code == 409 and "only a failed one" in again.json()["detail"]
+        ok = await client.post(URL, json=order_payload(channel_order_id="ds-ok"), headers=auth())
+        published = await client.post(f"/intake/{ok.json()['intake_id']}/retry", headers=auth())
+        assert published.status_code == 409
+
+    async def test_an_unknown_intake_is_404_and_packers_may_not_retry(self, client, order_payload):
+        assert (await client.post(f"/intake/{uuid.uuid4()}/retry", headers=auth())).status_code == 404
+        intake_id = await self.failed_intake(client, order_payload)
+        assert (await client.post(f"/intake/{intake_id}/retry", headers=auth(PACKER_KEY))).status_code == 403

@@ -154,3 +154,39 @@ class TestRepublishStale:
         assert not await store.mark_failed(receipt.intake_id, error="late")
         assert not await store.mark_published(receipt.intake_id, event_id=bus.event_ids()[0], at=clock())
         assert store.only() == marked_by_republisher
+
+
+class TestReadingAFailedPayloadAgain:
+    """After staff ask for a retry, the re-publisher reads the payload with today's code."""
+
+    async def test_still_unreadable_it_fails_again_with_the_reason_and_the_history_stays(
+        self, store, bus, clock, order_payload
+    ):
+        body = order_payload(channel_order_id="ds-bad")
+        body["lines"][0]["quantity"] = 0
+        receipt = await receive_order(channel="demo_shop", headers=[], raw=json.dumps(body).encode(), store=store,
+                                      bus=bus, clock=clock, max_body_bytes=100_000)
+        assert await store.mark_for_retry(receipt.intake_id, by="ops-key-1", at=clock())
+        clock.advance(seconds=120)
+        assert await republish_stale(store=store, bus=bus, clock=clock, older_than=timedelta(seconds=60)) == 0
+        intake = store.intakes[receipt.intake_id]
+        assert intake.status is IntakeStatus.FAILED and "quantity" in intake.error and len(intake.retries) == 1
+        assert bus.published == []
+
+    async def test_readable_after_a_fix_it_is_published(self, store, bus, clock, order_payload, monkeypatch):
+        body = order_payload(channel_order_id="ds-fixed")
+        body["lines"][0]["quantity"] = 0
+        receipt = await receive_order(channel="demo_shop", headers=[], raw=json.dumps(body).encode(), store=store,
+                                      bus=bus, clock=clock, max_body_bytes=100_000)
+        from ingest.service_layer import handlers
+
+        fixed = order_payload(channel_order_id="ds-fixed")
+        real = handlers.normalise
+        # the "fix": a normaliser that now reads the stored payload (as a code or mapping fix would)
+        monkeypatch.setattr(handlers, "normalise", lambda intake, **kw: real(
+            intake.model_copy(update={"body": json.dumps(fixed)}), **kw))
+        assert await store.mark_for_retry(receipt.intake_id, by="ops-key-1", at=clock())
+        clock.advance(seconds=120)
+        assert await republish_stale(store=store, bus=bus, clock=clock, older_than=timedelta(seconds=60)) == 1
+        assert store.intakes[receipt.intake_id].status is IntakeStatus.PUBLISHED
+        assert [e.payload.order.channel_order_id for e, _ in bus.published] == ["ds-fixed"]

@@ -47,6 +47,8 @@ class IntakeStore(Protocol):
 
     async def mark_skipped(self, intake_id: uuid.UUID, *, reason: str) -> bool: ...
 
+    async def mark_for_retry(self, intake_id: uuid.UUID, *, by: str, at: datetime) -> bool: ...
+
     async def of_orders(self, *, channel: str, channel_order_ids: list[str]) -> list[IntakeSummary]: ...
 
     async def polled_between(self, *, channel: str, account: str, since: datetime,
@@ -101,7 +103,9 @@ class MongoIntakeStore:
 
     async def stale(self, *, received_before: datetime, limit: int) -> list[Intake]:
         """Intakes still `received` (stored, not published) that arrived before `received_before`, oldest first."""
-        query = {"status": IntakeStatus.RECEIVED.value, "received_at": {"$lt": received_before}}
+        # A payload staff asked to read again is due at once; others wait out the request that stored them.
+        query = {"status": IntakeStatus.RECEIVED.value,
+                 "$or": [{"received_at": {"$lt": received_before}}, {"retry_requested": True}]}
         cursor = self.intake.find(query).sort("received_at", ASCENDING).limit(limit)
         return [Intake.model_validate(from_document(doc)) for doc in await cursor.to_list(length=limit)]
 
@@ -125,6 +129,20 @@ class MongoIntakeStore:
         )
         return result.matched_count == 1
 
+
+    async def mark_for_retry(self, intake_id: uuid.UUID, *, by: str, at: datetime) -> bool:
+        """Move a `failed` intake back to `received`, keeping the error it had in `retries`; the re-publisher
+        then reads it again. False when it is not failed (a second request, or never failed)."""
+        doc = await self.intake.find_one({"_id": str(intake_id), "status": IntakeStatus.FAILED.value})
+        if doc is None:
+            return False
+        retry = {"at": at, "by": by, "error": doc.get("error")}
+        result = await self.intake.update_one(
+            {"_id": str(intake_id), "status": IntakeStatus.FAILED.value},
+            {"$set": {"status": IntakeStatus.RECEIVED.value, "error": None, "retry_requested": True},
+             "$push": {"retries": retry}},
+        )
+        return result.matched_count == 1
 
     async def mark_skipped(self, intake_id: uuid.UUID, *, reason: str) -> bool:
         """Move a `received` intake to `skipped` with the reason; False when it had already moved on."""

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.domain.errors import PayloadRejected, PayloadTooLarge, Problem
 
@@ -40,6 +40,11 @@ class IntakeKind(StrEnum):
     PAYPAL_ACTIVITY_CSV = "paypal_activity_csv"  # a PayPal activity download (payments file)
 
 
+# Orders whose payload failed to read can be read again after a fix (a mapping, a channel option, new code).
+RETRYABLE_KINDS = frozenset({IntakeKind.ORDER, IntakeKind.CSV_ORDERS, IntakeKind.SHOPIFY_ORDER,
+                             IntakeKind.WOOCOMMERCE_ORDER, IntakeKind.POLLED_ORDER})
+
+
 class IntakeSummary(BaseModel):
     """An intake without its headers and body: what lists show."""
 
@@ -62,6 +67,8 @@ class IntakeSummary(BaseModel):
     # this version: what reconciliation compares with the channel's own list.
     channel_order_id: str | None = None
     channel_updated_at: datetime | None = None
+    # Each time staff asked for a failed payload to be read again: when, who, and the error it had then.
+    retries: list[dict] = Field(default_factory=list)
 
 
 class Intake(IntakeSummary):

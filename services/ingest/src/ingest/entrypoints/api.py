@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from ingest.adapters.intake_store import IntakeStore
 from ingest.domain.errors import PayloadTooLarge, Problem
 from ingest.domain.channel_orders import DEFAULT_WOOCOMMERCE_STATUSES
-from ingest.domain.model import IntakeStatus
+from ingest.domain.model import RETRYABLE_KINDS, IntakeStatus
 from ingest.domain.webhooks import WebhookSecrets
 from ingest.entrypoints.schemas import (
     CsvImportAccepted,
@@ -172,6 +172,27 @@ def ingest_router(
         if intake is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"intake {intake_id} not found")
         return IntakePublic.model_validate(intake.model_dump())
+
+    @router.post(
+        "/intake/{intake_id}/retry",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=IntakeAccepted,
+        responses={404: {"description": "no such intake"},
+                   409: {"description": "only a failed order payload can be read again"}},
+    )
+    async def retry_intake(intake_id: uuid.UUID, caller: Caller = Depends(staff)) -> IntakeAccepted:
+        """Read a failed order payload again, after a fix (a CSV mapping, a channel option, new code): it goes
+        back to `received` and the worker's re-publisher reads it with today's code, then publishes it or marks
+        it failed with the new reason. The error it had is kept in `retries`."""
+        intake = await store.get(intake_id)
+        if intake is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"intake {intake_id} not found")
+        if intake.kind not in RETRYABLE_KINDS:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"a {intake.kind.value} payload is not read again here")
+        if not await store.mark_for_retry(intake_id, by=caller.name, at=clock()):
+            raise HTTPException(status.HTTP_409_CONFLICT,
+                                f"intake {intake_id} is {intake.status.value}: only a failed one is read again")
+        return IntakeAccepted(intake_id=intake_id, status=IntakeStatus.RECEIVED, status_url=f"/intake/{intake_id}")
 
     return router
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ingest.domain.model import IntakeKind, IntakeStatus
 from ingest.domain.normalise import GenericOrderPayload
@@ -61,6 +61,7 @@ class IntakeListItem(BaseModel):
     skip_reason: str | None = None
     channel_order_id: str | None = None
     channel_updated_at: datetime | None = None
+    retries: list[dict] = Field(default_factory=list, description="Each retry asked for: at, by, the error then.")
 
 
 class IntakePublic(IntakeListItem):
