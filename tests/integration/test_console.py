@@ -279,3 +279,103 @@ async def test_a_packer_packs_an_order_at_the_bench_and_its_label_reaches_the_pr
     finally:
         agent.terminate()
         agent.wait(timeout=10)
+
+
+async def test_ops_edit_an_open_order_order_stock_from_a_supplier_and_an_admin_previews_a_template(
+    system, ops, browser, wait_for, console_admin_password
+):
+    console, orders, inventory = system.url("console"), system.url("orders"), system.url("inventory")
+    sku, tag = f"PEN-{uuid.uuid4().hex[:6].upper()}", f"vip{uuid.uuid4().hex[:4]}"
+    assert (await ops.post(f"{inventory}/stock/{sku}/adjustments",
+                           json={"delta": 5, "reason": "opening stock"})).status_code == 202
+    placed = await ops.post(f"{orders}/orders", json=phone_order(sku, "Katherine Johnson"))
+    assert placed.status_code in (201, 202), placed.text
+    order_id = placed.json()["order_id"]
+
+    async def order(check):
+        body = (await ops.get(f"{orders}/orders/{order_id}")).json()
+        return check(body) and body
+
+    await wait_for(lambda: order(lambda o: o["stock_allocated"]), what="the order allocated")
+    page = await browser.new_page(viewport={"width": 1366, "height": 768})
+    await sign_in(page, console, "admin", console_admin_password)
+
+    # Edit the open order: tags and folder, a note for the invoice, the shipping address, a bank transfer.
+    await page.goto(f"{console}/orders/{order_id}")
+    labels = page.locator("[data-testid=labels-form]")
+    await labels.locator("input[name=tags]").fill(f"{tag}, gift")
+    await labels.locator("input[name=folder]").fill("wholesale")
+    await labels.locator("button").click()
+    await expect(page.locator(".flash")).to_contain_text("edit labels: done")
+    note = page.locator("[data-testid=note-form]")
+    await note.locator("input[name=text]").fill("Gift: no prices please")
+    await note.locator("select[name=internal]").select_option("invoice")
+    await note.locator("button").click()
+    await expect(page.locator(".flash")).to_contain_text("note: done")
+    await page.click("summary:has-text('Edit shipping address')")
+    address = page.locator("[data-testid=shipping-address-form]")
+    await address.locator("input[name=city]").fill("Hampton")
+    await address.locator("button").click()
+    await expect(page.locator(".flash")).to_contain_text("shipping address: done")
+    await page.click("summary:has-text('Record a payment')")
+    payment = page.locator("[data-testid=payment-form]")
+    await payment.locator("input[name=transaction_id]").fill(f"BACS-{tag}")
+    await payment.locator("input[name=amount]").fill("14.00")
+    await payment.locator("select[name=method]").select_option("bank_transfer")
+    await payment.locator("button").click()
+    await expect(page.locator(".flash")).to_contain_text("payment: done")
+
+    edited = await wait_for(lambda: order(lambda o: tag in o["tags"] and o["folder"] == "wholesale" and o["notes"]
+                                          and o["details"]["shipping_address"]["city"] == "Hampton"),
+                            what="the edits on the order")
+    assert edited["notes"][0]["internal"] is False and edited["notes"][0]["by"] == "admin"
+    await page.reload()
+    await expect(page.locator("[data-testid=notes]")).to_contain_text("Gift: no prices please")
+    await expect(page.locator("[data-testid=payments]")).to_contain_text(f"BACS-{tag}")
+    await expect(page.locator("[data-testid=timeline]")).to_contain_text("admin")
+    await shot(page, "order-edited")
+
+    # The grid filters by the tag and shows it.
+    await page.goto(f"{console}/orders?tag={tag}")
+    row = page.locator(f"#orders-grid tr[data-order-id='{order_id}']")
+    await expect(row).to_contain_text(tag)
+    await expect(page.locator("[data-testid=open-total]")).to_have_text("1")
+    await shot(page, "open-orders-by-tag")
+
+    # A purchase order of ten; four arrive; the shelf has them.
+    await page.goto(f"{console}/purchase-orders")
+    new_po = page.locator("[data-testid=new-po-form]")
+    await new_po.locator("input[name=supplier]").fill(f"Pens {tag}")
+    await new_po.locator("input[name=expected_on]").fill("2026-12-24")
+    await new_po.locator("input[name=sku_0]").fill(sku)
+    await new_po.locator("input[name=qty_0]").fill("10")
+    await new_po.locator("button[type=submit]").click()
+    await expect(page.locator("[data-testid=po-status]")).to_have_text("open")
+    await page.fill("[data-testid=delivery-form] input[name=qty_0]", "4")
+    await page.click("button:has-text('Receive the delivery')")
+    await expect(page.locator(".flash")).to_contain_text("delivery received")
+    await expect(page.locator("[data-testid=po-status]")).to_have_text("partially delivered")
+    await shot(page, "purchase-order")
+    await wait_for(lambda: _on_hand(ops, inventory, sku, 9), what="the delivery on the shelf")
+
+    # A template that does not render says where and why; a good one previews as a picture.
+    await page.goto(f"{console}/printing/templates/invoice")
+    await page.fill("textarea[name=source]", "<h1>{{ order.order_number }}</h1>\n<p>\n{% if %}</p>")
+    await page.click("button[value=png]")
+    await expect(page.locator("[data-testid=template-problem]")).to_contain_text("line")
+    await shot(page, "template-refused")
+    await page.fill("textarea[name=source]", "<h1>Invoice {{ order.order_number }}</h1>")
+    await page.click("button[value=png]")
+    await expect(page.locator("img.preview")).to_be_visible()
+    await shot(page, "template-preview")
+
+    for name, path in (("low-stock", "inventory/low"), ("oversold", "inventory/oversold"),
+                       ("purchase-orders", "purchase-orders"), ("payments", "payments"),
+                       ("printing-admin", "printing"), ("channels-admin", "channels")):
+        answer = await page.goto(f"{console}/{path}")
+        assert answer.status == 200, path
+        await shot(page, name)
+
+
+async def _on_hand(ops, inventory: str, sku: str, expected: int) -> bool:
+    return (await ops.get(f"{inventory}/stock/{sku}")).json()["on_hand"] == expected

@@ -342,7 +342,8 @@ class TestEditingAnOpenOrder:
     async def test_the_shipping_service_edit_sends_only_shipping(self, console, fake):
         token = await sign_in(console, "alice", "alice-password")
         await console.post(f"/orders/{ORDER_ID}/edit", data={"csrf_token": token, "part": "shipping",
-                                                              "shipping_service": "Express 24", "shipping_cost": "6.00"})
+                                                              "shipping_service": "Express 24",
+                                                              "shipping_cost": "6.00"})
         assert call_body(fake, "PATCH", f"/orders/{ORDER_ID}") == {"shipping_service": "Express 24",
                                                                    "shipping_cost": "6.00"}
 
@@ -675,3 +676,25 @@ class TestPaymentsAndChannels:
         assert "1003" in now.text and "failed</a>: no sku" in now.text
         fetched = await console.post("/channels/shop/reconciliation/fetch-missing", data={"csrf_token": token})
         assert "1 missing orders taken into the intake log" in fetched.text
+
+
+class TestBatchLabels:
+    async def test_tagging_selected_orders_keeps_their_other_tags(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        ORDER["tags"] = ["gift"]
+        try:
+            await console.post("/orders/batch", data={"action": "tag", "label": "vip", "csrf_token": token,
+                                                      "order_id": [ORDER_ID], "form_id": "b1"})
+        finally:
+            del ORDER["tags"]
+        assert call_body(fake, "PATCH", f"/orders/{ORDER_ID}") == {"tags": ["gift", "vip"]}
+        assert "tag: 1 of 1 done" in (await console.get("/orders")).text
+
+    async def test_moving_to_a_folder_needs_its_name(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        await console.post("/orders/batch", data={"action": "folder", "label": " ", "csrf_token": token,
+                                                  "order_id": [ORDER_ID]})
+        assert "folder: give the folder name" in (await console.get("/orders")).text
+        await console.post("/orders/batch", data={"action": "folder", "label": "wholesale", "csrf_token": token,
+                                                  "order_id": [ORDER_ID]})
+        assert call_body(fake, "PATCH", f"/orders/{ORDER_ID}") == {"folder": "wholesale"}

@@ -16,6 +16,7 @@ OPS = ("admin", "ops")
 PACK = ("admin", "ops", "packer")
 CHANNEL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 JOB_STATES = ("queued", "rendered", "sent", "printed", "failed")
+LABEL_ACTIONS = ("tag", "folder")  # each needs a name
 ORDER_ACTIONS = ("park", "unpark", "lock", "unlock", "cancel")  # each needs a reason
 STATION = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 LIST_FILTERS = ("channel", "paid", "parked", "locked", "out_of_stock", "country", "sku", "q", "sort", "cursor", "tag",

@@ -24,8 +24,8 @@ from console.adapters.services import SERVICES, Acting, ServiceError, Services
 from console.adapters.users import UserStore
 from console.domain.users import UserError, new_user, password_matches
 from console.entrypoints.common import (
-    JOB_STATES, OPS, ORDER_ACTIONS, PACK, STATION, LIST_FILTERS, BadCsrf, Forbidden, SignInRequired, check_csrf, flash,
-    flash_back, form_key, grid_row, next_query, optional, render, safe_next, signed_in,
+    JOB_STATES, LABEL_ACTIONS, LIST_FILTERS, OPS, ORDER_ACTIONS, PACK, STATION, BadCsrf, Forbidden, SignInRequired,
+    check_csrf, flash, flash_back, form_key, grid_row, next_query, optional, render, safe_next, signed_in,
 )
 from console.entrypoints.channels_pages import channels_routes
 from console.entrypoints.inventory_pages import inventory_routes
@@ -119,7 +119,7 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
         counts = await _counts(services, who)
         return render(request, "orders.html", page=page, filters=filters, counts=counts,
                       failed_writebacks=await _failed_writebacks(services, who, page["items"]),
-                     actions=("process", *ORDER_ACTIONS, "merge"), next_query=next_query(filters, page))
+                     actions=("process", *ORDER_ACTIONS, "merge", *LABEL_ACTIONS), next_query=next_query(filters, page))
 
     @router.get("/processed", response_class=HTMLResponse)
     async def processed_orders(request: Request) -> Response:
@@ -138,21 +138,29 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
                                  media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
     @router.post("/orders/batch")
-    async def batch(request: Request, action: str = Form(), reason: str = Form(""), csrf_token: str = Form(""),
+    async def batch(request: Request, action: str = Form(), reason: str = Form(""), label: str = Form(""),
+                    csrf_token: str = Form(""),
                     form_id: str = Form(""), order_id: list[uuid.UUID] = Form(default_factory=list)) -> Response:
         who = signed_in(request, *OPS)
         check_csrf(request, csrf_token)
         if action == "merge":
             return await _merge(request, services, who, order_id, form_id)
-        if action not in ("process", *ORDER_ACTIONS):
+        if action not in ("process", *ORDER_ACTIONS, *LABEL_ACTIONS):
             return flash_back(request, "/orders", "error", f"unknown action {action!r}")
         if not order_id:
             return flash_back(request, "/orders", "error", "select at least one order")
-        if action != "process" and not reason.strip():
-            return flash_back(request, "/orders", "error", f"{action}: give a reason")
-        results = await asyncio.gather(
-            *(_act(services, who, oid, action, reason, form_key(form_id, str(oid))) for oid in order_id)
-        )
+        if action in LABEL_ACTIONS:
+            if not label.strip():
+                return flash_back(request, "/orders", "error", f"{action}: give the {action} name")
+            results = await asyncio.gather(
+                *(_label(services, who, oid, action, label.strip(), form_key(form_id, str(oid))) for oid in order_id)
+            )
+        else:
+            if action != "process" and not reason.strip():
+                return flash_back(request, "/orders", "error", f"{action}: give a reason")
+            results = await asyncio.gather(
+                *(_act(services, who, oid, action, reason, form_key(form_id, str(oid))) for oid in order_id)
+            )
         refused = [r for r in results if r]
         done = len(results) - len(refused)
         flash(request, "ok", f"{action}: {done} of {len(results)} done")
@@ -460,6 +468,21 @@ async def _act(services: Services, who: Acting, order_id: uuid.UUID, action: str
 
 async def _counts(services: Services, who: Acting) -> dict | None:
     return await optional(services.get(who, "orders", "/orders/counts", {"status": "open"}), None)
+
+
+async def _label(services: Services, who: Acting, order_id: uuid.UUID, action: str, name: str,
+                 key: str) -> str | None:
+    """Add a tag to an order (keeping its others) or move it to a folder; None when done, else why not."""
+    try:
+        if action == "tag":
+            order = await services.get(who, "orders", f"/orders/{order_id}")
+            body = {"tags": sorted({*order.get("tags", []), name})}
+        else:
+            body = {"folder": name}
+        await services.patch(who, "orders", f"/orders/{order_id}", body, key=key)
+    except ServiceError as refused:
+        return f"{action} {order_id}: {refused.detail}"
+    return None
 
 
 async def _failed_writebacks(services: Services, who: Acting, orders: list[dict]) -> set[str]:
