@@ -109,12 +109,18 @@ def fake():
     return FakeServices()
 
 
+@pytest.fixture(scope="module")
+def staff():
+    """The users every test signs in as, hashed once (argon2 is slow on purpose)."""
+    return [new_user("alice", "ops", "alice-password"), new_user("pat", "packer", "pat-password-1"),
+            new_user("root", "admin", "root-password")]
+
+
 @pytest.fixture
-async def console(fake):
+async def console(fake, staff):
     users = InMemoryUsers()
-    await users.add(new_user("alice", "ops", "alice-password"))
-    await users.add(new_user("pat", "packer", "pat-password-1"))
-    await users.add(new_user("root", "admin", "root-password"))
+    for user in staff:
+        await users.add(user)
     services = Services({s: f"http://{s}" for s in ("ingest", "orders", "inventory", "fulfilment", "printing")},
                         "console-key-0123456789", transport=httpx.MockTransport(fake))
     app = build_app(users=users, services=services, session_secret="s" * 40)
