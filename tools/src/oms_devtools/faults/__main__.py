@@ -10,12 +10,17 @@ until every accepted order is processed and printed (or the deadline), and check
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import re
+import signal
 import sys
 import time
+import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -31,24 +36,93 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-async def no_fault(harness: Harness) -> str:
+async def no_fault(harness: Harness, args: argparse.Namespace) -> str:
     return "nothing broken (control)"
 
 
-# name → (inject, webhook copies)
-FAULTS: dict[str, tuple[Callable[[Harness], Awaitable[str]], int]] = {
-    "none": (no_fault, 1),
-    "kill-orders-worker": (lambda h: injectors.kill_and_restart(h, "orders", "worker"), 1),
-    "kill-inventory-worker": (lambda h: injectors.kill_and_restart(h, "inventory", "worker"), 1),
-    "kill-fulfilment-worker": (lambda h: injectors.kill_and_restart(h, "fulfilment", "worker"), 1),
-    "kill-printing-worker": (lambda h: injectors.kill_and_restart(h, "printing", "worker"), 1),
-    "kill-ingest-api": (lambda h: injectors.kill_and_restart(h, "ingest", "api"), 1),
-    "kafka-restart": (injectors.kafka_restart, 1),
-    "poison-every-topic": (injectors.poison_every_topic, 1),
-    "same-webhook-3x": (no_fault, 3),
-}
-DEFAULT = "none,kill-orders-worker,kill-inventory-worker,kafka-restart,poison-every-topic,same-webhook-3x"
+@dataclass(frozen=True)
+class Fault:
+    """How a phase breaks the system: `inject` at a third of the load; each webhook delivered `copies` times in a
+    row; `later` (if any) runs once the phase has settled and returns extra verdicts."""
 
+    inject: Callable[[Harness, argparse.Namespace], Awaitable[str]]
+    copies: int = 1
+    later: Callable[[Harness, list[Sent], dict], Awaitable[list[Verdict]]] | None = None
+
+
+def kill(service: str, role: str) -> Fault:
+    return Fault(lambda h, a: injectors.kill_and_restart(h, service, role))
+
+
+def crash(service: str, point: str) -> Fault:
+    return Fault(lambda h, a: injectors.crash_at(h, service, point))
+
+
+async def snapshot(harness: Harness, sent: list[Sent], skus: list[str], spool: SpoolIndex) -> dict[str, int]:
+    """What a repeated webhook must not change: the phase's orders, stock ledger entries, print jobs, printouts."""
+    ids = list({order_id(s.webhook.channel_order_id) for s in sent if s.accepted})
+    return {
+        "orders": await harness.db("orders")["orders"].count_documents({"_id": {"$in": ids}}),
+        "ledger entries": await harness.db("inventory")["ledger"].count_documents({"sku": {"$in": skus}}),
+        "print jobs": await harness.db("printing")["print_jobs"].count_documents({"order_id": {"$in": ids}}),
+        "printouts": sum(spool.counts().values()),
+    }
+
+
+async def same_webhook_later(harness: Harness, sent: list[Sent], phase: dict) -> list[Verdict]:
+    """Once every order is processed and printed, each accepted webhook again: the same delivery (a channel's
+    retry: ingest answers 2xx 'duplicate') and the same order under a new delivery id (a channel that sends an
+    order twice: ingest publishes it, the orders service knows the order). Neither may change anything: no
+    order, ledger entry, print job or printout more."""
+    before = await snapshot(harness, sent, phase["skus"], phase["spool"])
+    first = {s.webhook.channel_order_id: s.webhook for s in sent if s.accepted}
+    async with httpx.AsyncClient() as http:
+        same = [await harness.post(http, webhook) for webhook in first.values()]
+        renamed = [replace(w, headers={**w.headers, "X-Shopify-Webhook-Id": str(uuid.uuid4())})
+                   for w in first.values()]
+        new_id = [await harness.post(http, webhook) for webhook in renamed]
+    await asyncio.sleep(15)  # long enough for a wrongly accepted copy to reach every service and the printer
+    after = await snapshot(harness, sent, phase["skus"], phase["spool"])
+    changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+
+    def answers(deliveries: list[Sent]) -> str:
+        return f"{dict(Counter(f'{s.status} {s.outcome or s.error}' for s in deliveries))}"
+
+    return [Verdict("same delivery later: duplicate", all(s.accepted and s.outcome == "duplicate" for s in same),
+                    answers(same)),
+            Verdict("same order, new delivery id later: accepted", all(s.accepted and not s.error for s in new_id),
+                    answers(new_id)),
+            Verdict("later copies changed nothing", not changed,
+                    f"changed: {changed}" if changed else f"unchanged: {before}")]
+
+
+FAULTS: dict[str, Fault] = {
+    "none": Fault(no_fault),
+    "kill-orders-worker": kill("orders", "worker"),
+    "kill-inventory-worker": kill("inventory", "worker"),
+    "kill-fulfilment-worker": kill("fulfilment", "worker"),
+    "kill-printing-worker": kill("printing", "worker"),
+    "kill-ingest-api": kill("ingest", "api"),
+    "crash-orders-after-store": crash("orders", "store"),
+    "crash-orders-after-publish": crash("orders", "publish"),
+    "crash-inventory-after-store": crash("inventory", "store"),
+    "crash-inventory-after-publish": crash("inventory", "publish"),
+    "crash-fulfilment-after-store": crash("fulfilment", "store"),
+    "crash-fulfilment-after-publish": crash("fulfilment", "publish"),
+    "kafka-restart": Fault(lambda h, a: injectors.kafka_restart(h)),
+    "database-restart": Fault(lambda h, a: injectors.database_restart(h)),
+    "rebalances": Fault(lambda h, a: injectors.rebalances(h, seconds=max(8.0, a.seconds / 2))),
+    "printer-drops": Fault(lambda h, a: injectors.printer_drops(h, seconds=max(8.0, a.seconds / 2))),
+    "poison-every-topic": Fault(lambda h, a: injectors.poison_every_topic(h)),
+    "same-webhook-3x": Fault(no_fault, copies=3),
+    "same-webhook-later": Fault(no_fault, later=same_webhook_later),
+}
+DEFAULT = ",".join([
+    "none", "crash-orders-after-store", "crash-orders-after-publish", "crash-inventory-after-store",
+    "crash-inventory-after-publish", "database-restart", "rebalances", "printer-drops", "same-webhook-later",
+    "kill-orders-worker", "kill-inventory-worker", "kafka-restart", "poison-every-topic", "same-webhook-3x",
+    "crash-fulfilment-after-store",
+])
 
 async def clerk(harness: Harness, sent: list[Sent], stop: asyncio.Event, asked: dict[str, float]) -> None:
     """Process every order of the phase once it is open with its stock allocated (again if it stays open 60 s)."""
@@ -75,25 +149,35 @@ async def clerk(harness: Harness, sent: list[Sent], stop: asyncio.Event, asked: 
                 pass
 
 
-async def settled(harness: Harness, sent: list[Sent], timeout: float) -> tuple[bool, str]:
-    """Wait until every accepted order is processed and its print jobs are printed."""
+async def settled(harness: Harness, sent: list[Sent], skus: list[str], timeout: float) -> tuple[bool, str]:
+    """Wait until every accepted order is processed, its print jobs are printed and its stock shipped (the ship
+    comes after the label: without waiting for it the check would read the ledger and the levels mid-change)."""
     ids = list({order_id(s.webhook.channel_order_id) for s in sent if s.accepted})
     orders, jobs = harness.db("orders")["orders"], harness.db("printing")["print_jobs"]
+    stock = harness.db("inventory")["stock"]
     deadline = time.monotonic() + timeout
     while True:
         processed = await orders.count_documents({"_id": {"$in": ids}, "status": "processed"})
         printed = await jobs.count_documents({"order_id": {"$in": ids}, "state": "printed"})
-        state = f"{processed}/{len(ids)} processed, {printed}/{2 * len(ids)} documents printed"
-        if processed == len(ids) and printed >= 2 * len(ids):
+        holding = await stock.count_documents({"_id": {"$in": skus}, "allocated": {"$ne": 0}})
+        state = (f"{processed}/{len(ids)} processed, {printed}/{2 * len(ids)} documents printed, "
+                 f"{holding} SKUs still allocated")
+        if processed == len(ids) and printed >= 2 * len(ids) and holding == 0:
             return True, state
         if time.monotonic() > deadline:
             return False, state
         await asyncio.sleep(2)
 
 
+def phase_tag(name: str) -> str:
+    """The phase's part of its SKUs and order numbers: a short form of the name plus its hash (crash-orders-after-
+    store and crash-orders-after-publish would otherwise share SKUs, and the second's opening stock is a duplicate)."""
+    return re.sub(r"[^A-Za-z0-9]", "", name)[:8].upper() + hashlib.sha256(name.encode()).hexdigest()[:4].upper()
+
+
 async def run_phase(harness: Harness, name: str, args, spool: SpoolIndex) -> dict:
-    inject, copies = FAULTS[name]
-    tag = re.sub(r"[^A-Za-z0-9]", "", name)[:10].upper()
+    fault_of = FAULTS[name]
+    tag = phase_tag(name)
     skus = [f"F{harness.run_id}-{tag}-{n}" for n in range(3)]
     await harness.seed_stock(skus, OPENING_STOCK)
     source = harness.orders_source(skus=skus, prefix=f"F{harness.run_id}{tag}")
@@ -102,24 +186,27 @@ async def run_phase(harness: Harness, name: str, args, spool: SpoolIndex) -> dic
     dlq_before = await injectors.dlq_ends(harness.kafka) if name == "poison-every-topic" else None
 
     async def load() -> None:
-        await harness.drive(source, rate=args.rate, seconds=args.seconds, copies=copies, results=sent)
+        await harness.drive(source, rate=args.rate, seconds=args.seconds, copies=fault_of.copies, results=sent)
 
     async def fault() -> str:
         await asyncio.sleep(args.seconds / 3)
-        return await inject(harness)
+        return await fault_of.inject(harness, args)
 
     say(f"[{name}] load {args.rate}/s for {args.seconds}s, fault at {args.seconds / 3:.0f}s")
     clerk_task = asyncio.create_task(clerk(harness, sent, stop, asked))
     began = time.monotonic()
     _, what = await asyncio.gather(load(), fault())
     say(f"[{name}] {what}; waiting for the backlog")
-    done, state = await settled(harness, sent, args.settle_timeout)
+    done, state = await settled(harness, sent, skus, args.settle_timeout)
     stop.set()
     await clerk_task
     await asyncio.sleep(3)  # a straggling duplicate print would land now
     say(f"[{name}] {state} after {time.monotonic() - began:.0f}s")
-    verdicts = await check(harness, sent=sent, skus=skus, opening=OPENING_STOCK, spool=spool, expect_processed=True)
     extra = []
+    if fault_of.later is not None and done:
+        say(f"[{name}] settled; now the later part")
+        extra += await fault_of.later(harness, sent, {"skus": skus, "spool": spool})
+    verdicts = await check(harness, sent=sent, skus=skus, opening=OPENING_STOCK, spool=spool, expect_processed=True)
     if dlq_before is not None:
         dlq_after = await injectors.dlq_ends(harness.kafka)
         short = [t for t in dlq_after if dlq_after[t] - dlq_before.get(t, 0) < len(injectors.poison_records())]
@@ -159,9 +246,17 @@ async def main_async(args) -> list[dict]:
             except Exception as exc:  # noqa: BLE001 - one broken phase must not hide the others' results
                 results.append({"fault": name, "what": f"harness error: {type(exc).__name__}: {exc}",
                                 "verdicts": [], "pass": False, "settled": False, "state": ""})
+            failed = [v["name"] for v in results[-1]["verdicts"] if not v["passed"]]
+            say(f"[{name}] {'PASS' if results[-1]['pass'] else 'FAIL'}" + (f": {failed}" if failed else ""))
+            write_json(args.json, results)  # after every phase, so a long drill shows its progress
     finally:
         await harness.close(drop=not args.keep)
     return results
+
+
+def write_json(path: Path, results: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"cores": os.cpu_count(), "results": results}, indent=2, default=str))
 
 
 def print_table(results: list[dict]) -> None:
@@ -197,10 +292,11 @@ def main() -> None:
     unknown = [f for f in args.faults.split(",") if f.strip() not in FAULTS]
     if unknown:
         parser.error(f"unknown faults {unknown}; known: {', '.join(FAULTS)}")
+    # SIGTERM as Ctrl-C: the run is cancelled and its finally stops the services (they run in sessions of their own).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     results = asyncio.run(main_async(args))
     print_table(results)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"cores": os.cpu_count(), "results": results}, indent=2, default=str))
+    write_json(args.json, results)
     sys.exit(0 if all(r["pass"] for r in results) else 1)
 
 

@@ -143,6 +143,7 @@ class Harness:
         self.spool = self.work_dir / "printed"
         self.printer_port = free_port()
         self.printer: subprocess.Popen | None = None
+        self.extras: list[ServiceProcess] = []
         ports = {service: self.port_base + n for n, service in enumerate(SERVICES, start=1)}
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka,
@@ -164,10 +165,7 @@ class Harness:
     def start(self, timeout: float = 180.0) -> None:
         """Start the printer and every service; wait until each API is healthy."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.work_dir / "printer.log").open("ab")
-        self.printer = subprocess.Popen(
-            [sys.executable, "-m", "oms_devtools.raw_printer", "--port", str(self.printer_port),
-             "--dir", str(self.spool)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.start_printer()
         try:
             self.system.start()
             self.system.wait_healthy(timeout=timeout)
@@ -180,6 +178,7 @@ class Harness:
 
     async def close(self, *, drop: bool = True) -> None:
         """Stop everything this harness started; drop its databases unless asked to keep them."""
+        self.stop_extras()
         self.system.stop()
         if self.printer is not None:
             self.printer.terminate()
@@ -204,17 +203,56 @@ class Harness:
         """The running process of a service role."""
         return next(p for p in self.system.processes if p.service == service and p.role == role)
 
-    def restart(self, service: str, role: str) -> ServiceProcess:
-        """Start a service role again (after it was killed), with the environment `System.start` gave it."""
-        old = self.process_of(service, role)
+    def service_env(self, **extra: str) -> dict[str, str]:
+        """The environment `System.start` gives a service process, plus `extra`."""
         env = {**os.environ, **self.system.env,
                **{f"{s.upper()}_API_PORT": str(port) for s, port in self.system.ports.items()}}
-        with old.log_path.open("ab") as log:
-            process = subprocess.Popen([self.system.python, "-m", service, role], env=env, stdout=log,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        env.setdefault("FULFILMENT_INVENTORY_URL", self.system.url("inventory"))
+        return {**env, **extra}
+
+    def _popen(self, service: str, role: str, log_path: Path, env: dict[str, str]) -> subprocess.Popen:
+        with log_path.open("ab") as log:
+            return subprocess.Popen([self.system.python, "-m", service, role], env=env, stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def restart(self, service: str, role: str, **extra_env: str) -> ServiceProcess:
+        """Start a service role again (after it was killed), with the environment `System.start` gave it."""
+        old = self.process_of(service, role)
+        process = self._popen(service, role, old.log_path, self.service_env(**extra_env))
         new = ServiceProcess(service, role, process, old.log_path)
         self.system.processes[self.system.processes.index(old)] = new
         return new
+
+    def start_extra(self, service: str, role: str = "worker") -> ServiceProcess:
+        """One more process of a service role (another consumer in its group: a rebalance)."""
+        log_path = self.system.log_dir / f"{service}-{role}-extra.log"
+        extra = ServiceProcess(service, role, self._popen(service, role, log_path, self.service_env()), log_path)
+        self.extras.append(extra)
+        return extra
+
+    def stop_extras(self, timeout: float = 20.0) -> None:
+        """Stop every extra process (SIGTERM, then SIGKILL after `timeout`)."""
+        for extra in self.extras:
+            if extra.process.poll() is None:
+                extra.process.terminate()
+        for extra in self.extras:
+            try:
+                extra.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                extra.process.kill()
+                extra.process.wait()
+        self.extras.clear()
+
+    def start_printer(self, *, drop_every: int = 0) -> None:
+        """(Re)start the raw printer on its port; with drop_every it resets every n-th job mid-way."""
+        if self.printer is not None and self.printer.poll() is None:
+            self.printer.terminate()
+            self.printer.wait(timeout=10)
+        log = (self.work_dir / "printer.log").open("ab")
+        self.printer = subprocess.Popen(
+            [sys.executable, "-m", "oms_devtools.raw_printer", "--port", str(self.printer_port),
+             "--dir", str(self.spool), "--drop-every", str(drop_every)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     # -- driving ----------------------------------------------------------------------------------------------
 

@@ -32,6 +32,27 @@ async def kill_and_restart(harness: Harness, service: str, role: str, *, down_fo
     return f"killed {service}-{role} (pid {process.process.pid}) with SIGKILL, restarted after {down_for:.0f}s"
 
 
+async def crash_at(harness: Harness, service: str, point: str, *, nth: int = 3, timeout: float = 120.0) -> str:
+    """The worker kills itself (SIGKILL) right after `point` ("store": stored, not yet published; "publish":
+    published, offset not yet committed) of the nth command it handles, through the drill hook
+    OMS_CRASH_AFTER_STORE/PUBLISH of `oms_platform.documents`; then it is started again without the hook."""
+    variable = f"OMS_CRASH_AFTER_{point.upper()}"
+    process = harness.process_of(service, "worker")
+    process.process.terminate()  # a clean stop, so the one crash is the one we arm
+    await asyncio.to_thread(process.process.wait)
+    armed = harness.restart(service, "worker", **{variable: str(nth)})
+    began = time.monotonic()
+    while armed.process.poll() is None and time.monotonic() - began < timeout:
+        await asyncio.sleep(0.2)
+    code = armed.process.poll()
+    harness.restart(service, "worker")
+    if code != -signal.SIGKILL:
+        raise RuntimeError(f"{service}-worker with {variable}={nth} did not crash within {timeout:.0f}s "
+                           f"(exit {code}); restarted")
+    return (f"{service}-worker killed itself (SIGKILL) after {point} of its command #{nth}, "
+            f"{time.monotonic() - began:.0f}s after arming; restarted")
+
+
 def infra_dir() -> Path:
     return Path(os.environ.get("OMS_INFRA_DIR", REPO / ".oms" / "infra")).resolve()
 
@@ -68,6 +89,49 @@ def _running(pid: int) -> bool:
         if state != "Z":
             return True
     return False
+
+
+def ferretdb_pid() -> int:
+    """The database's pid, from the infrastructure's pid file."""
+    return int((infra_dir() / "run" / "ferretdb.pid").read_text().strip())
+
+
+async def database_restart(harness: Harness, *, down_for: float = 8.0) -> str:
+    """The database (FerretDB) stopped under load (SIGTERM) and started again after `down_for` s."""
+    pid = ferretdb_pid()
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _running(pid):
+        if time.monotonic() > deadline:
+            os.killpg(pid, signal.SIGKILL)
+        await asyncio.sleep(0.2)
+    began = time.monotonic()
+    await asyncio.sleep(down_for)
+    await start_kafka()  # `omsinfra.py up` starts whatever is not running
+    return f"stopped FerretDB (pid {pid}, SIGTERM), started again; down {time.monotonic() - began:.0f}s"
+
+
+async def rebalances(harness: Harness, *, services: tuple[str, ...] = ("orders", "inventory", "fulfilment"),
+                     seconds: float = 20.0, every: float = 4.0) -> str:
+    """Extra workers join and leave the consumer groups every `every` s for `seconds`: one rebalance after
+    another. Each round starts an extra worker of the next service and stops (SIGTERM) the one before."""
+    began, rounds = time.monotonic(), 0
+    while time.monotonic() - began < seconds:
+        harness.stop_extras()
+        harness.start_extra(services[rounds % len(services)])
+        rounds += 1
+        await asyncio.sleep(every)
+    harness.stop_extras()
+    return f"{rounds} extra workers joined and left ({', '.join(services)}), one every {every:.0f}s"
+
+
+async def printer_drops(harness: Harness, *, every: int = 3, seconds: float = 15.0) -> str:
+    """The printer resets every `every`-th connection mid-job for `seconds`, then prints normally again."""
+    harness.start_printer(drop_every=every)
+    await asyncio.sleep(seconds)
+    harness.start_printer()
+    dropped = (harness.work_dir / "printer.log").read_text(errors="replace").count("dropped a connection")
+    return f"the printer reset every {every}th job for {seconds:.0f}s ({dropped} dropped so far in this run)"
 
 
 async def start_kafka(attempts: int = 12) -> None:
