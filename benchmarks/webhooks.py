@@ -266,7 +266,8 @@ def main() -> None:
     parser.add_argument("--burst-seconds", type=float, default=10.0, help="length of the 10x burst (default 10)")
     parser.add_argument("--warmup", type=float, default=4.0)
     parser.add_argument("--drain-timeout", type=float, default=300.0)
-    parser.add_argument("--port-base", type=int, default=int(os.environ.get("OMS_BENCH_PORT_BASE", "28200")))
+    # 28300: `make faults` runs its services on 28201-28205, so both can run at once.
+    parser.add_argument("--port-base", type=int, default=int(os.environ.get("OMS_BENCH_PORT_BASE", "28300")))
     parser.add_argument("--work-dir", default=str(REPO / "build" / "bench" / "webhooks"))
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the run's databases")
