@@ -12,6 +12,8 @@ from playwright.async_api import async_playwright, expect
 from oms_contracts.orders.v1 import order_id_for
 
 pytestmark = pytest.mark.integration
+# Eight services and a browser share a small CI machine: a page may take more than Playwright's default 5 s.
+expect.set_options(timeout=20_000)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Screenshots of every page, for a person to look at (build/ is git-ignored).
