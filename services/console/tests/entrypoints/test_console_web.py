@@ -624,8 +624,10 @@ class TestPaymentsAndChannels:
         fake.answers.update({
             "/payments/unmatched": [payment],
             f"/payments/{PAYMENT_ID}/match": {**payment, "state": "matched", "order_id": ORDER_ID},
+            f"/intake/{INTAKE_ID}/retry": lambda request: httpx.Response(
+                202, json={"intake_id": INTAKE_ID, "status": "received", "status_url": f"/intake/{INTAKE_ID}"}),
             f"/intake/{INTAKE_ID}": {
-                "intake_id": INTAKE_ID, "kind": "webhook", "channel": "shopify", "status": "failed",
+                "intake_id": INTAKE_ID, "kind": "shopify_order", "channel": "shopify", "status": "failed",
                 "received_at": "2026-11-29T06:00:00+00:00", "error": "line_items.0.sku: field required",
                 "event_id": None, "published_at": None, "headers": [["content-type", "application/json"]],
                 "body": '{"id": 77, "line_items": [{"title": "Mug"}]}'},
@@ -673,6 +675,14 @@ class TestPaymentsAndChannels:
         page = await console.get(f"/channels/intake/{INTAKE_ID}")
         assert "line_items.0.sku: field required" in page.text
         assert "{&#34;id&#34;: 77" in page.text  # the body, escaped
+
+    async def test_a_failed_payload_is_read_again_as_the_user(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        page = await console.get(f"/channels/intake/{INTAKE_ID}")
+        assert "Read again" in page.text
+        r = await console.post(f"/channels/intake/{INTAKE_ID}/retry", data={"csrf_token": token})
+        assert r.headers["location"] == f"/channels/intake/{INTAKE_ID}"
+        assert ("POST", f"/intake/{INTAKE_ID}/retry", "alice", "ops") in fake.calls
 
     async def test_reconciliation_shows_what_is_missing_and_fetches_it(self, console, fake):
         token = await sign_in(console, "alice", "alice-password")

@@ -19,6 +19,18 @@ def channels_routes(services: Services) -> APIRouter:
         found = await services.get(who, "ingest", f"/intake/{intake_id}")
         return render(request, "intake.html", intake=found)
 
+    @router.post("/channels/intake/{intake_id}/retry")
+    async def retry_intake(request: Request, intake_id: uuid.UUID, csrf_token: str = Form("")) -> Response:
+        """Read a failed payload again after a fix; the ingest worker takes it at its next round."""
+        who = signed_in(request, *OPS)
+        check_csrf(request, csrf_token)
+        back = f"/channels/intake/{intake_id}"
+        try:
+            await services.post(who, "ingest", f"/intake/{intake_id}/retry")
+        except ServiceError as refused:
+            return flash_back(request, back, "error", f"retry: {refused.detail}")
+        return flash_back(request, back, "ok", "retry asked for: the payload is read again in a few seconds")
+
     @router.get("/channels/{channel_id}/reconciliation", response_class=HTMLResponse)
     async def reconciliation(request: Request, channel_id: str, now: bool = False) -> Response:
         """The latest scheduled report; `now` lists the channel at once."""
