@@ -25,7 +25,6 @@ def register_subscribers(
             return
         await handlers.handle_command(envelope, repo=repo, bus=bus, guards=guards, clock=clock)
 
-
     async def on_foreign_event(envelope) -> None:
         if await payments.forward_event(envelope, bus=bus, payments=payment_store):
             return
@@ -39,9 +38,11 @@ def register_subscribers(
             max_attempts=max_attempts,
         )
 
+
 def _payment_adapters(repo: OrderRepository):
     """The payment documents and order lookups, in the order book's database (None in tests without one)."""
     collection = getattr(repo, "orders", None)
     if collection is None:
         return None, None
     return MongoPaymentRepository(collection.database), MongoOrderLookup(collection.database)
+
