@@ -112,7 +112,7 @@ FAULTS: dict[str, Fault] = {
     "kafka-restart": Fault(lambda h, a: injectors.kafka_restart(h)),
     "database-restart": Fault(lambda h, a: injectors.database_restart(h)),
     "rebalances": Fault(lambda h, a: injectors.rebalances(h, seconds=max(8.0, a.seconds / 2))),
-    "printer-drops": Fault(lambda h, a: injectors.printer_drops(h, seconds=max(8.0, a.seconds / 2))),
+    "printer-drops": Fault(lambda h, a: injectors.printer_drops(h)),
     "poison-every-topic": Fault(lambda h, a: injectors.poison_every_topic(h)),
     "same-webhook-3x": Fault(no_fault, copies=3),
     "same-webhook-later": Fault(no_fault, later=same_webhook_later),
@@ -263,11 +263,11 @@ def print_table(results: list[dict]) -> None:
     names = ["no accepted order lost", "no order duplicated", "stock conserved", "each print job printed once"]
     print(f"\nFault injection on {os.cpu_count()} cores")
     heads = ["none lost", "none duplicated", "stock conserved", "printed once"]
-    print(f"{'fault':<24} {'orders':>6} {'settled':>8}  " + "  ".join(f"{h:<15}" for h in heads) + "  result")
+    print(f"{'fault':<30} {'orders':>6} {'settled':>8}  " + "  ".join(f"{h:<15}" for h in heads) + "  result")
     for r in results:
         verdicts = {v["name"]: v for v in r["verdicts"]}
         cells = ["PASS" if verdicts.get(n, {}).get("passed") else ("FAIL" if n in verdicts else "-") for n in names]
-        print(f"{r['fault']:<24} {r.get('orders', 0):>6} {'yes' if r['settled'] else 'NO':>8}  "
+        print(f"{r['fault']:<30} {r.get('orders', 0):>6} {'yes' if r['settled'] else 'NO':>8}  "
               + "  ".join(f"{c:<15}" for c in cells) + f"  {'PASS' if r['pass'] else 'FAIL'}")
     print()
     for r in results:

@@ -125,13 +125,22 @@ async def rebalances(harness: Harness, *, services: tuple[str, ...] = ("orders",
     return f"{rounds} extra workers joined and left ({', '.join(services)}), one every {every:.0f}s"
 
 
-async def printer_drops(harness: Harness, *, every: int = 3, seconds: float = 15.0) -> str:
-    """The printer resets every `every`-th connection mid-job for `seconds`, then prints normally again."""
+async def printer_drops(harness: Harness, *, every: int = 3, drops: int = 4, timeout: float = 180.0) -> str:
+    """The printer resets every `every`-th connection mid-job until it has dropped `drops` jobs (or `timeout` s
+    passed: printing may not have started yet when the fault comes), then prints normally again."""
+    log = harness.work_dir / "printer.log"
+
+    def dropped() -> int:
+        return log.read_text(errors="replace").count("dropped a connection")
+
+    before = dropped()
     harness.start_printer(drop_every=every)
-    await asyncio.sleep(seconds)
+    began = time.monotonic()
+    while dropped() - before < drops and time.monotonic() - began < timeout:
+        await asyncio.sleep(0.5)
     harness.start_printer()
-    dropped = (harness.work_dir / "printer.log").read_text(errors="replace").count("dropped a connection")
-    return f"the printer reset every {every}th job for {seconds:.0f}s ({dropped} dropped so far in this run)"
+    return (f"the printer reset one job in {every} mid-way for {time.monotonic() - began:.0f}s: "
+            f"{dropped() - before} jobs dropped")
 
 
 async def start_kafka(attempts: int = 12) -> None:
