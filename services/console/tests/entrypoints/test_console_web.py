@@ -714,3 +714,41 @@ class TestBatchLabels:
         await console.post("/orders/batch", data={"action": "folder", "label": "wholesale", "csrf_token": token,
                                                   "order_id": [ORDER_ID]})
         assert call_body(fake, "PATCH", f"/orders/{ORDER_ID}") == {"folder": "wholesale"}
+
+
+BATCH_ID = str(uuid.uuid4())
+
+
+class TestBatches:
+    @pytest.fixture(autouse=True)
+    def answers(self, fake):
+        batch = {"batch_id": BATCH_ID, "status": "printed", "order_ids": [ORDER_ID], "skipped": {},
+                 "pick_list": [{"sku": "MUG-1", "title": "Mug", "location": "A", "bin": "A-01", "quantity": 2,
+                                "order_numbers": ["WEB-1001"]}], "pick_list_job_id": None, "created_by": "alice",
+                 "created_at": "2026-11-29T07:00:00+00:00", "processed_by": None, "processed_at": None}
+        fake.answers.update({
+            "/batches": lambda request: httpx.Response(201, json=batch),
+            f"/batches/{BATCH_ID}": batch,
+            f"/batches/{BATCH_ID}/process": {**batch, "status": "processed"},
+        })
+
+    async def test_chosen_orders_print_as_a_batch_whose_pick_list_shows(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        waiting = await console.get("/batches")
+        assert "WEB-1001" in waiting.text
+        assert ("GET", "/shipments", "alice", "ops") in fake.calls
+        r = await console.post("/batches", data={"csrf_token": token, "order_id": [ORDER_ID]})
+        assert r.headers["location"] == f"/batches/{BATCH_ID}"
+        assert call_body(fake, "POST", "/batches") == {"order_ids": [ORDER_ID]}
+        page = await console.get(f"/batches/{BATCH_ID}")
+        assert "A-01" in page.text and "WEB-1001" in page.text and "Process the batch" in page.text
+
+    async def test_processing_the_batch_asks_fulfilment_as_the_user(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        await console.post(f"/batches/{BATCH_ID}/process", data={"csrf_token": token})
+        assert ("POST", f"/batches/{BATCH_ID}/process", "alice", "ops") in fake.calls
+
+    async def test_a_batch_needs_orders(self, console, fake):
+        token = await sign_in(console, "alice", "alice-password")
+        await console.post("/batches", data={"csrf_token": token})
+        assert "choose at least one order" in (await console.get("/orders")).text

@@ -27,6 +27,7 @@ from console.entrypoints.common import (
     JOB_STATES, LABEL_ACTIONS, LIST_FILTERS, OPS, ORDER_ACTIONS, PACK, STATION, BadCsrf, Forbidden, SignInRequired,
     check_csrf, flash, flash_back, form_key, grid_row, next_query, optional, render, safe_next, signed_in,
 )
+from console.entrypoints.batches_pages import batches_routes
 from console.entrypoints.channels_pages import channels_routes
 from console.entrypoints.inventory_pages import inventory_routes
 from console.entrypoints.order_edits import order_edit_routes
@@ -47,6 +48,7 @@ def build_app(*, users: UserStore, services: Services, session_secret: str, secu
     app.include_router(printing_routes(services))
     app.include_router(payments_routes(services))
     app.include_router(channels_routes(services))
+    app.include_router(batches_routes(services))
 
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, _: SignInRequired) -> Response:

@@ -11,7 +11,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const all = document.querySelector("[data-select-all]");
   if (all) {
     all.addEventListener("change", () => {
-      document.querySelectorAll("#orders-grid tbody input[type=checkbox]").forEach((box) => { box.checked = all.checked; });
+      all.closest("table").querySelectorAll("tbody input[type=checkbox]").forEach((box) => { box.checked = all.checked; });
     });
   }
   if (grid) gridKeys(grid);
