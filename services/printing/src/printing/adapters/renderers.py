@@ -15,6 +15,7 @@ Rendering is CPU-bound (an invoice takes about 0.25 s); callers run `render` in 
 
 import io
 import re
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -227,15 +228,19 @@ class PdfWriter:
     def __init__(self) -> None:
         self._font_config = None
         self._cache: dict = {}
+        # Documents are rendered in worker threads, from several consumers at once; the shared font configuration
+        # (fontconfig + Pango) and cache are not thread-safe: two layouts at once hung the worker. One at a time.
+        self._lock = threading.Lock()
 
     def write(self, html: str) -> bytes:
         """Lay out HTML and return the PDF."""
         from weasyprint import HTML  # imported on first use: loading Pango takes a moment
         from weasyprint.text.fonts import FontConfiguration
 
-        if self._font_config is None:
-            self._font_config = FontConfiguration()
-        return HTML(string=html).write_pdf(font_config=self._font_config, cache=self._cache)
+        with self._lock:
+            if self._font_config is None:
+                self._font_config = FontConfiguration()
+            return HTML(string=html).write_pdf(font_config=self._font_config, cache=self._cache)
 
 
 def html_to_pdf(html: str) -> bytes:
