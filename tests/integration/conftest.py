@@ -144,10 +144,10 @@ def system(endpoints, printer, api_keys, mailbox, tmp_path_factory) -> System:
         "OMS_API_KEYS": ",".join(f"{role}:{key}" for role, key in api_keys.items()),
         "OMS_MAX_ATTEMPTS": "3",
         # APIs wait this long for their worker before answering 202: a busy 2-core machine needs some margin, but
-        # it must stay below the tests' HTTP clients' 15 s timeout.
-        "ORDERS_COMMAND_TIMEOUT_SECONDS": "12",
-        "INVENTORY_COMMAND_TIMEOUT_SECONDS": "12",
-        "FULFILMENT_COMMAND_TIMEOUT_SECONDS": "12",
+        # it must stay below the tests' HTTP clients' 60 s timeout.
+        "ORDERS_COMMAND_TIMEOUT_SECONDS": "30",
+        "INVENTORY_COMMAND_TIMEOUT_SECONDS": "30",
+        "FULFILMENT_COMMAND_TIMEOUT_SECONDS": "30",
         "CONSOLE_SERVICE_KEY": api_keys["console"],
         "CONSOLE_SESSION_SECRET": secrets.token_hex(32),
         "CONSOLE_ADMIN_PASSWORD": CONSOLE_ADMIN_PASSWORD,
@@ -204,7 +204,7 @@ def console_admin_password() -> str:
 @pytest.fixture
 def ops(system, api_keys) -> httpx.AsyncClient:
     """An HTTP client with the ops key; use `ops.get(system.url('orders') + ...)`."""
-    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['ops']}"}, timeout=15)
+    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['ops']}"}, timeout=60)
 
 
 async def eventually(check: Callable[[], Awaitable], *, timeout: float = 60.0, interval: float = 0.3, what: str = ""):

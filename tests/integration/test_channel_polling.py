@@ -27,7 +27,7 @@ def sample(name: str):
 
 @pytest.fixture
 def admin(api_keys) -> httpx.AsyncClient:
-    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=15)
+    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=60)
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def sample(name: str):
 
 @pytest.fixture
 def admin(api_keys) -> httpx.AsyncClient:
-    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=15)
+    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=60)
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def shop(system, ops, admin, wait_for, tmp_path, writeback_webhook_secret):
             delivery = "X-Shopify-Webhook-Id" if channel == "shopify" else "X-WC-Webhook-Delivery-ID"
             signed = base64.b64encode(hmac.new(writeback_webhook_secret.encode(), raw, hashlib.sha256).digest())
             headers = {**headers, signature: signed.decode(), delivery: str(uuid.uuid4())}
-            async with httpx.AsyncClient(timeout=15) as client:
+            async with httpx.AsyncClient(timeout=60) as client:
                 answer = await client.post(f"{ingest}/webhooks/{channel}/writeback", content=raw, headers=headers)
             assert answer.status_code == 200 and answer.json()["status"] == "published", answer.text
 

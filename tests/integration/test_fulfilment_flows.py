@@ -30,12 +30,12 @@ def s10_valid(number: str) -> bool:
 
 @pytest.fixture
 def admin(system, api_keys) -> httpx.AsyncClient:
-    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=15)
+    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=60)
 
 
 @pytest.fixture
 def packer(system, api_keys) -> httpx.AsyncClient:
-    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['packer']}"}, timeout=15)
+    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['packer']}"}, timeout=60)
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def fresh_ids(count: int) -> list[int]:
 
 @pytest.fixture
 def admin(api_keys) -> httpx.AsyncClient:
-    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=15)
+    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=60)
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ class TestWooCommerceWebhookReplays:
         heloise, rebecca = sample_orders()
         same_delivery, new_deliveries = fresh_ids(2)
         url = f"{system.url('ingest')}/webhooks/woocommerce/shop"
-        async with httpx.AsyncClient(timeout=15) as channel:
+        async with httpx.AsyncClient(timeout=60) as channel:
             raw, headers = signed_delivery(shop_order(heloise, same_delivery), delivery_id=uuid.uuid4().hex)
             replayed = [(await channel.post(url, content=raw, headers=headers)).json()["status"] for _ in range(3)]
             # Without a delivery id each one is a new intake; orders keeps one order per WooCommerce order id.

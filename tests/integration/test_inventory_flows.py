@@ -269,7 +269,7 @@ def order_event(kind: str, order: OrderSnapshot):
 
 async def run_interleaving(ops_list, *, inventory: str, bootstrap: str, headers: dict) -> None:
     skus = [unique("CONS"), unique("CONS")]
-    async with httpx.AsyncClient(headers=headers, timeout=15) as client:
+    async with httpx.AsyncClient(headers=headers, timeout=60) as client:
         created = await client.post(f"{inventory}/purchase-orders", json={
             "supplier": "Potteries Ltd", "lines": [{"sku": sku, "quantity": 10} for sku in skus]})
         assert created.status_code == 201, created.text

@@ -49,7 +49,7 @@ class TestShopifyWebhooks:
     ):
         ingest, orders = system.url("ingest"), system.url("orders")
         raw, headers = sample("shopify", "webhook-orders-create-1021")
-        async with httpx.AsyncClient(timeout=15) as channel:
+        async with httpx.AsyncClient(timeout=60) as channel:
             answers = [await channel.post(f"{ingest}/webhooks/shopify/fernbrook", content=raw, headers=headers)
                        for _ in range(3)]
         assert [a.status_code for a in answers] == [200, 200, 200], answers[0].text
@@ -74,7 +74,7 @@ class TestShopifyWebhooks:
 
         # A later order, once it is open, shows orders has handled everything sent before it.
         marker_id, marker_raw, marker_headers = fresh_shopify_order()
-        async with httpx.AsyncClient(timeout=15) as channel:
+        async with httpx.AsyncClient(timeout=60) as channel:
             posted = await channel.post(f"{ingest}/webhooks/shopify/fernbrook", content=marker_raw,
                                         headers=marker_headers)
         assert posted.status_code == 200, posted.text
@@ -86,7 +86,7 @@ class TestShopifyWebhooks:
         ingest, orders = system.url("ingest"), system.url("orders")
         forged_id, raw, headers = fresh_shopify_order()
         forged = raw.replace(b'"24.00"', b'"0.01"')
-        async with httpx.AsyncClient(timeout=15) as channel:
+        async with httpx.AsyncClient(timeout=60) as channel:
             refused = await channel.post(f"{ingest}/webhooks/shopify/fernbrook", content=forged, headers=headers)
             unsigned = await channel.post(f"{ingest}/webhooks/shopify/fernbrook", content=forged,
                                           headers={k: v for k, v in headers.items() if k != "X-Shopify-Hmac-Sha256"})
@@ -110,7 +110,7 @@ class TestWooCommerceWebhooks:
     async def test_the_sample_delivery_becomes_an_open_order(self, system, ops, wait_for):
         ingest, orders = system.url("ingest"), system.url("orders")
         raw, headers = sample("woocommerce", "webhook-order.created-1052")
-        async with httpx.AsyncClient(timeout=15) as channel:
+        async with httpx.AsyncClient(timeout=60) as channel:
             answer = await channel.post(f"{ingest}/webhooks/woocommerce/shop", content=raw, headers=headers)
         assert answer.status_code == 200 and answer.json()["status"] == "published", answer.text
 
