@@ -1,7 +1,12 @@
-"""Kafka plumbing: publishing envelopes, and consumers that retry a bounded number of times, then dead-letter.
+"""Kafka plumbing: publishing envelopes, and consumers that retry, then dead-letter what can never succeed.
 
 Offsets are committed only after the handler's effect is stored (FastStream's NACK_ON_ERROR): a crash
 before that means redelivery, so every handler must be idempotent.
+
+Retries: an infrastructure error (the database or the broker unreachable, see `is_transient`) is retried
+without limit, with capped backoff: the consumer holds its partition until the outage is over, so a good message
+is never dead-lettered because MongoDB or Kafka was down. Any other error is retried `max_attempts` times, then
+dead-lettered; a PermanentError or an undecodable record is dead-lettered at once.
 """
 
 import logging
@@ -10,10 +15,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
-from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+from pymongo.errors import ConnectionFailure
+from tenacity import AsyncRetrying, RetryCallState, retry_if_not_exception_type, wait_exponential
 
 from oms_contracts import ContractError, DeadLetter, Envelope, Message, decode, encode, new_envelope
 from oms_contracts.topics import dlq
@@ -28,6 +34,47 @@ PARTITION_WORKERS = 3  # consumers per subscription (FastStream's ConcurrentBetw
 
 class PermanentError(Exception):
     """A message that can never succeed however often it is retried: it goes straight to the DLQ."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for an infrastructure error that goes away when the database or the broker is back: PyMongo's
+    ConnectionFailure (AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError), a retriable Kafka error or a
+    Kafka timeout, a refused or reset connection. Looks through the exception's causes (`raise ... from exc`)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, PermanentError):
+            return False
+        if isinstance(exc, (ConnectionFailure, KafkaTimeoutError, ConnectionError)):
+            return True
+        if isinstance(exc, KafkaError) and exc.retriable:
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+class RetryPolicy:
+    """When a consumer stops retrying a message: never on an infrastructure error (the partition waits for the
+    outage to end), after `max_attempts` failures of any other kind (transient failures do not count)."""
+
+    def __init__(self, max_attempts: int) -> None:
+        self.max_attempts = max_attempts
+        self.failures = 0  # failures that were not infrastructure errors
+
+    def __call__(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if exc is None or is_transient(exc):
+            return False
+        self.failures += 1
+        return self.failures >= self.max_attempts
+
+
+def _log_retry(state: RetryCallState) -> None:
+    """An infrastructure error is logged at each retry, so a long outage shows in the logs while it lasts."""
+    exc = state.outcome.exception() if state.outcome is not None else None
+    if exc is not None and is_transient(exc):
+        log.warning("infrastructure error (attempt %d), retrying until it is back: %s: %s",
+                    state.attempt_number, type(exc).__name__, exc)
 
 
 class Bus:
@@ -75,7 +122,8 @@ def subscribe(
     max_attempts: int = 5,
     max_backoff_seconds: float = 5.0,
 ) -> None:
-    """Consume `topic` in `group_id`: decode, run `handler` with bounded retries, dead-letter what never succeeds."""
+    """Consume `topic` in `group_id`: decode, run `handler`, retry (without limit on infrastructure errors, else
+    `max_attempts` times, backoff capped at `max_backoff_seconds`), dead-letter what never succeeds."""
 
     async def on_message(message: KafkaMessage) -> None:
         record = message.raw_message
@@ -89,9 +137,10 @@ def subscribe(
         with handling(record.topic, envelope.type, str(envelope.correlation_id)):
             try:
                 async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(max_attempts),
+                    stop=RetryPolicy(max_attempts),
                     wait=wait_exponential(multiplier=0.1, max=max_backoff_seconds),
                     retry=retry_if_not_exception_type(PermanentError),
+                    before_sleep=_log_retry,
                     reraise=True,
                 ):
                     with attempt:
