@@ -346,3 +346,41 @@ class TestListOrders:
     async def test_an_unknown_sort_is_422_naming_it(self, client):
         response = await client.get("/orders", params={"sort": "total"}, headers=auth())
         assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "sort"]
+
+
+class TestAuditOfOnePerson:
+    """`actor=<user>`: the orders a person changed, latest change first, paged (the console's audit page)."""
+
+    CONSOLE_KEY = "console-key-0123456789abcdef"
+
+    @pytest.fixture
+    def audited(self, repo, worker_bus):
+        keys = ApiKeys(f"{KEYS},console:{self.CONSOLE_KEY}")
+        return asgi_client(orders_router(repo=repo, bus=worker_bus, keys=keys, command_timeout=1.0))
+
+    def as_user(self, name: str) -> dict:
+        return {"Authorization": f"Bearer {self.CONSOLE_KEY}", "X-OMS-User": name, "X-OMS-Role": "ops"}
+
+    async def test_only_the_orders_the_user_changed_latest_change_first_and_paged(self, audited):
+        ids = []
+        for _ in range(3):
+            ids.append((await audited.post("/orders", json=phone_order(), headers=auth())).json()["order_id"])
+        first, untouched, second = ids
+        for order_id in (first, second):
+            parked = await audited.post(f"/orders/{order_id}/park", json={"reason": "call"},
+                                        headers=self.as_user("sam"))
+            assert parked.status_code == 200, parked.text
+        await audited.post(f"/orders/{untouched}/park", json={"reason": "x"}, headers=self.as_user("kim"))
+
+        seen, cursor = [], None
+        while True:
+            params = {"actor": "sam", "sort": "changed_newest", "limit": 1, **({"cursor": cursor} if cursor else {})}
+            page = (await audited.get("/orders", params=params, headers=auth())).json()
+            assert page["total"] == 2
+            seen += [o["order_id"] for o in page["items"]]
+            assert all(any(e["by"] == "sam" for e in o["timeline"]) for o in page["items"])
+            if not (cursor := page["next_cursor"]):
+                break
+        assert seen == [second, first]
+        nobody = await audited.get("/orders", params={"actor": "nobody"}, headers=auth())
+        assert nobody.json() == {"items": [], "total": 0, "next_cursor": None}

@@ -20,6 +20,7 @@ SORTS = {
     "oldest": ("opened_at", ASCENDING),
     "order_number": ("order_number", ASCENDING),
     "processed_newest": ("processed_at", DESCENDING),  # Processed Orders
+    "changed_newest": ("changed_at", DESCENDING),  # a person's audit: the orders they changed, latest change first
 }
 
 # Grid counts of Open Orders: name → list field (a list field such as `tags` counts each value it holds).
@@ -49,6 +50,7 @@ class OrderFilter:
     opened_to: datetime | None = None
     processed_from: datetime | None = None
     processed_to: datetime | None = None
+    actor: str | None = None  # named in the timeline: a console user, "channel:shopify", a rule...
 
 
 def list_fields(order: "Order") -> dict[str, Any]:
@@ -77,6 +79,9 @@ def list_fields(order: "Order") -> dict[str, Any]:
         "shipped_on_channel": order.shipped_on_channel,
         "processed_at": _stamp(order.processed_at),
         "tracking_number": order.shipment.tracking_number if order.shipment else None,
+        # Who changed the order and when it last changed: the audit of one person is a list query, not a scan.
+        "actors": sorted({entry.by for entry in order.timeline}),
+        "changed_at": _stamp(order.timeline[-1].at if order.timeline else order.opened_at),
     }
 
 
@@ -93,7 +98,7 @@ def filter_query(f: OrderFilter) -> dict[str, Any]:
                              ("locked", f.locked), ("country", f.country), ("skus", f.sku), ("tags", f.tag),
                              ("folder", f.folder), ("shipping_service", f.shipping_service),
                              ("out_of_stock", f.out_of_stock), ("shipped_on_channel", f.shipped_on_channel),
-                             ("tracking_number", f.tracking_number))
+                             ("tracking_number", f.tracking_number), ("actors", f.actor))
         if value is not None
     }
     if f.text:
@@ -142,6 +147,7 @@ class MongoOrderRepository:
         await self.orders.create_index([("tracking_number", ASCENDING)])
         await self.orders.create_index([("tags", ASCENDING)])
         await self.orders.create_index([("folder", ASCENDING)])
+        await self.orders.create_index([("actors", ASCENDING), ("changed_at", DESCENDING)])
 
     async def get(self, order_id: uuid.UUID) -> dict[str, Any] | None:
         """The order document, or None."""

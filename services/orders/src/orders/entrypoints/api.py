@@ -105,7 +105,7 @@ def orders_router(*, repo: MongoOrderRepository, bus: Bus, keys: ApiKeys, comman
         q: str | None = Query(None, min_length=1, max_length=100,
                               description="Part of the order number, buyer name, email or postcode."),
         filters: ListFilters = Depends(),
-        sort: Literal["newest", "oldest", "order_number", "processed_newest"] = "newest",
+        sort: Literal["newest", "oldest", "order_number", "processed_newest", "changed_newest"] = "newest",
         limit: int = Query(50, ge=1, le=500),
         cursor: str | None = Query(None, description="`next_cursor` of the previous page."),
         _: Caller = Depends(staff),
@@ -113,7 +113,8 @@ def orders_router(*, repo: MongoOrderRepository, bus: Bus, keys: ApiKeys, comman
         """A page of orders matching every filter given, with how many match in all.
 
         Processed Orders: `status=processed`, optionally `processed_from`/`processed_to` and `tracking_number`,
-        sorted by `processed_newest`.
+        sorted by `processed_newest`. What one person did: `actor=<user>` (named in the timeline), sorted by
+        `changed_newest`.
         """
         where = OrderFilter(
             status=status_.value if status_ else None, channel=channel, paid=paid, parked=parked, locked=locked,
@@ -126,7 +127,7 @@ def orders_router(*, repo: MongoOrderRepository, bus: Bus, keys: ApiKeys, comman
         return OrderPage(
             items=[_public(Order.model_validate(d["order"])) for d in page],
             total=await repo.count(where=where),
-            next_cursor=_encode_cursor(sort, page[-1][sort_field], page[-1]["_id"]) if more else None,
+            next_cursor=_encode_cursor(sort, page[-1].get(sort_field), page[-1]["_id"]) if more else None,
         )
 
     @router.get("/counts", response_model=OrderCounts)

@@ -56,12 +56,14 @@ class ListFilters:
         opened_to: datetime | None = Query(None, description="Opened before."),
         processed_from: datetime | None = Query(None, description="Processed at or after."),
         processed_to: datetime | None = Query(None, description="Processed before."),
+        actor: str | None = Query(None, min_length=1, max_length=100,
+                                  description="Someone the timeline names (a user, `channel:<name>`): their orders."),
     ) -> None:
         self.values = {
             "tag": tag, "folder": folder, "shipping_service": shipping_service, "out_of_stock": out_of_stock,
             "shipped_on_channel": shipped_on_channel, "tracking_number": tracking_number,
             "opened_from": _utc(opened_from), "opened_to": _utc(opened_to),
-            "processed_from": _utc(processed_from), "processed_to": _utc(processed_to),
+            "processed_from": _utc(processed_from), "processed_to": _utc(processed_to), "actor": actor,
         }
 
     def as_filter(self) -> dict:
