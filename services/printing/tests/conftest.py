@@ -55,7 +55,7 @@ class FakeRepository:
     async def awaiting(self, *, printer=None, station=None, limit: int = 20) -> list[dict]:
         docs = [
             d for d in self.docs.values()
-            if d["state"] == "rendered"
+            if (d["state"] == "rendered" or (station is not None and d.get("reprints_waiting", 0) > 0))
             and (d["station"] == station if station is not None else (d["printer"] == printer and d["station"] is None))
         ]
         return copy.deepcopy(sorted(docs, key=lambda d: d["created_at"])[:limit])

@@ -35,7 +35,8 @@ def build_api(settings: Settings) -> FastAPI:
     bus = Bus(broker, PRODUCER)
     stations = MongoStationStore(db)
     router = APIRouter()
-    router.include_router(print_jobs_router(repo=repo, keys=keys, bus=bus))
+    router.include_router(print_jobs_router(repo=repo, keys=keys, bus=bus, stations=stations,
+                                            command_timeout=settings.command_timeout_seconds))
     router.include_router(
         admin_router(
             printers=MongoPrinterStore(db),

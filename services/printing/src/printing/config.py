@@ -26,6 +26,9 @@ class Settings(ServiceSettings):
     printer_timeout_seconds: float = Field(10.0, gt=0, description="Seconds to connect and hand over one document.")
     send_attempts: int = Field(3, ge=1, le=20, description="Tries to reach a printer before the job fails.")
     send_max_backoff_seconds: float = Field(2.0, ge=0, description="Longest pause between two tries.")
+    command_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long a reprint request waits for the worker before answering 202 pending."
+    )
     station_poll_seconds: float = Field(
         20.0, gt=0, le=120, description="Longest a print station's request for jobs waits for one (long poll)."
     )

@@ -8,7 +8,8 @@ it keeps trying; the jobs wait for it on the server.
 
 No job prints twice across a stop and restart: before acknowledging, the agent appends what it did with the job
 (job id, attempt, printed or why not) to its journal (fsynced), and a job found in the journal is acknowledged
-again without printing. The window left is a crash between the printer taking the document and the journal
+again without printing. A reprint staff asked for comes as a job with `reprint` set: journaled under the reprint's
+id, it prints once as well. The window left is a crash between the printer taking the document and the journal
 line being written. A revoked key (403) or an unknown one (401) stops the agent with exit code 3.
 """
 
@@ -104,14 +105,18 @@ class StationAgent:
         return len(jobs)
 
     async def handle(self, job: dict) -> None:
-        """Print a job unless the journal says it was done, then acknowledge it."""
-        key = f"{job['job_id']}:{job['attempt']}"
+        """Print a job unless the journal says it was done, then acknowledge it. A reprint is journaled under its
+        own id, so each reprint prints once too."""
+        reprint = job.get("reprint")
+        key = f"{job['job_id']}:reprint:{reprint}" if reprint else f"{job['job_id']}:{job['attempt']}"
         entry = self.journal.done.get(key)
         if entry is None:
             entry = await self.print_job(job)
             self.journal.record(key, entry)
         body = {"attempt": job["attempt"], "printed": entry["printed"], "printer": entry["printer"],
                 "reason": entry.get("reason")}
+        if reprint:
+            body["reprint"] = reprint
         answer = await self.client.post(f"{self.api}/stations/{self.name}/jobs/{job['job_id']}/ack", json=body)
         self._check(answer)
 
@@ -126,7 +131,8 @@ class StationAgent:
             if self.out is None:
                 return {"printed": False, "printer": "none", "reason": "the station has no printer for this job"}
             suffix = "pdf" if job["content_type"] == "application/pdf" else "zpl"
-            path = self.out / f"{job['document_type']}-{job['job_id']}-{job['attempt']}.{suffix}"
+            copy = f"reprint-{job['reprint']}" if job.get("reprint") else job["attempt"]
+            path = self.out / f"{job['document_type']}-{job['job_id']}-{copy}.{suffix}"
             partial = path.with_suffix(".part")
             partial.write_bytes(document)
             partial.replace(path)  # a complete file or none

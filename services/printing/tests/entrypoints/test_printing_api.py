@@ -22,10 +22,12 @@ def api_bus() -> RecordingBus:
 
 
 @pytest.fixture
-def client(repo, api_bus):
+def client(repo, api_bus, stores):
+    """The API with no worker behind it: a reprint is answered 202 `pending` after a short wait."""
     app = FastAPI()
     keys = ApiKeys(f"ops:{OPS_KEY},packer:{PACKER_KEY}")
-    app.include_router(print_jobs_router(repo=repo, keys=keys, bus=api_bus))
+    app.include_router(print_jobs_router(repo=repo, keys=keys, bus=api_bus, stations=stores.stations,
+                                         command_timeout=0.05))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
@@ -137,7 +139,8 @@ class TestReprintingAJob:
         assert response.status_code == 202
         [(envelope, key)] = api_bus.published
         assert key == str(job.job_id) and response.json() == {
-            "job_id": str(job.job_id), "command_id": str(envelope.event_id)
+            "job_id": str(job.job_id), "command_id": str(envelope.event_id), "state": "pending", "station": None,
+            "error": None, "job": None,
         }
         assert envelope.payload == ReprintJob(job_id=job.job_id, reason="label smudged", requested_by="ops-key-1")
 
@@ -195,3 +198,92 @@ class TestReprintingAJob:
     async def test_reprinting_needs_a_key(self, client):
         response = await client.post(f"/print-jobs/{uuid.uuid4()}/reprint", json={"reason": "x"})
         assert response.status_code == 401
+
+
+class WorkerBus(RecordingBus):
+    """Records what the API publishes and, like the worker, handles each reprint command at once."""
+
+    def __init__(self, handle) -> None:
+        super().__init__("printing")
+        self.handle = handle
+
+    async def publish(self, envelope, *, key: str) -> None:
+        await super().publish(envelope, key=key)
+        await self.handle(envelope)
+
+
+@pytest.fixture
+def worker_client(repo, stores, clock, fast_policy, make_printing, make_printers, printer):
+    """The API with the worker behind it (the fakes): it answers with what became of the reprint."""
+    from printing.service_layer.handlers import handle_reprint_job
+
+    printing = make_printing(make_printers(printer))
+    bus = WorkerBus(lambda envelope: handle_reprint_job(envelope, repo=repo, connect=printing.connect, clock=clock,
+                                                        policy=fast_policy, directory=printing.directory))
+    app = FastAPI()
+    app.include_router(print_jobs_router(repo=repo, keys=ApiKeys(f"ops:{OPS_KEY}"), bus=bus,
+                                         stations=stores.stations, command_timeout=1))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test"), bus
+
+
+@pytest.fixture
+def station_printed(make_printing, make_printers, printer, repo, bus, clock, print_command):
+    """An invoice printed at station bench-1 (its acknowledgement recorded); its job id."""
+    from datetime import UTC, datetime
+
+    from oms_contracts.printing.v1 import RecordDelivery
+    from printing.service_layer.handlers import delivery_envelope, handle_record_delivery
+
+    async def run(stores):
+        await stores.stations.create("bench-1", "key-one-0123456789", at=datetime.now(UTC))
+        command = print_command("invoice", station="bench-1")
+        await make_printing(make_printers(printer)).issue(command)
+        job_id = command.payload.job_id
+        ack = RecordDelivery(job_id=job_id, attempt=1, printed=True, printer="folder:/out", station="bench-1")
+        await handle_record_delivery(delivery_envelope(bus, ack, repo.docs[str(job_id)]), repo=repo, bus=bus,
+                                     clock=clock)
+        return job_id
+
+    return run
+
+
+class TestWhatBecameOfAReprint:
+    async def test_a_network_printers_job_is_printed_at_once_and_answered_200(
+        self, worker_client, printed, print_command, printer
+    ):
+        client, _ = worker_client
+        job = await printed(print_command("invoice"))
+        response = await client.post(f"/print-jobs/{job.job_id}/reprint", json={"reason": "torn"}, headers=auth())
+        assert response.status_code == 200
+        body = response.json()
+        assert body["state"] == "printed" and body["job"]["reprints"] == 1 and len(printer.received) == 2
+        assert body["job"]["history"][-1]["note"] == "reprinted: torn by ops-key-1"
+
+    async def test_a_station_job_waits_for_its_station_and_the_same_key_asks_for_the_same_reprint(
+        self, worker_client, station_printed, stores, repo
+    ):
+        client, bus = worker_client
+        job_id = await station_printed(stores)
+        for _ in range(2):
+            response = await client.post(f"/print-jobs/{job_id}/reprint", json={"reason": "label smudged"},
+                                         headers=auth() | {"Idempotency-Key": "bench-1-r1"})
+            assert response.status_code == 202
+            body = response.json()
+            assert body["state"] == "waiting" and body["station"] == "bench-1"
+            assert body["job"]["state"] == "printed" and body["job"]["reprints"] == 0
+            note = body["job"]["history"][-1]["note"]
+            assert note == "reprint waiting for station bench-1: label smudged by ops-key-1"
+        assert len(bus.published) == 1  # the second request found the first one's outcome: nothing published
+        assert repo.docs[str(job_id)]["reprints_waiting"] == 1
+
+    async def test_a_revoked_stations_job_is_refused_409_and_nothing_is_queued(
+        self, worker_client, station_printed, stores, repo
+    ):
+        from datetime import UTC, datetime
+
+        client, bus = worker_client
+        job_id = await station_printed(stores)
+        await stores.stations.revoke("bench-1", at=datetime.now(UTC))
+        response = await client.post(f"/print-jobs/{job_id}/reprint", json={"reason": "x"}, headers=auth())
+        assert response.status_code == 409 and "revoked" in response.json()["detail"]
+        assert bus.published == [] and repo.docs[str(job_id)]["reprints_waiting"] == 0

@@ -135,3 +135,82 @@ class TestTheJobAStationReceives:
                                       headers={"Authorization": f"Bearer {keys['bench-1']}"})).json()
         assert job["job_id"] == job_id and job["attempt"] == 1 and job["printer"] is None
         assert base64.b64decode(job["document_base64"]) == b"shipping_label of PH-1001 (pdf)"
+
+
+@pytest.fixture
+def reprint(repo, clock, fast_policy, make_printing, make_printers, printer):
+    """The worker handles a reprint command for a job; the command (its id is the reprint's id)."""
+    from oms_contracts import new_envelope
+    from oms_contracts.printing.v1 import ReprintJob
+    from printing.service_layer.handlers import handle_reprint_job
+
+    printing = make_printing(make_printers(printer))
+
+    async def run(job_id: str, reason: str = "label smudged"):
+        command = new_envelope(ReprintJob(job_id=job_id, reason=reason, requested_by="ops-key-1"), producer="api")
+        await handle_reprint_job(command, repo=repo, connect=printing.connect, clock=clock, policy=fast_policy,
+                                 directory=printing.directory)
+        return command.event_id
+
+    return run
+
+
+class TestReprints:
+    async def test_a_reprint_comes_as_a_delivery_of_its_own_and_prints_once(
+        self, make_agent, keys, queued, reprint, repo, tmp_path
+    ):
+        job_id = await queued("bench-1")
+        (tmp_path / "bench-1").mkdir()
+        agent = make_agent("bench-1", keys["bench-1"])
+        assert await agent.poll_once() == 1
+        reprint_id = await reprint(job_id)
+        assert await agent.poll_once() == 1
+        assert await agent.poll_once() == 0
+        files = sorted(p.name for p in (tmp_path / "bench-1").iterdir())
+        assert files == sorted([f"invoice-{job_id}-1.zpl", f"invoice-{job_id}-reprint-{reprint_id}.zpl"])
+        job = repo.docs[job_id]["job"]
+        assert job["state"] == "printed" and job["reprints"] == 1 and job["attempts"] == 1
+        assert job["history"][-1]["note"] == "reprinted: label smudged by ops-key-1"
+        assert job["reprint_requests"][0]["printer"] == f"folder:{tmp_path / 'bench-1'}"
+
+    async def test_a_restarted_agent_acknowledges_a_journaled_reprint_without_printing_it_again(
+        self, make_agent, keys, queued, reprint, repo, tmp_path
+    ):
+        job_id = await queued("bench-1")
+        (tmp_path / "bench-1").mkdir()
+        await make_agent("bench-1", keys["bench-1"]).poll_once()
+        reprint_id = await reprint(job_id)
+        journal = Journal(tmp_path / "bench-1.j")
+        journal.record(f"{job_id}:reprint:{reprint_id}", {"printed": True, "printer": "folder:x"})  # then it died
+        restarted = make_agent("bench-1", keys["bench-1"], journal=Journal(tmp_path / "bench-1.j"))
+        assert await restarted.poll_once() == 1
+        assert [p.name for p in (tmp_path / "bench-1").iterdir()] == [f"invoice-{job_id}-1.zpl"]
+        assert repo.docs[job_id]["job"]["reprints"] == 1
+
+    async def test_a_reprint_acknowledged_twice_counts_once_and_an_unknown_one_is_404(
+        self, make_agent, keys, queued, reprint, repo, transport, tmp_path
+    ):
+        job_id = await queued("bench-1")
+        (tmp_path / "bench-1").mkdir()
+        await make_agent("bench-1", keys["bench-1"]).poll_once()
+        reprint_id = await reprint(job_id)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            headers = {"Authorization": f"Bearer {keys['bench-1']}"}
+            for _ in range(2):
+                answer = await client.post(f"/stations/bench-1/jobs/{job_id}/ack", headers=headers, json={
+                    "attempt": 1, "printed": True, "printer": "x", "reprint": str(reprint_id)})
+                assert answer.status_code == 200 and answer.json()["reprints"] == 1
+            unknown = await client.post(f"/stations/bench-1/jobs/{job_id}/ack", headers=headers, json={
+                "attempt": 1, "printed": True, "printer": "x", "reprint": str(reprint_id).replace("-", "")[::-1]})
+            assert unknown.status_code == 404
+
+    async def test_a_revoked_station_gets_no_reprint(self, make_agent, keys, queued, reprint, repo, stores, tmp_path):
+        job_id = await queued("bench-1")
+        (tmp_path / "bench-1").mkdir()
+        await make_agent("bench-1", keys["bench-1"]).poll_once()
+        await reprint(job_id)
+        await stores.stations.revoke("bench-1", at=datetime.now(UTC))
+        with pytest.raises(Refused, match="403"):
+            await make_agent("bench-1", keys["bench-1"]).poll_once()
+        assert repo.docs[job_id]["job"]["reprints"] == 0 and repo.docs[job_id]["reprints_waiting"] == 1
+        assert [p.name for p in (tmp_path / "bench-1").iterdir()] == [f"invoice-{job_id}-1.zpl"]

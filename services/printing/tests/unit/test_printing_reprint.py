@@ -90,7 +90,7 @@ class TestReprintingAPrintedJob:
         assert "(asked: label smudged by ops-key-1)" in note
         assert repo.docs[str(job_id)]["job"]["reprints"] == 0
 
-    async def test_a_station_job_is_not_reprinted_by_the_worker(
+    async def test_a_station_job_is_not_sent_by_the_worker_but_waits_for_its_station(
         self, reprint, repo, make_printer, make_printing, make_printers, print_command
     ):
         command = print_command("invoice", station="bench-1")
@@ -99,7 +99,8 @@ class TestReprintingAPrintedJob:
         doc["state"] = doc["job"]["state"] = "printed"  # as if the station acknowledged it
         printer = make_printer()
         await reprint(reprint_command(command.payload.job_id), printer)
-        assert printer.tries == 0
+        assert printer.tries == 0  # the station's agent prints it (tests/unit/test_station_reprint.py)
+        assert repo.docs[str(command.payload.job_id)]["reprints_waiting"] == 1
 
 
 class TestReprintRefused:

@@ -81,7 +81,7 @@ class RecordDelivery(Message):
     """Printing's own command: a printer (through the worker's delivery loop) or a print station (through its
     acknowledgement) took a rendered job, or gave up on it. Only the command consumer writes the job, so the
     outcome travels as a command keyed by the job id. `attempt` is the job's attempt it answers (a stale
-    answer for an earlier attempt changes nothing)."""
+    answer for an earlier attempt changes nothing); `reprint` set: it answers that reprint of a printed job."""
 
     TYPE = "printing.record_delivery"
     TOPIC = topics.PRINTING_COMMANDS
@@ -95,6 +95,9 @@ class RecordDelivery(Message):
     station: str | None = None
     resumed: bool = Field(
         default=False, description="Sent again after a restart: the printer may have taken a copy before."
+    )
+    reprint: uuid.UUID | None = Field(
+        default=None, description="Set when a station printed (or not) a reprint of the printed job: the reprint's id."
     )
 
 

@@ -52,6 +52,7 @@ class MongoPrintJobRepository:
         await self.jobs.create_index([("order_id", ASCENDING), ("created_at", DESCENDING)])
         await self.jobs.create_index([("state", ASCENDING), ("printer", ASCENDING), ("created_at", ASCENDING)])
         await self.jobs.create_index([("state", ASCENDING), ("station", ASCENDING), ("created_at", ASCENDING)])
+        await self.jobs.create_index([("station", ASCENDING), ("reprints_waiting", ASCENDING)])
 
     async def get(self, job_id: uuid.UUID) -> dict[str, Any] | None:
         """The job document, or None."""
@@ -80,14 +81,20 @@ class MongoPrintJobRepository:
     async def awaiting(
         self, *, printer: str | None = None, station: str | None = None, limit: int = 20
     ) -> list[dict[str, Any]]:
-        """Rendered jobs waiting for a network printer (`printer`) or a station (`station`), oldest first."""
+        """Rendered jobs waiting for a network printer (`printer`) or a station (`station`), oldest first; for a
+        station also its printed jobs with reprints waiting (two plain queries: no `$or` needed)."""
         query: dict[str, Any] = {"state": "rendered"}
+        queries = [query]
         if station is not None:
             query["station"] = station
+            queries.append({"station": station, "reprints_waiting": {"$gt": 0}})
         else:
             query.update(printer=printer, station=None)
-        cursor = self.jobs.find(query, {"handled": 0, "command": 0}).sort("created_at", ASCENDING).limit(limit)
-        return await cursor.to_list(length=limit)
+        found: dict[str, dict[str, Any]] = {}
+        for wanted in queries:
+            cursor = self.jobs.find(wanted, {"handled": 0, "command": 0}).sort("created_at", ASCENDING).limit(limit)
+            found.update((doc["_id"], doc) for doc in await cursor.to_list(length=limit))
+        return sorted(found.values(), key=lambda doc: doc["created_at"])[:limit]
 
     async def printers_with_work(self) -> list[str]:
         """The network printers that have rendered jobs waiting."""
@@ -116,6 +123,7 @@ def job_document(
         "printer": job.printer,
         "station": job.station,
         "attempt": job.attempts,
+        "reprints_waiting": len(job.waiting_reprints),  # a station's queue holds these jobs too
         "created_at": job.created_at.isoformat(),
         "job": job.model_dump(mode="json"),
         "command": command.model_dump(mode="json") if command else (previous or {}).get("command"),

@@ -4,7 +4,9 @@ States: queued → rendered → sent → printed, or failed from any of the firs
 same job issued again never prints again. A failed job may be issued again (it never printed), and a job found
 half-way (a crash interrupted the attempt) is resumed; both go back to `queued` with a note in the history.
 A printed job can be *reprinted* on request (a reason and who asked): its state stays `printed`, and the history
-records each reprint, or why it could not be printed again.
+records each reprint, or why it could not be printed again. A network printer's reprint is printed by the worker at
+once; a station job's reprint waits in the job (`reprint_requests`, state `waiting`) until that station's agent
+prints and acknowledges it, each reprint its own delivery with its own id.
 """
 
 import uuid
@@ -43,6 +45,28 @@ class HistoryEntry(BaseModel):
     note: str | None = None
 
 
+class ReprintState(StrEnum):
+    """Where one requested reprint is."""
+
+    WAITING = "waiting"
+    PRINTED = "printed"
+    FAILED = "failed"
+
+
+class Reprint(BaseModel):
+    """One reprint staff asked for; its id is the reprint command's id (the same Idempotency-Key, the same one)."""
+
+    reprint_id: uuid.UUID
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    station: str | None = Field(None, description="The station whose agent prints it; None: a network printer.")
+    printer: str | None = Field(None, description="Where it goes (or went); None: the station's default output.")
+    state: ReprintState
+    settled_at: datetime | None = None
+    error: str | None = None
+
+
 class PrintJob(BaseModel):
     """One document of one order for one printer; `job_id` is derived from (order, document type, revision)."""
 
@@ -58,6 +82,7 @@ class PrintJob(BaseModel):
     reason: str | None = None
     attempts: int = Field(1, description="How many times the job was started (issued again or resumed adds one).")
     reprints: int = Field(0, description="How many times staff had the printed job printed again.")
+    reprint_requests: list[Reprint] = Field(default_factory=list, description="Every reprint asked for, oldest first.")
     history: list[HistoryEntry]
     created_at: datetime
     updated_at: datetime
@@ -154,6 +179,49 @@ class PrintJob(BaseModel):
         self.updated_at = now
         note = f"reprint failed: {error} (asked: {reason} by {by})"
         self.history.append(HistoryEntry(state=JobState.PRINTED, at=now, note=note))
+
+    def reprint_request(self, reprint_id: uuid.UUID) -> Reprint | None:
+        """The reprint with this id, if it was asked for."""
+        return next((r for r in self.reprint_requests if r.reprint_id == reprint_id), None)
+
+    @property
+    def waiting_reprints(self) -> list[Reprint]:
+        """Reprints waiting for the station's agent, oldest first."""
+        return [r for r in self.reprint_requests if r.state is ReprintState.WAITING]
+
+    def queue_reprint(
+        self, *, reprint_id: uuid.UUID, reason: str, by: str, printer: str | None, now: datetime
+    ) -> Reprint:
+        """Ask for the printed job once more (to `printer`); it waits until settled. A station job's history says
+        it waits for the station (its agent prints it later); a network printer's reprint is settled at once."""
+        self.check_reprintable()
+        if self.reprint_request(reprint_id) is not None:
+            raise InvalidTransition(f"reprint {reprint_id} of job {self.job_id} was asked for already")
+        reprint = Reprint(reprint_id=reprint_id, reason=reason, requested_by=by, requested_at=now,
+                          station=self.station, printer=printer, state=ReprintState.WAITING)
+        self.reprint_requests.append(reprint)
+        self.updated_at = now
+        if self.station is not None:
+            note = f"reprint waiting for station {self.station}: {reason} by {by}"
+            self.history.append(HistoryEntry(state=JobState.PRINTED, at=now, note=note))
+        return reprint
+
+    def settle_reprint(
+        self, reprint_id: uuid.UUID, *, printed: bool, printer: str, error: str | None, now: datetime
+    ) -> bool:
+        """Record what became of a waiting reprint: printed (the count goes up) or failed with the error. False
+        when no such reprint waits (an acknowledgement told twice, or for a reprint never asked for)."""
+        reprint = self.reprint_request(reprint_id)
+        if reprint is None or reprint.state is not ReprintState.WAITING:
+            return False
+        if printed:
+            self.record_reprint(reason=reprint.reason, by=reprint.requested_by, printer=printer, now=now)
+        else:
+            error = error or "the printer did not take the document"
+            self.record_failed_reprint(reason=reprint.reason, by=reprint.requested_by, error=error, now=now)
+        reprint.state = ReprintState.PRINTED if printed else ReprintState.FAILED
+        reprint.printer, reprint.error, reprint.settled_at = printer, None if printed else error, now
+        return True
 
     def fail(self, *, reason: str, now: datetime) -> None:
         """Give up on the job, saying why."""

@@ -16,6 +16,20 @@ class HistoryEntryPublic(BaseModel):
     note: str | None = None
 
 
+class ReprintPublic(BaseModel):
+    """One reprint staff asked for: waiting (for the station's agent), printed or failed, and when."""
+
+    reprint_id: uuid.UUID
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    station: str | None = None
+    printer: str | None = None
+    state: Literal["waiting", "printed", "failed"]
+    settled_at: datetime | None = None
+    error: str | None = None
+
+
 class PrintJobPublic(BaseModel):
     """A print job as staff see it."""
 
@@ -31,6 +45,7 @@ class PrintJobPublic(BaseModel):
     reason: str | None
     attempts: int
     reprints: int
+    reprint_requests: list[ReprintPublic] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
     history: list[HistoryEntryPublic]
@@ -45,10 +60,15 @@ class ReprintRequest(BaseModel):
 
 
 class ReprintAccepted(BaseModel):
-    """The reprint was sent to the printing worker; the job's history shows when it printed."""
+    """What became of a reprint: `printed` or `failed` (a network printer, at once), `waiting` for the station's
+    agent (the job's history says when it printed), or `pending` when the worker had not answered in time."""
 
     job_id: uuid.UUID
-    command_id: uuid.UUID
+    command_id: uuid.UUID = Field(description="The reprint's id (the same Idempotency-Key gives the same one).")
+    state: Literal["pending", "waiting", "printed", "failed"] = "pending"
+    station: str | None = None
+    error: str | None = None
+    job: PrintJobPublic | None = None
 
 
 class PrinterPublic(BaseModel):
@@ -134,6 +154,10 @@ class StationJob(BaseModel):
     printer: str | None = Field(description="The station's registered printer for this type; None: the default.")
     content_type: str
     document_base64: str
+    reprint: uuid.UUID | None = Field(
+        None, description="Set for a reprint of a printed job: acknowledge with it; each reprint prints once."
+    )
+    reason: str | None = Field(None, description="Why staff asked for the reprint.")
 
 
 class StationAck(BaseModel):
@@ -145,3 +169,4 @@ class StationAck(BaseModel):
     printed: bool
     printer: str = Field(min_length=1, max_length=500)
     reason: str | None = Field(None, max_length=1000)
+    reprint: uuid.UUID | None = Field(None, description="The reprint this answers (as the job list gave it).")

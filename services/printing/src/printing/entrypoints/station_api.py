@@ -4,6 +4,10 @@ A station authenticates with its own key (`Authorization: Bearer <station key>`)
 key gets 401, a revoked key 403, and neither ever sees a job. Acknowledgements are forwarded to the command
 consumer as RecordDelivery commands (ids derived from job and attempt, so acknowledging twice counts once);
 these routes never write a job.
+
+A reprint staff asked for of a printed station job is in the list as a delivery of its own (`reprint` set to its
+id); the agent prints it, journals it under that id and acknowledges it with the id, so it prints once however
+often the list repeats it.
 """
 
 import asyncio
@@ -18,7 +22,8 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, stat
 from oms_contracts.printing.v1 import RecordDelivery
 from oms_platform.messaging import Bus
 from printing.adapters.registry import MongoStationStore
-from printing.adapters.repository import PrintJobRepository, stored_document
+from printing.adapters.repository import PrintJobRepository, job_from_document, stored_document
+from printing.domain.model import ReprintState
 from printing.domain.printers import NAME_PATTERN
 from printing.entrypoints.api import job_public
 from printing.entrypoints.schemas import PrintJobPublic, StationAck, StationJob
@@ -61,22 +66,26 @@ def station_router(
         limit: int = Query(10, ge=1, le=50),
     ) -> list[StationJob]:
         """The station's rendered jobs not yet acknowledged, oldest first; waits up to `wait` s for one. Asking
-        is the station's heartbeat. A job stays here until its acknowledgement is recorded."""
+        is the station's heartbeat. A job (or a reprint, `reprint` set) stays here until its acknowledgement is
+        recorded."""
         deadline = time.monotonic() + min(wait, max_wait_seconds)
         while True:
             await stations.seen(name, at=clock())
             docs = await repo.awaiting(station=name, limit=limit)
-            if docs or time.monotonic() >= deadline:
-                return [_station_job(doc) for doc in docs]
+            jobs = [job for doc in docs for job in _station_jobs(doc)][:limit]
+            if jobs or time.monotonic() >= deadline:
+                return jobs
             await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
     @router.post("/jobs/{job_id}/ack", response_model=PrintJobPublic,
                  responses={202: {"description": "recorded later"}, 404: {"description": "not this station's job"}})
     async def acknowledge(job_id: uuid.UUID, body: StationAck, name: str = Depends(station)) -> PrintJobPublic:
-        """Say the job printed (or why not); answers with the job once its state is recorded."""
+        """Say the job (or the reprint `reprint`) printed, or why not; answers with the job once it is recorded."""
         doc = await repo.get(job_id)
         if doc is None or doc.get("station") != name:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"station {name} has no print job {job_id}")
+        if body.reprint is not None:
+            return await acknowledge_reprint(doc, body, name)
         if doc["state"] == "rendered" and int(doc["attempt"]) == body.attempt:
             command = RecordDelivery(
                 job_id=job_id, attempt=body.attempt, printed=body.printed, printer=body.printer,
@@ -90,7 +99,40 @@ def station_router(
                 doc = await repo.get(job_id)
         return job_public(doc)
 
+    async def acknowledge_reprint(doc: dict, body: StationAck, name: str) -> PrintJobPublic:
+        """Forward the station's answer for a waiting reprint (once; a repeated one changes nothing)."""
+        job_id = uuid.UUID(doc["_id"])
+        reprint = job_from_document(doc).reprint_request(body.reprint)
+        if reprint is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"print job {job_id} has no reprint {body.reprint}")
+        if reprint.state is ReprintState.WAITING:
+            command = RecordDelivery(
+                job_id=job_id, attempt=int(doc["attempt"]), printed=body.printed, printer=body.printer,
+                reason=None if body.printed else (body.reason or "the station could not print it"),
+                sent_at=clock() if body.printed else None, station=name, reprint=body.reprint,
+            )
+            await bus.publish(delivery_envelope(bus, command, doc), key=str(job_id))
+            deadline = time.monotonic() + ack_wait_seconds
+            while _waiting(doc, body.reprint) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                doc = await repo.get(job_id)
+        return job_public(doc)
+
     return router
+
+
+def _waiting(doc: dict, reprint_id: uuid.UUID) -> bool:
+    reprint = job_from_document(doc).reprint_request(reprint_id)
+    return reprint is not None and reprint.state is ReprintState.WAITING
+
+
+def _station_jobs(doc: dict) -> list[StationJob]:
+    """What a job holds for its station: the job itself while rendered, and each reprint waiting."""
+    first = [_station_job(doc)] if doc["state"] == "rendered" else []
+    return first + [
+        _station_job(doc).model_copy(update={"printer": r.printer, "reprint": r.reprint_id, "reason": r.reason})
+        for r in job_from_document(doc).waiting_reprints
+    ]
 
 
 def _station_job(doc: dict) -> StationJob:

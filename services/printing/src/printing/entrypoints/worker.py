@@ -28,7 +28,9 @@ def register_subscribers(
 
     async def on_print_command(envelope: Envelope) -> None:
         if isinstance(envelope.payload, ReprintJob):
-            await handlers.handle_reprint_job(envelope, repo=repo, connect=connect, clock=clock, policy=policy)
+            await handlers.handle_reprint_job(
+                envelope, repo=repo, connect=connect, clock=clock, policy=policy, directory=directory
+            )
         elif isinstance(envelope.payload, RecordDelivery):
             await handlers.handle_record_delivery(envelope, repo=repo, bus=bus, clock=clock)
         else:

@@ -1,5 +1,6 @@
 """The print command handlers: render a document and queue it for its printer or station; record what the
-printer or station did with it and tell fulfilment; reprint a printed job on request.
+printer or station did with it and tell fulfilment; reprint a printed job on request (a network printer's at
+once; a station job's reprint waits in the job for that station's agent, like a job of its own).
 
 Only the consumer of oms.printing.commands (key = job id) runs them, so each job document has one writer.
 Delivery does not happen in the consumer: a rendered job waits (state `rendered`, the document stored with it)
@@ -12,6 +13,8 @@ Idempotency, per DESIGN.md: the job document records which commands it handled a
 - The same job issued by another command (same job id, new event id): after it printed, the outcome that
   printed it is re-published; while it is on its way, nothing happens; after a failure it is tried again.
 - A RecordDelivery for an attempt the job is no longer at (stale, or a duplicate acknowledgement) changes nothing.
+- A reprint is keyed by its command's id: the same reprint command again queues or prints nothing more, and a
+  station's acknowledgement of a reprint (RecordDelivery with `reprint`) settles that reprint once.
 """
 
 import asyncio
@@ -33,7 +36,7 @@ from oms_contracts.printing.v1 import (
     RecordDelivery,
     ReprintJob,
 )
-from oms_platform.documents import Published, record_outcome, recorded_outcome
+from oms_platform.documents import Published, drill_crash, record_outcome, recorded_outcome
 from oms_platform.messaging import Bus, PermanentError
 from printing.adapters.printers import Printer, PrinterError
 from printing.adapters.renderers import Renderer
@@ -172,6 +175,14 @@ async def handle_record_delivery(envelope: Envelope, *, repo: PrintJobRepository
         await bus.publish_all(already)
         return
     job = job_from_document(doc)
+    if command.reprint is not None:
+        # A station's answer for a reprint: settles that reprint once; the job stays printed, nothing published.
+        if job.settle_reprint(command.reprint, printed=command.printed, printer=command.printer,
+                              error=command.reason, now=clock()):
+            doc = job_document(job, previous=doc)
+        record_outcome(doc, envelope.event_id, [])
+        await repo.save(doc)
+        return
     if job.state is not JobState.RENDERED or job.attempts != command.attempt:
         log.info(
             "delivery %s of job %s ignored: the job is %s at attempt %d",
@@ -234,12 +245,16 @@ async def deliver(
 
 
 def delivery_envelope(bus: Bus, command: RecordDelivery, doc: dict) -> Envelope:
-    """The envelope of a delivery outcome: its id derived from (job, attempt), so telling it twice counts once;
-    the job's correlation id carried on."""
+    """The envelope of a delivery outcome: its id derived from (job, attempt), or from (job, reprint) for a
+    reprint, so telling it twice counts once; the job's correlation id carried on."""
     correlation = doc.get("correlation_id")
+    if command.reprint is not None:
+        event_id = derived_id("print-reprint-delivery", str(command.job_id), str(command.reprint))
+    else:
+        event_id = derived_id("print-delivery", str(command.job_id), str(command.attempt))
     return bus.envelope(
         command,
-        event_id=derived_id("print-delivery", str(command.job_id), str(command.attempt)),
+        event_id=event_id,
         correlation_id=uuid.UUID(correlation) if correlation else None,
     )
 
@@ -251,10 +266,13 @@ async def handle_reprint_job(
     connect: Connect,
     clock: Clock,
     policy: SendPolicy,
+    directory: Directory | None = None,
 ) -> None:
-    """Send a printed job's stored document to its printer once more, once per reprint command; the history
-    tells it. Nothing is published: the document printed the first time already, so fulfilment has nothing to
-    learn."""
+    """Print a printed job's stored document once more, once per reprint command (its id is the reprint's id);
+    the history tells it. A network printer's job is sent at once; a station job's reprint is queued for that
+    station's agent (its current printer for the type, from `directory`), which prints and acknowledges it like
+    a job of its own (`handle_record_delivery` settles it). Nothing is published: the document printed the first
+    time already, so fulfilment has nothing to learn."""
     command = envelope.payload
     if not isinstance(command, ReprintJob):
         raise PermanentError(f"printing cannot reprint from {envelope.type}")
@@ -262,30 +280,32 @@ async def handle_reprint_job(
     if doc is None:
         raise PermanentError(f"reprint of print job {command.job_id}, which does not exist")
     if recorded_outcome(doc, envelope.event_id) is not None:
-        return  # a redelivery: this reprint was printed (or refused) already
+        return  # a redelivery, or the same Idempotency-Key again: this reprint was printed, queued or refused
     job = job_from_document(doc)
     document = stored_document(doc)
     try:
         job.check_reprintable()
         if document is None:
             raise InvalidTransition(f"print job {job.job_id} kept no document to reprint; issue a new revision")
+        printer: str | None = job.printer
         if job.station is not None:
-            raise InvalidTransition(f"print job {job.job_id} printed at station {job.station}; reprint it there")
+            route = await directory.route(job.document_type, job.station) if directory is not None else None
+            printer = route.printer if route is not None else None  # None: the agent's default output
+        job.queue_reprint(reprint_id=envelope.event_id, reason=command.reason, by=command.requested_by,
+                          printer=printer, now=clock())
     except InvalidTransition as refusal:
         # The API refuses these with 409; one can only get here by publishing the command directly.
         log.warning("reprint %s refused: %s", envelope.event_id, refusal)
         record_outcome(doc, envelope.event_id, [])
         await repo.save(doc)
         return
-    error: str | None = None
-    try:
-        await send_with_retries(connect(job.printer), document, policy)
-    except PrinterError as exc:
-        error = f"printer gave up after {policy.attempts} attempt(s): {exc}"
-    if error is None:
-        job.record_reprint(reason=command.reason, by=command.requested_by, printer=job.printer, now=clock())
-    else:
-        job.record_failed_reprint(reason=command.reason, by=command.requested_by, error=error, now=clock())
+    if job.station is None:
+        error: str | None = None
+        try:
+            await send_with_retries(connect(job.printer), document, policy)
+        except PrinterError as exc:
+            error = f"printer gave up after {policy.attempts} attempt(s): {exc}"
+        job.settle_reprint(envelope.event_id, printed=error is None, printer=job.printer, error=error, now=clock())
     new_doc = job_document(job, previous=doc)
     record_outcome(new_doc, envelope.event_id, [])
     await repo.save(new_doc)
@@ -339,7 +359,9 @@ async def _settle(
     doc["settled_by"] = str(envelope.event_id)
     record_outcome(doc, envelope.event_id, published)
     await repo.save(doc)
+    drill_crash("store")  # the fault drill's worst moments: settled but not told; told, offset not committed
     await bus.publish_all(published)
+    drill_crash("publish")
 
 
 async def _tell_again(envelope: Envelope, doc: dict, *, repo: PrintJobRepository, bus: Bus) -> None:
