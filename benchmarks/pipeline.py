@@ -133,8 +133,8 @@ async def kafka_baseline(bootstrap: str, records: list[tuple[bytes | None, bytes
 
 async def count_writes(client: AsyncMongoClient, databases: list[str]) -> tuple[int, int]:
     """(document writes so far, average document size in bytes) of the services' databases, estimated:
-    a versioned document counts its version (one per save), stock its ledger seq, an intake two (stored, then
-    marked published), any other document one."""
+    a versioned document counts its version (one per save), a stock document its ledger seq, an intake two
+    (stored, then marked published), any other document one (a ledger entry's seq is its position, not a count)."""
     writes = size = docs = 0
     for name in databases:
         db = client[name]
@@ -146,7 +146,7 @@ async def count_writes(client: AsyncMongoClient, databases: list[str]) -> tuple[
                                                          "s": {"$sum": "$seq"}}}])
             sums = await cursor.to_list(1)
             v, s = (sums[0]["v"], sums[0]["s"]) if sums else (0, 0)
-            writes += (v or n) + s + (n if coll == "intake" else 0)
+            writes += (s if coll == "stock" else v or n) + (n if coll == "intake" else 0)
             stats = await db.command("collStats", coll)
             size += stats.get("size", 0)
             docs += n

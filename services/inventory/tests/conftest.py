@@ -12,7 +12,14 @@ from oms_contracts.orders.v1 import OrderSnapshot
 from oms_platform.documents import ConcurrentWrite
 from oms_platform.testing import InMemoryDocuments, RecordingBus, SteppingClock
 from inventory.adapters.items import OPEN_STATUSES, outstanding
-from inventory.adapters.repository import allocation_by_location, holdings, ledger_document, stock_document
+from inventory.adapters.repository import (
+    allocation_id,
+    find_head,
+    holdings,
+    ledger_document,
+    position_id,
+    stock_document,
+)
 from inventory.domain.model import LedgerEntry, Stock
 from inventory.service_layer.handlers import handle_command
 
@@ -40,13 +47,16 @@ class FakeRepository:
     """Stock and ledger in dicts, stored in their MongoDB form, with the same unique and seq rules.
 
     Set `crash_before_stock_save` to make the next stock write fail as if the process died right after the
-    ledger insert.
+    ledger insert, or `crash_after_claim` to fail the next entry's insert after its position was claimed.
     """
 
     def __init__(self) -> None:
         self.stock: dict[str, dict] = {}
         self.ledger: dict[str, dict] = {}
+        self.positions: dict[str, str] = {}
+        self.allocations: dict[str, dict] = {}
         self.crash_before_stock_save = False
+        self.crash_after_claim = False
         self.items = FakeItems()
         self.purchase_orders = FakePurchaseOrders()
 
@@ -67,12 +77,21 @@ class FakeRepository:
         doc = self.ledger.get(str(entry_id))
         return None if doc is None else _entry(doc)
 
-    async def latest_entry(self, sku: str) -> LedgerEntry | None:
-        docs = self._of(sku)
-        return _entry(docs[-1]) if docs else None
+    async def ledger_head(self, sku: str, *, after_seq: int):
+        async def positions(ids: list[str]) -> dict[str, str]:
+            return {i: self.positions[i] for i in ids if i in self.positions}
+
+        return await find_head(sku, after_seq=after_seq, positions=positions, get_entry=self.get_entry)
 
     async def add_entry(self, entry: LedgerEntry) -> None:
         doc = ledger_document(entry)
+        position = position_id(entry.sku, entry.seq)
+        if position in self.positions:
+            raise ConcurrentWrite(f"ledger of {entry.sku}: seq {entry.seq} taken")
+        self.positions[position] = str(entry.entry_id)
+        if self.crash_after_claim:
+            self.crash_after_claim = False
+            raise ConnectionError("crashed between the position claim and the ledger insert")
         if doc["_id"] in self.ledger or any(d["seq"] == entry.seq for d in self._of(entry.sku)):
             raise ConcurrentWrite(f"ledger of {entry.sku}: command or seq {entry.seq} taken")
         self.ledger[doc["_id"]] = doc
@@ -81,7 +100,24 @@ class FakeRepository:
         return [_entry(d) for d in self._of(sku) if d["seq"] > after_seq][:limit]
 
     async def order_allocation(self, sku: str, order_id: uuid.UUID) -> dict[str, int]:
-        return allocation_by_location([d for d in self._of(sku) if d.get("order_id") == str(order_id)])
+        doc = self.allocations.get(allocation_id(sku, order_id))
+        return {} if doc is None else dict(doc["held"])
+
+    async def save_order_allocation(self, entry: LedgerEntry) -> None:
+        if entry.order_id is None or not entry.applies_to_stock:
+            return
+        doc = self.allocations.setdefault(allocation_id(entry.sku, entry.order_id), {"held": {}, "seq": 0})
+        if doc["seq"] < entry.seq:
+            doc["held"][entry.location] = doc["held"].get(entry.location, 0) + entry.allocated_delta
+            doc["seq"] = entry.seq
+
+    def held_by_ledger(self, sku: str, order_id: uuid.UUID) -> dict[str, int]:
+        """What an order holds of a SKU, summed from its ledger entries (for assertions)."""
+        held: dict[str, int] = {}
+        for doc in self._of(sku):
+            if doc.get("order_id") == str(order_id) and doc.get("applies_to_stock"):
+                held[doc["location"]] = held.get(doc["location"], 0) + doc["allocated_delta"]
+        return held
 
     async def order_holdings(self, sku: str) -> list:
         return holdings(self._of(sku))

@@ -242,6 +242,51 @@ class TestCrashBetweenLedgerAndStock:
         assert levels(repo, "NEW") == (3, 0, 3) and repo.stock["NEW"]["seq"] == 1
 
 
+    async def test_a_finished_entry_adds_to_its_orders_holding_once(self, stock_in, handle, command, repo):
+        await stock_in(delta=10)
+        order_id = uuid.uuid4()
+        envelope = command(AllocateStock(order_id=order_id, sku="MUG", quantity=4))
+        repo.crash_before_stock_save = True
+        with pytest.raises(ConnectionError):
+            await handle(envelope)
+        await handle(envelope)
+        await handle(envelope)
+        assert await repo.order_allocation("MUG", order_id) == {"default": 4} == repo.held_by_ledger("MUG", order_id)
+
+
+class TestLedgerPositions:
+    async def test_a_position_claimed_by_a_writer_that_died_is_skipped(self, stock_in, handle, command, repo):
+        await stock_in(delta=10)
+        envelope = command(AllocateStock(order_id=uuid.uuid4(), sku="MUG", quantity=4))
+        repo.crash_after_claim = True
+        with pytest.raises(ConnectionError):
+            await handle(envelope)
+        await handle(envelope)
+        await handle(command(AllocateStock(order_id=uuid.uuid4(), sku="MUG", quantity=1)))
+        assert [e["seq"] for e in repo.entries_of("MUG")] == [1, 3, 4]
+        assert levels(repo) == (10, 5, 5) and repo.stock["MUG"]["seq"] == 4
+
+    async def test_many_entries_that_leave_stock_alone_are_walked_past(self, stock_in, handle, command, repo):
+        for _ in range(120):  # an unknown SKU: more than two pages of positions, and no stock document
+            await handle(command(AllocateStock(order_id=uuid.uuid4(), sku="NEW", quantity=1)))
+        await stock_in(sku="NEW", delta=5)
+        assert repo.stock["NEW"]["seq"] == 121 and levels(repo, "NEW") == (5, 0, 5)
+
+    async def test_an_orders_holding_follows_its_allocations_shipments_and_releases(
+        self, stock_in, handle, command, repo
+    ):
+        await stock_in(delta=10)
+        kept, released = uuid.uuid4(), uuid.uuid4()
+        await handle(command(AllocateStock(order_id=kept, sku="MUG", quantity=3)))
+        await handle(command(AllocateStock(order_id=released, sku="MUG", quantity=2)))
+        await handle(command(AllocateStock(order_id=kept, sku="MUG", quantity=1)))
+        await handle(command(ReleaseStock(order_id=released, sku="MUG", quantity=2)))
+        assert await repo.order_allocation("MUG", kept) == {"default": 4} == repo.held_by_ledger("MUG", kept)
+        assert await repo.order_allocation("MUG", released) == {"default": 0}
+        await handle(command(ShipStock(order_id=kept, sku="MUG", quantity=4)))
+        assert await repo.order_allocation("MUG", kept) == {"default": 0} and levels(repo) == (6, 0, 6)
+
+
 class TestCommandsInventoryCannotHandle:
     async def test_an_event_on_the_command_topic_is_a_permanent_error(self, handle, command):
         with pytest.raises(PermanentError, match="cannot handle inventory.stock_allocated"):

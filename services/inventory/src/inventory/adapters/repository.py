@@ -1,9 +1,15 @@
-"""Stock documents (collection `stock`, `_id` = SKU), the stock ledger (`ledger`, `_id` = command id) and items."""
+"""Stock documents (collection `stock`, `_id` = SKU), the stock ledger (`ledger`, `_id` = command id) and items.
+
+Every read on the command path is by `_id` (FerretDB v1 filters in SQL only by `_id` and reads a whole collection
+for anything else): `ledger_positions` (`_id` = `SKU:seq`, the entry's command id) finds a SKU's latest entries
+from the stock's seq, and `order_allocations` (`_id` = `order id:SKU`) keeps what an order holds per location.
+"""
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, Protocol
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from inventory.adapters.items import ItemStore, MongoItemStore, MongoPurchaseOrderStore, PurchaseOrderStore
@@ -24,13 +30,15 @@ class StockRepository(Protocol):
 
     async def get_entry(self, entry_id: uuid.UUID) -> LedgerEntry | None: ...
 
-    async def latest_entry(self, sku: str) -> LedgerEntry | None: ...
+    async def ledger_head(self, sku: str, *, after_seq: int) -> "LedgerHead": ...
 
     async def add_entry(self, entry: LedgerEntry) -> None: ...
 
     async def entries(self, sku: str, *, after_seq: int, limit: int) -> list[LedgerEntry]: ...
 
     async def order_allocation(self, sku: str, order_id: uuid.UUID) -> dict[str, int]: ...
+
+    async def save_order_allocation(self, entry: LedgerEntry) -> None: ...
 
     async def order_holdings(self, sku: str) -> list["OrderHolding"]: ...
 
@@ -41,12 +49,53 @@ class StockRepository(Protocol):
     async def oversold(self, *, after: str | None, limit: int) -> list[Stock]: ...
 
 
+POSITION_PAGE = 50  # positions looked up at once when more than one follows the stock's seq
+
+
+class LedgerHead(NamedTuple):
+    """The end of a SKU's ledger beyond a known seq: the last position taken, and the last entry recorded there
+    (None when no entry is recorded beyond that seq)."""
+
+    seq: int
+    latest: LedgerEntry | None
+
+
 class OrderHolding(NamedTuple):
     """What one order holds of a SKU: its net allocation and the ledger seq of its first allocation."""
 
     order_id: uuid.UUID
     allocated: int
     first_seq: int
+
+
+async def find_head(
+    sku: str,
+    *,
+    after_seq: int,
+    positions: Callable[[list[str]], Awaitable[dict[str, str]]],
+    get_entry: Callable[[uuid.UUID], Awaitable[LedgerEntry | None]],
+) -> LedgerHead:
+    """Walk a SKU's positions from `after_seq` (`positions` answers which of some position ids are taken, and by
+    which entry): one lookup when nothing follows, then pages. Positions are claimed one after the other, so the
+    first free one ends the walk."""
+    taken: list[tuple[int, str]] = []
+    wanted = [after_seq + 1]
+    while wanted:
+        ids = [position_id(sku, seq) for seq in wanted]
+        found = await positions(ids)
+        for seq, position in zip(wanted, ids, strict=True):
+            if position not in found:
+                wanted = []
+                break
+            taken.append((seq, found[position]))
+        else:
+            wanted = list(range(wanted[-1] + 1, wanted[-1] + 1 + POSITION_PAGE))
+    for seq, entry_id in reversed(taken):
+        # A position whose entry is missing was claimed by a writer that died before its insert: skipped.
+        entry = await get_entry(uuid.UUID(entry_id))
+        if entry is not None and entry.sku == sku and entry.seq == seq:
+            return LedgerHead(taken[-1][0], entry)
+    return LedgerHead(taken[-1][0] if taken else after_seq, None)
 
 
 def holdings(entries: list[dict[str, Any]]) -> list[OrderHolding]:
@@ -60,28 +109,38 @@ def holdings(entries: list[dict[str, Any]]) -> list[OrderHolding]:
                    for order_id, (allocated, first_seq) in totals.items() if allocated > 0), key=lambda h: h.first_seq)
 
 
-def allocation_by_location(entries: list[dict[str, Any]]) -> dict[str, int]:
-    """Net allocation per location from one order's stored ledger entries of one SKU."""
-    held: dict[str, int] = {}
-    for doc in entries:
-        if doc.get("applies_to_stock"):
-            held[doc["location"]] = held.get(doc["location"], 0) + doc["allocated_delta"]
-    return held
-
-
 class MongoStockRepository:
     """Stock and ledger in MongoDB; only inserts and seq-guarded replaces, so FerretDB behaves like MongoDB."""
 
     def __init__(self, db: AsyncDatabase) -> None:
         self.stock = db["stock"]
         self.ledger = db["ledger"]
+        self.positions = db["ledger_positions"]
+        self.allocations = db["order_allocations"]
+        self.migrations = db["migrations"]
         self.items = MongoItemStore(db)
         self.purchase_orders = MongoPurchaseOrderStore(db)
 
     async def create_indexes(self) -> None:
-        """One ledger entry per (SKU, seq): a second writer claiming the same position fails."""
+        """One ledger entry per (SKU, seq) (positions claim it by `_id` too); the ledger's pages read by SKU."""
         await self.ledger.create_index([("sku", ASCENDING), ("seq", ASCENDING)], unique=True, name="sku_seq")
-        await self.ledger.create_index([("sku", ASCENDING), ("order_id", ASCENDING)], name="sku_order")
+        await self.backfill_positions()
+
+    async def backfill_positions(self) -> None:
+        """Once: positions and order holdings for ledger entries written before they existed (inserts only, so
+        running it twice or beside a worker changes nothing)."""
+        if await self.migrations.find_one({"_id": "ledger_positions"}) is not None:
+            return
+        held: dict[str, dict[str, Any]] = {}
+        async for doc in self.ledger.find({}):
+            await _insert_new(self.positions, {"_id": position_id(doc["sku"], doc["seq"]), "entry_id": doc["_id"]})
+            if doc.get("order_id") and doc.get("applies_to_stock"):
+                holding = held.setdefault(allocation_id(doc["sku"], doc["order_id"]), {"held": {}, "seq": 0})
+                holding["held"][doc["location"]] = holding["held"].get(doc["location"], 0) + doc["allocated_delta"]
+                holding["seq"] = max(holding["seq"], doc["seq"])
+        for holding_id, holding in held.items():
+            await _insert_new(self.allocations, {"_id": holding_id, **holding})
+        await _insert_new(self.migrations, {"_id": "ledger_positions"})
         await self.stock.create_index([("available", ASCENDING)], name="available")
 
     async def get_stock(self, sku: str) -> Stock | None:
@@ -109,14 +168,20 @@ class MongoStockRepository:
         doc = await self.ledger.find_one({"_id": str(entry_id)})
         return None if doc is None else _entry(doc)
 
-    async def latest_entry(self, sku: str) -> LedgerEntry | None:
-        """The SKU's ledger entry with the highest seq."""
-        doc = await self.ledger.find_one({"sku": sku}, sort=[("seq", DESCENDING)])
-        return None if doc is None else _entry(doc)
+    async def ledger_head(self, sku: str, *, after_seq: int) -> LedgerHead:
+        """The positions taken after `after_seq` (the stock's seq: usually none, one after a crash, or a few
+        refused or unknown-SKU entries, which do not write the stock), and the latest entry recorded there."""
+        return await find_head(sku, after_seq=after_seq, positions=self._positions, get_entry=self.get_entry)
+
+    async def _positions(self, ids: list[str]) -> dict[str, str]:
+        query = {"_id": ids[0]} if len(ids) == 1 else {"_id": {"$in": ids}}
+        return {doc["_id"]: doc["entry_id"] for doc in await self.positions.find(query).to_list(length=None)}
 
     async def add_entry(self, entry: LedgerEntry) -> None:
-        """Insert an entry; its command id and its (SKU, seq) must both be new."""
+        """Claim the entry's position (SKU, seq), then insert it; its command id and its position must be new."""
         try:
+            await self.positions.insert_one({"_id": position_id(entry.sku, entry.seq),
+                                             "entry_id": str(entry.entry_id)})
             await self.ledger.insert_one(ledger_document(entry))
         except Exception as exc:
             if is_duplicate_key(exc):
@@ -129,10 +194,25 @@ class MongoStockRepository:
         return [_entry(doc) for doc in await cursor.to_list(length=limit)]
 
     async def order_allocation(self, sku: str, order_id: uuid.UUID) -> dict[str, int]:
-        """What an order holds of a SKU per location, summed from its ledger entries."""
-        cursor = self.ledger.find({"sku": sku, "order_id": str(order_id)},
-                                  {"location": 1, "allocated_delta": 1, "applies_to_stock": 1})
-        return allocation_by_location(await cursor.to_list(length=None))
+        """What an order holds of a SKU per location (the sum of its ledger entries, kept by
+        `save_order_allocation`)."""
+        doc = await self.allocations.find_one({"_id": allocation_id(sku, order_id)})
+        return {} if doc is None else dict(doc["held"])
+
+    async def save_order_allocation(self, entry: LedgerEntry) -> None:
+        """Add an entry's allocation change to its order's holding, once: the holding keeps the seq of the last
+        entry added, so finishing an entry a second time (after a crash) adds nothing."""
+        if entry.order_id is None or not entry.applies_to_stock:
+            return
+        try:
+            await self.allocations.update_one(
+                {"_id": allocation_id(entry.sku, entry.order_id), "seq": {"$lt": entry.seq}},
+                {"$inc": {f"held.{entry.location}": entry.allocated_delta}, "$set": {"seq": entry.seq}},
+                upsert=True,
+            )
+        except Exception as exc:
+            if not is_duplicate_key(exc):  # the holding exists with this seq or a later one: already added
+                raise
 
     async def order_holdings(self, sku: str) -> list[OrderHolding]:
         """Every order holding a SKU, first allocated first (read from the ledger)."""
@@ -160,6 +240,25 @@ class MongoStockRepository:
             query["_id"] = {"$gt": after}
         cursor = self.stock.find(query).sort("_id", ASCENDING).limit(limit)
         return [Stock.model_validate(doc) for doc in await cursor.to_list(length=limit)]
+
+
+async def _insert_new(collection: Any, doc: dict[str, Any]) -> None:
+    """Insert a document unless its `_id` is already there."""
+    try:
+        await collection.insert_one(doc)
+    except Exception as exc:
+        if not is_duplicate_key(exc):
+            raise
+
+
+def position_id(sku: str, seq: int) -> str:
+    """The `_id` of a ledger position, `SKU:seq` (unambiguous: the seq follows the last colon)."""
+    return f"{sku}:{seq}"
+
+
+def allocation_id(sku: str, order_id: uuid.UUID | str) -> str:
+    """The `_id` of what one order holds of one SKU."""
+    return f"{order_id}:{sku}"
 
 
 def stock_document(stock: Stock) -> dict[str, Any]:

@@ -2,9 +2,11 @@
 
 Only the consumer of oms.inventory.commands (key: SKU) runs `handle_command`, so each SKU has one writer.
 The ledger is the idempotency record: an entry's `_id` is the command's event id, and it holds the envelopes
-the command published. The order of writes is: insert the entry (unique id and unique (SKU, seq)), replace
-the stock document guarded by its previous seq, publish. A crash after the insert leaves a *pending* entry
-(seq above the stock's); whoever handles that SKU next finishes it first, so nothing is lost or done twice.
+the command published. The order of writes is: claim the position (SKU, seq) and insert the entry (both unique),
+add it to the order's holding (guarded by seq), replace the stock document guarded by its previous seq, publish.
+A crash after the insert leaves a *pending* entry (seq above the stock's); whoever handles that SKU next finishes
+it first, so nothing is lost or done twice. The stock's seq is where the search for newer entries starts, so the
+latest entry is found by `_id`, whatever the ledger's length.
 
 Stock items (collection `stock_items`, key SKU) are written by the same consumer through `define_stock_item`,
 with the `handled` map of oms_platform.documents as their idempotency record. A stock change that leaves
@@ -75,7 +77,8 @@ async def handle_command(envelope: Envelope, *, repo: StockRepository, bus: Bus,
     if not isinstance(command, STOCK_COMMANDS):
         raise PermanentError(f"inventory cannot handle {envelope.type}")
     stock = await repo.get_stock(command.sku)
-    latest = await repo.latest_entry(command.sku)
+    head = await repo.ledger_head(command.sku, after_seq=stock.seq if stock else 0)
+    latest = head.latest
     if latest is not None and latest.is_pending(stock):
         stock = await _finish(latest, stock, repo=repo, bus=bus)
         if latest.entry_id == envelope.event_id:
@@ -90,7 +93,7 @@ async def handle_command(envelope: Envelope, *, repo: StockRepository, bus: Bus,
         return
 
     now = clock()
-    seq = (latest.seq if latest else 0) + 1
+    seq = head.seq + 1
     item = await stock_item(repo, command.sku)
     # An order allocates where its SKU is kept, and ships or releases from wherever it holds stock.
     allocate_at = item.default_location if item else DEFAULT_LOCATION
@@ -113,6 +116,7 @@ async def handle_command(envelope: Envelope, *, repo: StockRepository, bus: Bus,
     await repo.add_entry(entry)
     drill_crash("store")  # the fault drill's worst moment: ledger entry stored, levels not yet (see _finish)
     if decision.stock is not None:
+        await repo.save_order_allocation(entry)
         await repo.save_stock(entry.roll_forward(stock), previous_seq=stock.seq if stock else None)
     await bus.publish_all(published)
     drill_crash("publish")
@@ -206,6 +210,7 @@ def item_of(doc: dict) -> StockItem:
 async def _finish(entry: LedgerEntry, stock: Stock | None, *, repo: StockRepository, bus: Bus) -> Stock:
     """Complete an entry whose stock update was lost: write the levels it recorded, then publish its events."""
     after = entry.roll_forward(stock)
+    await repo.save_order_allocation(entry)
     await repo.save_stock(after, previous_seq=stock.seq if stock else None)
     await bus.publish_all(_unpack(entry))
     return after
