@@ -24,10 +24,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
+from pymongo.errors import PyMongoError
 
 from oms_devtools.faults import injectors
 from oms_devtools.faults.harness import REPO, Harness, Sent, order_id
 from oms_devtools.faults.invariants import SpoolIndex, Verdict, check
+from oms_devtools.faults.station import StationDrill
 
 OPENING_STOCK = 100_000
 
@@ -48,14 +50,17 @@ class Fault:
     inject: Callable[[Harness, argparse.Namespace], Awaitable[str]]
     copies: int = 1
     later: Callable[[Harness, list[Sent], dict], Awaitable[list[Verdict]]] | None = None
+    station: bool = False  # the phase's orders are packed and printed at a print station (harness.station)
+    no_dead_letters: bool = False  # a verdict more: the phase added nothing to any dead-letter topic
+    channel_retries: bool = False  # like Shopify, deliver each webhook not answered 2xx again until it is
 
 
 def kill(service: str, role: str) -> Fault:
     return Fault(lambda h, a: injectors.kill_and_restart(h, service, role))
 
 
-def crash(service: str, point: str) -> Fault:
-    return Fault(lambda h, a: injectors.crash_at(h, service, point))
+def crash(service: str, point: str, role: str = "worker") -> Fault:
+    return Fault(lambda h, a: injectors.crash_at(h, service, point, role=role))
 
 
 async def snapshot(harness: Harness, sent: list[Sent], skus: list[str], spool: SpoolIndex) -> dict[str, int]:
@@ -109,6 +114,13 @@ FAULTS: dict[str, Fault] = {
     "crash-inventory-after-publish": crash("inventory", "publish"),
     "crash-fulfilment-after-store": crash("fulfilment", "store"),
     "crash-fulfilment-after-publish": crash("fulfilment", "publish"),
+    "crash-printing-after-store": crash("printing", "store"),
+    "crash-printing-after-publish": crash("printing", "publish"),
+    "crash-ingest-after-store": replace(crash("ingest", "store", role="api"), channel_retries=True),
+    "crash-ingest-after-publish": replace(crash("ingest", "publish", role="api"), channel_retries=True),
+    "station-disconnect": Fault(lambda h, a: h.station.disconnect(), station=True),
+    "database-outage-90s": Fault(lambda h, a: injectors.database_restart(h, down_for=90.0), no_dead_letters=True,
+                                 channel_retries=True),
     "kafka-restart": Fault(lambda h, a: injectors.kafka_restart(h)),
     "database-restart": Fault(lambda h, a: injectors.database_restart(h)),
     "rebalances": Fault(lambda h, a: injectors.rebalances(h, seconds=max(8.0, a.seconds / 2))),
@@ -125,18 +137,24 @@ DEFAULT = ",".join([
 ])
 
 async def clerk(harness: Harness, sent: list[Sent], stop: asyncio.Event, asked: dict[str, float]) -> None:
-    """Process every order of the phase once it is open with its stock allocated (again if it stays open 60 s)."""
+    """Process every order of the phase once it is open with all its stock allocated (again if it stays open 30 s)."""
     orders = harness.db("orders")["orders"]
     async with httpx.AsyncClient(headers=harness.ops_headers(), timeout=20) as http:
         while not stop.is_set():
             ids = [order_id(s.webhook.channel_order_id) for s in list(sent) if s.accepted]
             ready = []
-            for start in range(0, len(ids), 500):
-                async for doc in orders.find({"_id": {"$in": ids[start:start + 500]}, "status": "open"},
-                                             {"order.timeline.what": 1}):
-                    allocated = any(e.get("what") == "stock allocated" for e in doc["order"]["timeline"])
-                    if allocated and time.monotonic() - asked.get(doc["_id"], -1e9) > 60:
-                        ready.append(doc["_id"])
+            try:
+                for start in range(0, len(ids), 500):
+                    async for doc in orders.find({"_id": {"$in": ids[start:start + 500]}, "status": "open"},
+                                                 {"order.details.lines.sku": 1, "order.allocations": 1}):
+                        # Every line allocated in full: pressing earlier is refused, and the next press is 30 s away.
+                        allocations = doc["order"].get("allocations") or {}
+                        allocated = all(allocations.get(line["sku"], {}).get("short", 1) == 0
+                                        for line in doc["order"]["details"]["lines"])
+                        if allocated and time.monotonic() - asked.get(doc["_id"], -1e9) > 30:
+                            ready.append(doc["_id"])
+            except PyMongoError:
+                pass  # the database is down (a drill): look again later
             for oid in ready:
                 asked[oid] = time.monotonic()
                 try:
@@ -149,6 +167,20 @@ async def clerk(harness: Harness, sent: list[Sent], stop: asyncio.Event, asked: 
                 pass
 
 
+async def redeliver_refused(harness: Harness, sent: list[Sent], *, deadline: float, every: float = 5.0) -> None:
+    """A channel's retries: each webhook never answered 2xx is delivered again (the same delivery id) every
+    `every` s until it is (or the deadline), so an order whose first delivery met the fault counts as accepted."""
+    async with httpx.AsyncClient() as http:
+        while time.monotonic() < deadline:
+            accepted = {s.webhook.channel_order_id for s in sent if s.accepted}
+            refused = {s.webhook.channel_order_id: s.webhook for s in sent if not s.accepted}
+            waiting = [w for c, w in refused.items() if c not in accepted]
+            if not waiting:
+                return
+            sent.extend(await asyncio.gather(*(harness.post(http, webhook) for webhook in waiting)))
+            await asyncio.sleep(every)
+
+
 async def settled(harness: Harness, sent: list[Sent], skus: list[str], timeout: float) -> tuple[bool, str]:
     """Wait until every accepted order is processed, its print jobs are printed and its stock shipped (the ship
     comes after the label: without waiting for it the check would read the ledger and the levels mid-change)."""
@@ -157,9 +189,12 @@ async def settled(harness: Harness, sent: list[Sent], skus: list[str], timeout: 
     stock = harness.db("inventory")["stock"]
     deadline = time.monotonic() + timeout
     while True:
-        processed = await orders.count_documents({"_id": {"$in": ids}, "status": "processed"})
-        printed = await jobs.count_documents({"order_id": {"$in": ids}, "state": "printed"})
-        holding = await stock.count_documents({"_id": {"$in": skus}, "allocated": {"$ne": 0}})
+        try:
+            processed = await orders.count_documents({"_id": {"$in": ids}, "status": "processed"})
+            printed = await jobs.count_documents({"order_id": {"$in": ids}, "state": "printed"})
+            holding = await stock.count_documents({"_id": {"$in": skus}, "allocated": {"$ne": 0}})
+        except PyMongoError:  # the database still recovering from a drill: look again
+            processed = printed = holding = -1
         state = (f"{processed}/{len(ids)} processed, {printed}/{2 * len(ids)} documents printed, "
                  f"{holding} SKUs still allocated")
         if processed == len(ids) and printed >= 2 * len(ids) and holding == 0:
@@ -183,23 +218,35 @@ async def run_phase(harness: Harness, name: str, args, spool: SpoolIndex) -> dic
     source = harness.orders_source(skus=skus, prefix=f"F{harness.run_id}{tag}")
     sent: list[Sent] = []
     stop, asked = asyncio.Event(), {}
-    dlq_before = await injectors.dlq_ends(harness.kafka) if name == "poison-every-topic" else None
+    watch_dlq = name == "poison-every-topic" or fault_of.no_dead_letters
+    dlq_before = await injectors.dlq_ends(harness.kafka) if watch_dlq else None
+    station = harness.station = StationDrill(harness) if fault_of.station else None
+    if station is not None:
+        await station.setup()
 
     async def load() -> None:
         await harness.drive(source, rate=args.rate, seconds=args.seconds, copies=fault_of.copies, results=sent)
+        if fault_of.channel_retries:
+            await redeliver_refused(harness, sent, deadline=time.monotonic() + args.settle_timeout)
 
     async def fault() -> str:
         await asyncio.sleep(args.seconds / 3)
         return await fault_of.inject(harness, args)
 
     say(f"[{name}] load {args.rate}/s for {args.seconds}s, fault at {args.seconds / 3:.0f}s")
-    clerk_task = asyncio.create_task(clerk(harness, sent, stop, asked))
+    helpers = [asyncio.create_task(clerk(harness, sent, stop, asked))]
+    if station is not None:
+        helpers.append(asyncio.create_task(station.pack(sent, stop)))
     began = time.monotonic()
-    _, what = await asyncio.gather(load(), fault())
-    say(f"[{name}] {what}; waiting for the backlog")
-    done, state = await settled(harness, sent, skus, args.settle_timeout)
-    stop.set()
-    await clerk_task
+    try:
+        _, what = await asyncio.gather(load(), fault())
+        say(f"[{name}] {what}; waiting for the backlog")
+        done, state = await settled(harness, sent, skus, args.settle_timeout)
+    finally:
+        stop.set()
+        await asyncio.gather(*helpers)
+        if station is not None:
+            await station.teardown()
     await asyncio.sleep(3)  # a straggling duplicate print would land now
     say(f"[{name}] {state} after {time.monotonic() - began:.0f}s")
     extra = []
@@ -207,7 +254,18 @@ async def run_phase(harness: Harness, name: str, args, spool: SpoolIndex) -> dic
         say(f"[{name}] settled; now the later part")
         extra += await fault_of.later(harness, sent, {"skus": skus, "spool": spool})
     verdicts = await check(harness, sent=sent, skus=skus, opening=OPENING_STOCK, spool=spool, expect_processed=True)
-    if dlq_before is not None:
+    if station is not None:
+        ids = list({order_id(s.webhook.channel_order_id) for s in sent if s.accepted})
+        at_station = await station.printed_at_station(ids)
+        extra.append(Verdict("printed at the station", at_station == 2 * len(ids) and station.restarts == 1,
+                             f"{at_station} of {2 * len(ids)} jobs printed by the station agent, "
+                             f"{station.journalled()} journalled, agent restarted {station.restarts}x"))
+    if dlq_before is not None and fault_of.no_dead_letters:
+        dlq_after = await injectors.dlq_ends(harness.kafka)
+        added = {t: dlq_after[t] - dlq_before.get(t, 0) for t in dlq_after if dlq_after[t] > dlq_before.get(t, 0)}
+        extra.append(Verdict("nothing dead-lettered", not added,
+                             f"dead letters added: {added}" if added else "no dead letter on any topic"))
+    elif dlq_before is not None:
         dlq_after = await injectors.dlq_ends(harness.kafka)
         short = [t for t in dlq_after if dlq_after[t] - dlq_before.get(t, 0) < len(injectors.poison_records())]
         added = sum(dlq_after.values()) - sum(dlq_before.values())

@@ -32,24 +32,26 @@ async def kill_and_restart(harness: Harness, service: str, role: str, *, down_fo
     return f"killed {service}-{role} (pid {process.process.pid}) with SIGKILL, restarted after {down_for:.0f}s"
 
 
-async def crash_at(harness: Harness, service: str, point: str, *, nth: int = 3, timeout: float = 120.0) -> str:
-    """The worker kills itself (SIGKILL) right after `point` ("store": stored, not yet published; "publish":
-    published, offset not yet committed) of the nth command it handles, through the drill hook
-    OMS_CRASH_AFTER_STORE/PUBLISH of `oms_platform.documents`; then it is started again without the hook."""
+async def crash_at(harness: Harness, service: str, point: str, *, role: str = "worker", nth: int = 3,
+                   timeout: float = 120.0) -> str:
+    """The process kills itself (SIGKILL) right after `point` ("store": stored, not yet published; "publish":
+    published, offset not yet committed or the intake not yet marked published) of the nth command (for ingest's
+    api: webhook) it handles, through the drill hook OMS_CRASH_AFTER_STORE/PUBLISH of `oms_platform.documents`;
+    then it is started again without the hook."""
     variable = f"OMS_CRASH_AFTER_{point.upper()}"
-    process = harness.process_of(service, "worker")
+    process = harness.process_of(service, role)
     process.process.terminate()  # a clean stop, so the one crash is the one we arm
     await asyncio.to_thread(process.process.wait)
-    armed = harness.restart(service, "worker", **{variable: str(nth)})
+    armed = harness.restart(service, role, **{variable: str(nth)})
     began = time.monotonic()
     while armed.process.poll() is None and time.monotonic() - began < timeout:
         await asyncio.sleep(0.2)
     code = armed.process.poll()
-    harness.restart(service, "worker")
+    harness.restart(service, role)
     if code != -signal.SIGKILL:
-        raise RuntimeError(f"{service}-worker with {variable}={nth} did not crash within {timeout:.0f}s "
+        raise RuntimeError(f"{service}-{role} with {variable}={nth} did not crash within {timeout:.0f}s "
                            f"(exit {code}); restarted")
-    return (f"{service}-worker killed itself (SIGKILL) after {point} of its command #{nth}, "
+    return (f"{service}-{role} killed itself (SIGKILL) after {point} of its command #{nth}, "
             f"{time.monotonic() - began:.0f}s after arming; restarted")
 
 
