@@ -27,12 +27,16 @@ from console.entrypoints.common import (
     JOB_STATES, LABEL_ACTIONS, LIST_FILTERS, OPS, ORDER_ACTIONS, PACK, STATION, BadCsrf, Forbidden, SignInRequired,
     check_csrf, flash, flash_back, form_key, grid_row, next_query, optional, render, safe_next, signed_in,
 )
+from console.entrypoints.admin_pages import admin_routes
 from console.entrypoints.batches_pages import batches_routes
 from console.entrypoints.channels_pages import channels_routes
 from console.entrypoints.inventory_pages import inventory_routes
 from console.entrypoints.order_edits import order_edit_routes
 from console.entrypoints.payments_pages import payments_routes
 from console.entrypoints.printing_pages import printing_routes
+
+
+FAILED_WRITEBACK_PAGES = 5
 
 
 def build_app(*, users: UserStore, services: Services, session_secret: str, secure_cookies: bool = False,
@@ -49,6 +53,7 @@ def build_app(*, users: UserStore, services: Services, session_secret: str, secu
     app.include_router(payments_routes(services))
     app.include_router(channels_routes(services))
     app.include_router(batches_routes(services))
+    app.include_router(admin_routes(services, users))
 
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, _: SignInRequired) -> Response:
@@ -302,17 +307,22 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
 
     @router.post("/printing/{job_id}/reprint")
     async def reprint(request: Request, job_id: uuid.UUID, reason: str = Form(""),
-                      csrf_token: str = Form("")) -> Response:
+                      csrf_token: str = Form(""), form_id: str = Form("")) -> Response:
         who = signed_in(request, *OPS)
         check_csrf(request, csrf_token)
         if not reason.strip():
             return flash_back(request, "/printing", "error", "reprint: give a reason")
         try:
-            await services.post(who, "printing", f"/print-jobs/{job_id}/reprint", {"reason": reason},
-                                key=f"console-{uuid.uuid4()}")
+            answer = await services.post(who, "printing", f"/print-jobs/{job_id}/reprint", {"reason": reason},
+                                         key=form_key(form_id, "reprint"))
         except ServiceError as refused:
             return flash_back(request, "/printing", "error", f"reprint: {refused.detail}")
-        return flash_back(request, "/printing", "ok", "reprint sent")
+        # A station's job prints when that station's agent takes it; a network printer's has printed (or failed).
+        state, station = (answer or {}).get("state"), (answer or {}).get("station")
+        if state == "failed":
+            return flash_back(request, "/printing", "error", f"reprint failed: {answer.get('error')}")
+        text = {"printed": "reprinted", "waiting": f"reprint queued for station {station}: its agent prints it"}
+        return flash_back(request, "/printing", "ok", text.get(state, "reprint sent"))
 
     @router.get("/channels", response_class=HTMLResponse)
     async def channels(request: Request) -> Response:
@@ -488,17 +498,19 @@ async def _label(services: Services, who: Acting, order_id: uuid.UUID, action: s
 
 
 async def _failed_writebacks(services: Services, who: Acting, orders: list[dict]) -> set[str]:
-    """The orders on a page with a channel write-back that failed (ingest answers per order; ten at a time)."""
-    gate = asyncio.Semaphore(10)
-
-    async def failed(order_id: str) -> bool:
-        async with gate:
-            found = await optional(services.get(who, "ingest", "/writebacks", {"order_id": order_id}), [])
-        return any(wb.get("state") == "failed" for wb in found)
-
-    ids = [o["order_id"] for o in orders]
-    flags = await asyncio.gather(*(failed(order_id) for order_id in ids))
-    return {order_id for order_id, bad in zip(ids, flags, strict=True) if bad}
+    """The orders on a page with a channel write-back that failed: ingest lists the failed ones across orders,
+    a page of 500 at a time (a handful of pages at most, so a flood of failures cannot stall the grid)."""
+    on_page = {o["order_id"] for o in orders}
+    failed: set[str] = set()
+    after = None
+    for _ in range(FAILED_WRITEBACK_PAGES):
+        found = await optional(services.get(who, "ingest", "/writebacks", {"state": "failed", "limit": 500,
+                                                                           "after": after}), [])
+        failed |= {wb["order_id"] for wb in found} & on_page
+        if len(found) < 500:
+            break
+        after = found[-1]["writeback_id"]
+    return failed
 
 
 async def _new_orders(request: Request, services: Services, who: Acting, every: float) -> AsyncIterator[str]:
