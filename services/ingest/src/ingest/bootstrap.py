@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from ingest.adapters.channel_store import MongoChannelStore
 from ingest.adapters.intake_store import MongoIntakeStore
 from ingest.adapters.reconciliation_store import MongoReconciliationStore
-from ingest.adapters.email import SmtpSender
+from ingest.adapters.email import SmtpSender, buyer_message
 from ingest.adapters.writeback_store import MongoWriteBackStore
 from ingest.connectors.registry import CAPABILITIES, build_connector, build_writeback
 from ingest.service_layer.polling import Poller
@@ -111,7 +111,8 @@ def run_ingest_worker(settings: Settings) -> None:
     runner = WriteBackRunner(
         store=writeback_store, channels=MongoChannelStore(mongo[settings.database]), bus=bus, clock=utc_now,
         build=lambda config: build_writeback(config, http=writeback_http), capabilities=CAPABILITIES,
-        send_follow_up=follow_up, tracking_url=settings.tracking_url, max_attempts=settings.writeback_max_attempts,
+        send_follow_up=follow_up, buyer_message=buyer_message, tracking_url=settings.tracking_url,
+        max_attempts=settings.writeback_max_attempts,
         backoff_seconds=settings.writeback_backoff_seconds)
     stock_store = MongoWriteBackStore(mongo[settings.database], collection="stock_pushes")
     stock = StockPushRunner(

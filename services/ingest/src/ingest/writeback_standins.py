@@ -1,13 +1,18 @@
 """Write-back stand-ins: the channel stand-ins (`ingest.standins`) extended with each channel's documented
 write-back endpoints, plus WooCommerce and Shopify shops that take write-backs only (their orders come by webhook).
 
-Each records what it received (`received`: method, path, JSON body) and can be told to fail: `fail_next = n`
-refuses the next n write calls with 503, `always_fail = True` refuses every one, with the reason in the body.
+Each records what it received (`received`: method, path, query, headers, JSON body or text) and can be told to fail:
+`fail_next = n` refuses the next n write calls with 503, `always_fail = True` refuses every one, with the reason in
+the body. Available-stock updates and eBay's buyer message are taken in each channel's documented shape and a wrong
+shape gets the channel's own kind of error.
 """
 
 import base64
 import itertools
 import json
+import re
+import uuid
+import xml.etree.ElementTree as ET
 
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
@@ -29,8 +34,12 @@ class Recorder:
     async def record(self, request: Request) -> dict | None:
         """Keep the request; None when it is to be accepted, else the reason it is refused."""
         raw = await request.body()
-        body = json.loads(raw) if raw else None
-        entry = {"method": request.method, "path": request.url.path, "json": body}
+        try:
+            body, text = (json.loads(raw) if raw else None), None
+        except ValueError:
+            body, text = None, raw.decode("utf-8", errors="replace")  # XML (eBay Trading), kept as text
+        entry = {"method": request.method, "path": request.url.path, "query": dict(request.query_params),
+                 "headers": dict(request.headers), "json": body, "text": text}
         self.received.append(entry)
         if self.always_fail or self.fail_next > 0:
             self.fail_next = max(self.fail_next - 1, 0)
@@ -58,6 +67,13 @@ class EbayShop(EbayStandIn):
         path = "/sell/fulfillment/v1/order/{order_id}/shipping_fulfillment"
         self.app.get(path)(self.get_fulfillments)
         self.app.post(path)(self.create_fulfillment)
+        # Stock (Sell Inventory) and the buyer message (Trading API), each with its own record of calls.
+        self.inventory: dict[str, int | None] = {}  # SKU -> shipToLocationAvailability.quantity
+        self.stock_recorder, self.trading = Recorder(), Recorder()
+        self.messages: list[dict] = []
+        self.app.get("/sell/fulfillment/v1/order/{order_id}")(self.get_order)
+        self.app.post("/sell/inventory/v1/bulk_update_price_quantity")(self.bulk_update_price_quantity)
+        self.app.post("/ws/api.dll")(self.trading_call)
 
     async def get_fulfillments(self, order_id: str, authorization: str = Header("")) -> JSONResponse:
         if authorization != f"Bearer {self.token}":
@@ -82,6 +98,86 @@ class EbayShop(EbayStandIn):
         return Response(status_code=201, headers={
             "Location": f"{request.url}/{fulfillment_id}"})
 
+    def add_inventory_item(self, sku: str) -> None:
+        """An inventory item (Inventory API listing) the seller has under `sku`."""
+        self.inventory[sku] = None
+
+    async def get_order(self, order_id: str, authorization: str = Header("")) -> JSONResponse:
+        if authorization != f"Bearer {self.token}":
+            return _unauthorized("Invalid access token")
+        order = next((o for o in self.orders if o["orderId"] == order_id), None)
+        if order is None:
+            return JSONResponse(status_code=404, content={"errors": [
+                {"errorId": 32100, "domain": "API_FULFILLMENT", "message": "Invalid order ID: " + order_id}]})
+        return JSONResponse(order)
+
+    async def bulk_update_price_quantity(self, request: Request, authorization: str = Header("")) -> JSONResponse:
+        if authorization != f"Bearer {self.token}":
+            return _unauthorized("Invalid access token")
+        if (refused := await self.stock_recorder.record(request)) is not None:
+            return _unavailable(refused)
+        requests = (self.stock_recorder.received[-1]["json"] or {}).get("requests")
+        if not isinstance(requests, list) or not 1 <= len(requests) <= 25:
+            return JSONResponse(status_code=400, content={"errors": [
+                {"errorId": 25709, "domain": "API_INVENTORY", "message": "Invalid value for requests (1 to 25)"}]})
+        responses = []
+        for item in requests:
+            sku = item.get("sku")
+            quantity = (item.get("shipToLocationAvailability") or {}).get("quantity")
+            if not isinstance(sku, str) or not isinstance(quantity, int) or quantity < 0:
+                return JSONResponse(status_code=400, content={"errors": [{
+                    "errorId": 25709, "domain": "API_INVENTORY",
+                    "message": "Invalid value for sku or shipToLocationAvailability.quantity"}]})
+            if sku not in self.inventory:
+                responses.append({"statusCode": 404, "sku": sku, "errors": [
+                    {"errorId": 25702, "message": f"SKU {sku} is not available in the system"}]})
+                continue
+            self.inventory[sku] = quantity
+            responses.append({"statusCode": 200, "sku": sku, "errors": [], "warnings": []})
+        return JSONResponse({"responses": responses})
+
+    async def trading_call(self, request: Request) -> Response:
+        """Trading API `AddMemberMessageAAQToPartner` (XML); errors are `Ack` Failure with HTTP 200, as eBay does."""
+        headers = request.headers
+        if headers.get("x-ebay-api-iaf-token") != self.token:
+            return _trading_failure("21916984", "Invalid IAF token.")
+        if headers.get("x-ebay-api-call-name") != "AddMemberMessageAAQToPartner":
+            return _trading_failure("2", f"Unsupported API call {headers.get('x-ebay-api-call-name')!r}.")
+        if not headers.get("x-ebay-api-siteid") or not headers.get("x-ebay-api-compatibility-level"):
+            return _trading_failure("10007", "X-EBAY-API-SITEID and X-EBAY-API-COMPATIBILITY-LEVEL are required.")
+        if (refused := await self.trading.record(request)) is not None:
+            return _trading_failure("10007", refused["message"], status=503)
+        try:
+            root = ET.fromstring(self.trading.received[-1]["text"] or "")
+        except ET.ParseError:
+            return _trading_failure("5", "XML Parse error.")
+        ns = {"e": TRADING_NS}
+        fields = {name: root.findtext(f"e:{name}", namespaces=ns) or root.findtext(f"e:MemberMessage/e:{name}",
+                                                                                   namespaces=ns)
+                  for name in ("ItemID", "Subject", "Body", "QuestionType", "RecipientID")}
+        if root.tag != f"{{{TRADING_NS}}}AddMemberMessageAAQToPartnerRequest" or not all(fields.values()):
+            missing = [name for name, value in fields.items() if not value]
+            return _trading_failure("37", f"Input data is invalid: {', '.join(missing) or 'request element'}.")
+        partners = {(str(line.get("legacyItemId")), (order.get("buyer") or {}).get("username"))
+                    for order in self.orders for line in order.get("lineItems") or []}
+        if (fields["ItemID"], fields["RecipientID"]) not in partners:
+            return _trading_failure("20136", "The recipient is not an order partner for this item.")
+        self.messages.append(fields)
+        return Response(content=f'<?xml version="1.0" encoding="UTF-8"?><AddMemberMessageAAQToPartnerResponse '
+                                f'xmlns="{TRADING_NS}"><Ack>Success</Ack><Version>1423</Version>'
+                                f'</AddMemberMessageAAQToPartnerResponse>', media_type="text/xml")
+
+
+TRADING_NS = "urn:ebay:apis:eBLBaseComponents"
+
+
+def _trading_failure(code: str, message: str, *, status: int = 200) -> Response:
+    body = (f'<?xml version="1.0" encoding="UTF-8"?><AddMemberMessageAAQToPartnerResponse xmlns="{TRADING_NS}">'
+            f'<Ack>Failure</Ack><Errors><ShortMessage>{message[:50]}</ShortMessage><LongMessage>{message}</LongMessage>'
+            f'<ErrorCode>{code}</ErrorCode><SeverityCode>Error</SeverityCode></Errors>'
+            f'</AddMemberMessageAAQToPartnerResponse>')
+    return Response(content=body, media_type="text/xml", status_code=status)
+
 
 class AmazonShop(AmazonStandIn):
     """SP-API Orders plus `POST /orders/v0/orders/{orderId}/shipmentConfirmation` (204)."""
@@ -90,6 +186,41 @@ class AmazonShop(AmazonStandIn):
         super().__init__(orders, items, token=token, **kwargs)
         self.recorder = Recorder()
         self.app.post("/orders/v0/orders/{order_id}/shipmentConfirmation")(self.confirm_shipment)
+        self.listings: dict[tuple[str, str], int | None] = {}  # (seller id, SKU) -> DEFAULT channel quantity
+        self.stock_recorder = Recorder()
+        self.app.patch("/listings/2021-08-01/items/{seller_id}/{sku:path}")(self.patch_listing)  # SKUs may hold `/`
+
+    def add_listing(self, seller_id: str, sku: str) -> None:
+        """A listing the seller has under `sku`."""
+        self.listings[(seller_id, sku)] = None
+
+    async def patch_listing(self, seller_id: str, sku: str, request: Request,
+                            x_amz_access_token: str = Header("")) -> JSONResponse:
+        """Listings Items `patchListingsItem`: the `fulfillment_availability` quantity (replace or merge)."""
+        if x_amz_access_token != self.token:
+            return JSONResponse(status_code=403, content={"errors": [
+                {"code": "Unauthorized", "message": "Access to requested resource is denied."}]})
+        if (refused := await self.stock_recorder.record(request)) is not None:
+            return _unavailable({"code": "ServiceUnavailable", **refused})
+        if not request.query_params.get("marketplaceIds"):
+            return JSONResponse(status_code=400, content={"errors": [
+                {"code": "InvalidInput", "message": "marketplaceIds is required"}]})
+        if (seller_id, sku) not in self.listings:
+            return JSONResponse(status_code=404, content={"errors": [
+                {"code": "NOT_FOUND", "message": f"SKU {sku} not found for seller {seller_id}"}]})
+        body = self.stock_recorder.received[-1]["json"] or {}
+        patches = body.get("patches") or []
+        value = (patches[0].get("value") or [{}])[0] if patches and isinstance(patches[0].get("value"), list) else {}
+        if (not body.get("productType") or len(patches) != 1 or patches[0].get("op") not in ("replace", "merge")
+                or patches[0].get("path") != "/attributes/fulfillment_availability"
+                or not value.get("fulfillment_channel_code") or not isinstance(value.get("quantity"), int)
+                or value["quantity"] < 0):
+            return JSONResponse({"sku": sku, "status": "INVALID", "submissionId": uuid.uuid4().hex, "issues": [{
+                "code": "4000001", "severity": "ERROR", "attributeNames": ["fulfillment_availability"],
+                "message": "productType and one patch of /attributes/fulfillment_availability "
+                           "[{fulfillment_channel_code, quantity >= 0}] are required"}]})
+        self.listings[(seller_id, sku)] = value["quantity"]
+        return JSONResponse({"sku": sku, "status": "ACCEPTED", "submissionId": uuid.uuid4().hex, "issues": []})
 
     async def confirm_shipment(self, order_id: str, request: Request, x_amz_access_token: str = Header("")) -> Response:
         if x_amz_access_token != self.token:
@@ -115,6 +246,43 @@ class MagentoShop(MagentoStandIn):
         self._ids = itertools.count(100)
         self.app.post("/rest/{store}/V1/order/{entity_id}/ship")(self.ship)
         self.app.post("/rest/{store}/V1/orders/{entity_id}/cancel")(self.cancel)
+        self.stock_items: dict[str, dict] = {}  # SKU -> the catalog inventory stock item
+        self.app.get("/rest/{store}/V1/stockItems/{sku}")(self.get_stock_item)
+        self.app.put("/rest/{store}/V1/products/{sku}/stockItems/{item_id}")(self.update_stock_item)
+
+    def add_stock_item(self, sku: str, item_id: int) -> None:
+        """A product with its default-source stock item."""
+        self.stock_items[sku] = {"item_id": item_id, "product_id": item_id, "stock_id": 1, "qty": None,
+                                 "is_in_stock": False}
+
+    async def get_stock_item(self, store: str, sku: str, authorization: str = Header("")) -> JSONResponse:
+        if authorization != f"Bearer {self.token}":
+            return _unauthorized("The consumer isn't authorized to access %resources.")
+        item = self.stock_items.get(sku)
+        if item is None:
+            return JSONResponse(status_code=404, content={
+                "message": "The Product with the \"%1\" SKU doesn't exist.", "parameters": [sku]})
+        return JSONResponse(item)
+
+    async def update_stock_item(self, store: str, sku: str, item_id: int, request: Request,
+                                authorization: str = Header("")) -> JSONResponse:
+        if authorization != f"Bearer {self.token}":
+            return _unauthorized("The consumer isn't authorized to access %resources.")
+        if (refused := await self.recorder.record(request)) is not None:
+            return JSONResponse(status_code=503, content=refused)
+        item = self.stock_items.get(sku)
+        if item is None:
+            return JSONResponse(status_code=404, content={
+                "message": "The Product with the \"%1\" SKU doesn't exist.", "parameters": [sku]})
+        stock = (self.recorder.received[-1]["json"] or {}).get("stockItem")
+        if not isinstance(stock, dict) or not isinstance(stock.get("qty"), int | float) or stock["qty"] < 0:
+            return JSONResponse(status_code=400, content={
+                "message": "\"%fieldName\" is required. Enter and try again.", "parameters": {"fieldName": "qty"}})
+        if item_id != item["item_id"]:
+            return JSONResponse(status_code=400, content={"message": "The stock item was unable to be saved. "
+                                                                     "Please try again."})
+        item["qty"], item["is_in_stock"] = stock["qty"], bool(stock.get("is_in_stock", stock["qty"] > 0))
+        return JSONResponse(item["item_id"])
 
     def _order(self, entity_id: str) -> dict | None:
         return next((o for o in self.orders if str(o["entity_id"]) == entity_id), None)
@@ -249,6 +417,43 @@ class ShopifyShop:
         self.app.post("/admin/api/{version}/graphql.json")(self.graphql)
         for order_id, fo_ids in (orders or {}).items():
             self.add_order(order_id, fo_ids)
+        # Stock: inventory items by SKU (GraphQL `inventoryItems`), levels set by REST `inventory_levels/set.json`.
+        self.inventory_items: dict[str, int] = {}  # SKU -> inventory item id
+        self.locations: set[int] = set()
+        self.levels: dict[tuple[int, int], int] = {}  # (inventory item id, location id) -> available
+        self.stock_recorder = Recorder()
+        self.app.post("/admin/api/{version}/inventory_levels/set.json")(self.set_inventory_level)
+
+    def add_inventory_item(self, sku: str, inventory_item_id: int, *, location_id: int) -> None:
+        """A variant's inventory item under `sku`, stocked at `location_id`."""
+        self.inventory_items[sku] = inventory_item_id
+        self.locations.add(location_id)
+
+    def _inventory_items(self, variables: dict) -> JSONResponse:
+        found = re.fullmatch(r'sku:"(.*)"', str(variables.get("query", "")))
+        item_id = self.inventory_items.get(found.group(1)) if found else None
+        nodes = [] if item_id is None else [{"id": f"gid://shopify/InventoryItem/{item_id}",
+                                             "legacyResourceId": str(item_id)}]
+        return JSONResponse({"data": {"inventoryItems": {"nodes": nodes}}})
+
+    async def set_inventory_level(self, version: str, request: Request,
+                                  x_shopify_access_token: str = Header("")) -> JSONResponse:
+        if x_shopify_access_token != self.token:
+            return JSONResponse(status_code=401, content={"errors": "[API] Invalid API key or access token"})
+        if (failure := await self.stock_recorder.record(request)) is not None:
+            return JSONResponse(status_code=503, content={"errors": failure["message"]})
+        body = self.stock_recorder.received[-1]["json"] or {}
+        fields = {name: body.get(name) for name in ("location_id", "inventory_item_id", "available")}
+        wrong = [name for name, value in fields.items() if not isinstance(value, int)]
+        if wrong:
+            return JSONResponse(status_code=422, content={"errors": {name: ["is required"] for name in wrong}})
+        if fields["location_id"] not in self.locations or fields["inventory_item_id"] not in self.inventory_items.values():
+            return JSONResponse(status_code=422, content={"errors": [
+                "Inventory item does not have inventory tracking enabled or location not found"]})
+        self.levels[(fields["inventory_item_id"], fields["location_id"])] = fields["available"]
+        return JSONResponse({"inventory_level": {**fields, "updated_at": "2026-11-29T10:00:00Z",
+                                                 "admin_graphql_api_id": f"gid://shopify/InventoryLevel/"
+                                                                         f"{fields['inventory_item_id']}"}})
 
     def add_order(self, order_id: str, fulfillment_order_ids: list[str]) -> None:
         """An order with open fulfilment orders."""
@@ -262,6 +467,8 @@ class ShopifyShop:
             return JSONResponse(status_code=401, content={"errors": "[API] Invalid API key or access token"})
         body = json.loads(await request.body() or b"{}")
         query, variables = body.get("query", ""), body.get("variables") or {}
+        if "inventoryItems" in query:
+            return self._inventory_items(variables)
         if "fulfillmentCreate" in query:
             if (failure := await self.recorder.record(request)) is not None:
                 return JSONResponse(status_code=503, content={"errors": [failure]})

@@ -94,5 +94,6 @@ class TestCapabilities:
         table = {c["kind"]: c for c in (await client.get("/channels/capabilities")).json()}
         assert {"ebay", "amazon", "magento2", "woocommerce", "shopify"} <= set(table)
         assert table["woocommerce"] | {"how": ""} == {"kind": "woocommerce", "ship": True, "cancel": True,
-                                                        "refund": True, "stock": True, "how": ""}
+                                                        "refund": True, "stock": True, "message": False,
+                                                        "how": ""}
         assert table["ebay"]["cancel"] is False and "shipping_fulfillment" in table["ebay"]["how"]

@@ -9,7 +9,7 @@ import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
 
-from ingest.adapters.email import SmtpSender, follow_up_email
+from ingest.adapters.email import SmtpSender, buyer_message, follow_up_email
 from ingest.domain.writebacks import WriteBack
 from oms_platform.testing import sample_order_details
 
@@ -71,3 +71,11 @@ class TestFollowUpEmail:
             port = s.getsockname()[1]
         with pytest.raises(aiosmtplib.SMTPConnectError):
             await SmtpSender(host="127.0.0.1", port=port, sender="s@x.org", timeout=2)(shipped())
+
+
+class TestBuyerMessage:
+    def test_subject_and_body_name_the_order_carrier_and_tracking_number_without_links(self):
+        subject, body = buyer_message(shipped())
+        assert subject == "Your order #1021 has shipped"
+        assert "Royal Mail" in body and "OM123456785GB" in body and "http" not in body
+        assert body.startswith("Hello ") and len(subject) <= 80

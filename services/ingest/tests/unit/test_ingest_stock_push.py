@@ -47,10 +47,12 @@ WOO = ChannelConfig(channel_id="woo", name="Woo", kind="woocommerce", account="s
                     options={"push_stock": True})
 QUIET_WOO = WOO.model_copy(update={"channel_id": "woo-2", "options": {}})
 EBAY = ChannelConfig(channel_id="ebay", name="eBay", kind="ebay", account="uk", options={"push_stock": True})
+# X-Cart 5's REST add-on takes no stock: never pushed, even when opted in.
+XCART5 = ChannelConfig(channel_id="xc5", name="X-Cart 5", kind="xcart5", account="x", options={"push_stock": True})
 
 
 def runner_with(shop: FakeShop) -> StockPushRunner:
-    return StockPushRunner(store=FakePushes(), channels=FakeChannels(WOO, QUIET_WOO, EBAY), clock=SteppingClock(),
+    return StockPushRunner(store=FakePushes(), channels=FakeChannels(WOO, QUIET_WOO, EBAY, XCART5), clock=SteppingClock(),
                            build=lambda config: shop, capabilities=CAPABILITIES, debounce_seconds=10,
                            max_attempts=3, backoff_seconds=5)
 
@@ -86,9 +88,10 @@ class TestDebounce:
         assert await run_due(runner) == 0, "not before the debounce window is over"
         runner.clock.now += timedelta(seconds=10)
         assert await run_due(runner) == 1
-        assert shop.calls == [("MUG-1", 3)], "once, the latest value, only the opted-in WooCommerce channel"
+        assert shop.calls == [("MUG-1", 3)] * 2, "once each, the latest value, only opted-in channels taking stock"
         doc = await runner.store.get("MUG-1")
-        assert doc["state"] == "pushed" and doc["channels"]["woo"]["available"] == 3
+        assert doc["state"] == "pushed" and set(doc["channels"]) == {"woo", "ebay"}
+        assert doc["channels"]["woo"]["available"] == 3
 
     async def test_a_replayed_older_change_changes_nothing(self):
         shop = FakeShop()
@@ -110,7 +113,8 @@ class TestDebounce:
         assert doc["state"] == "pending" and "503" in doc["last_error"]
         runner.clock.now = doc["next_attempt_at"]
         await run_due(runner)
-        assert (await runner.store.get("MUG-1"))["state"] == "pushed" and shop.calls == [("MUG-1", 7)] * 2
+        # The first attempt: WooCommerce refused, eBay took it; the second only goes to WooCommerce.
+        assert (await runner.store.get("MUG-1"))["state"] == "pushed" and shop.calls == [("MUG-1", 7)] * 3
 
     async def test_other_inventory_events_are_not_forwarded(self):
         bus = RecordingBus("ingest")

@@ -59,7 +59,9 @@ class FakeChannel:
         await self._call("refund", notice)
 
 
-EBAY = ChannelConfig(channel_id="ebay-uk", name="eBay", kind="ebay", account="uk", url="http://x")
+# Its follow-up is the email (eBay's default, a buyer message, is tested on its own below).
+EBAY = ChannelConfig(channel_id="ebay-uk", name="eBay", kind="ebay", account="uk", url="http://x",
+                     options={"follow_up": "email"})
 
 
 def make_runner(channel: FakeChannel, *configs, emails: list | None = None) -> WriteBackRunner:
@@ -260,3 +262,63 @@ class TestBackoff:
     @pytest.mark.parametrize(("attempts", "seconds"), [(1, 30), (2, 60), (3, 120), (20, 3600)])
     def test_doubles_and_is_capped_at_an_hour(self, attempts, seconds):
         assert backoff_seconds(30, attempts) == seconds
+
+
+class MessagingChannel(FakeChannel):
+    """A channel that also takes buyer messages (eBay)."""
+
+    async def send_buyer_message(self, channel_order_id, *, subject, body):
+        await self._call("message", channel_order_id, subject, body)
+
+
+def with_messages(runner: WriteBackRunner) -> WriteBackRunner:
+    runner.buyer_message = lambda wb: (f"Order {wb.order.order_number} shipped", f"Tracking {wb.tracking_number}")
+    return runner
+
+
+class TestFollowUpWay:
+    async def test_an_ebay_order_gets_a_buyer_message_through_ebay_by_default_even_without_smtp(self):
+        channel = MessagingChannel()
+        runner = with_messages(make_runner(channel, EBAY.model_copy(update={"options": {}})))
+        event = processed()
+        await deliver(runner, event)
+        await deliver(runner, event)  # replayed: nothing sent twice
+        doc = await only(runner, event.payload.order.order_id, "follow_up")
+        assert doc["via"] == "message" and doc["state"] == "confirmed" and len(doc["attempts"]) == 1
+        assert channel.calls[-1] == ("message", "05-27182-81828", "Order PH-1001 shipped", "Tracking OM123456785GB")
+        assert [c[0] for c in channel.calls] == ["ship", "message"]
+
+    async def test_option_email_sends_the_smtp_email_instead(self):
+        emails: list = []
+        channel = MessagingChannel()
+        runner = with_messages(make_runner(channel, EBAY, emails=emails))
+        event = processed()
+        await deliver(runner, event, follow_up=True)
+        doc = await only(runner, event.payload.order.order_id, "follow_up")
+        assert doc["via"] == "email" and doc["state"] == "confirmed" and len(emails) == 1
+        assert [c[0] for c in channel.calls] == ["ship"]
+
+    async def test_option_off_sends_and_records_nothing(self):
+        emails: list = []
+        channel = MessagingChannel()
+        runner = with_messages(make_runner(channel, EBAY.model_copy(update={"options": {"follow_up": "off"}}),
+                                           emails=emails))
+        event = processed()
+        await deliver(runner, event, follow_up=True)
+        assert await only(runner, event.payload.order.order_id, "follow_up") is None
+        assert emails == [] and [c[0] for c in channel.calls] == ["ship"]
+
+    async def test_a_message_asked_of_a_channel_without_messages_is_skipped_with_the_reason(self):
+        woo = ChannelConfig(channel_id="woo", name="Woo", kind="woocommerce", account="shop", url="http://x",
+                            options={"follow_up": "message"})
+        runner = with_messages(make_runner(FakeChannel(), woo, emails=[]))
+        event = processed(channel="woocommerce", channel_account="shop", channel_order_id="1052")
+        await deliver(runner, event, follow_up=True)
+        doc = await only(runner, event.payload.order.order_id, "follow_up")
+        assert doc["state"] == "skipped" and "woocommerce takes no buyer messages" in doc["last_error"]
+
+    async def test_other_channels_without_smtp_get_no_follow_up(self):
+        bus = RecordingBus("ingest")
+        event = processed(channel="woocommerce", channel_account="shop", channel_order_id="1052")
+        await writebacks.forward_event(event, bus=bus, capabilities=CAPABILITIES, follow_up=False)
+        assert [p.action for p in bus.payloads()] == ["ship"]

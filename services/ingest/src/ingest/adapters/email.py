@@ -1,4 +1,5 @@
-"""The follow-up email after shipment: rendered from a Jinja2 template, sent over SMTP (aiosmtplib)."""
+"""The follow-up after shipment: an email rendered from a Jinja2 template and sent over SMTP (aiosmtplib), or the
+text of a buyer message sent through the channel."""
 
 from email.message import EmailMessage
 
@@ -25,6 +26,14 @@ def follow_up_email(writeback: WriteBack, *, sender: str, tracking_url: str | No
     message["Message-ID"] = f"<{writeback.writeback_id}@oms>"
     message.set_content(body)
     return message
+
+
+def buyer_message(writeback: WriteBack) -> tuple[str, str]:
+    """The follow-up as a message through the channel (eBay): (subject, body) from `buyer_message.txt`."""
+    text = _templates.get_template("buyer_message.txt").render(
+        order=writeback.order, carrier=writeback.carrier, tracking_number=writeback.tracking_number)
+    subject, _, body = text.lstrip().partition("\n")
+    return subject.strip(), body.strip()
 
 
 class SmtpSender:

@@ -35,12 +35,14 @@ def _why(response: httpx.Response) -> str:
 
 
 async def get_json(
-    http: httpx.AsyncClient, url: str, *, channel: str, params: Any = None, headers: dict[str, str] | None = None
+    http: httpx.AsyncClient, url: str, *, channel: str, params: Any = None, headers: dict[str, str] | None = None,
+    missing_ok: bool = False,
 ) -> tuple[Any, httpx.Response]:
     """GET `url` and return its JSON (text exactly as sent, so the caller can keep it) and the response.
 
     401/403 → ConnectorError naming the refusal, 429 → RateLimited with Retry-After, other non-2xx, network
     errors and non-JSON bodies → ConnectorError. Credentials are in `headers` and never in a reason.
+    With `missing_ok`, a 404 is (None, response): the channel has no such thing.
     """
     try:
         response = await http.get(url, params=params, headers=headers)
@@ -50,6 +52,8 @@ async def get_json(
         raise RateLimited(f"{channel}: {_why(response)}", retry_after=retry_after(response))
     if response.status_code in (401, 403):
         raise ConnectorError(f"{channel}: credentials refused ({_why(response)})")
+    if response.status_code == 404 and missing_ok:
+        return None, response
     if response.status_code >= 400:
         raise ConnectorError(f"{channel}: {_why(response)}")
     try:
@@ -66,16 +70,20 @@ def dumps(value: Any) -> str:
 async def send_json(
     http: httpx.AsyncClient, method: str, url: str, *, channel: str, json_body: Any = None,
     headers: dict[str, str] | None = None, auth: httpx.Auth | tuple[str, str] | None = None,
+    params: Any = None, missing_ok: bool = False,
 ) -> httpx.Response:
-    """Send a write (POST/PUT) with a JSON body; the response when 2xx, else ConnectorError/RateLimited with why."""
+    """Send a write (POST/PUT/PATCH) with a JSON body; the response when 2xx (or a 404 with `missing_ok`), else
+    ConnectorError/RateLimited with why."""
     try:
-        response = await http.request(method, url, json=json_body, headers=headers, auth=auth)
+        response = await http.request(method, url, json=json_body, headers=headers, auth=auth, params=params)
     except httpx.HTTPError as exc:
         raise ConnectorError(f"{channel}: cannot reach {url.split('?')[0]} ({type(exc).__name__})") from None
     if response.status_code == 429:
         raise RateLimited(f"{channel}: {_why(response)}", retry_after=retry_after(response))
     if response.status_code in (401, 403):
         raise ConnectorError(f"{channel}: credentials refused ({_why(response)})")
+    if response.status_code == 404 and missing_ok:
+        return response
     if response.status_code >= 400:
         raise ConnectorError(f"{channel}: {_why(response)}")
     return response

@@ -68,7 +68,7 @@ class OsCommerceConnector:
         self.db = db
         self.t = {name: f"{prefix}{name}" for name in (
             "orders", "orders_products", "orders_products_attributes", "orders_total", "orders_status",
-            "orders_status_history", "countries")}
+            "orders_status_history", "countries", "products")}
         self.language_id = language_id
         self.statuses = tuple(statuses)
         self.paid_statuses = tuple(paid_statuses)
@@ -208,6 +208,13 @@ class OsCommerceConnector:
 
     async def refund(self, notice: RefundNotice) -> None:
         raise NotImplementedError(f"{self.channel} takes no refunds through its database: refund in the shop's admin")
+
+    async def set_available(self, sku: str, available: int) -> None:
+        """`products.products_quantity` of the products whose `products_model` is the SKU (none: not sold there)."""
+        async with self.db.cursor() as cursor:
+            await cursor.execute(
+                f"UPDATE {self.t['products']} SET products_quantity = %s, products_last_modified = NOW() "
+                f"WHERE products_model = %s", (max(available, 0), sku))
 
 
 # --- normalising ---------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ class Capabilities:
     cancel: bool = False
     refund: bool = False
     stock: bool = False  # available-stock updates
+    message: bool = False  # the follow-up after shipment can be a buyer message through the channel
     how: str = ""  # the channel call, for staff and the docs
 
     def allows(self, action: str) -> bool:
@@ -56,21 +57,33 @@ class Capabilities:
 
 # kind -> what can be written back; each write-back module adds its line here (the docs table mirrors this).
 CAPABILITIES: dict[str, Capabilities] = {
-    "ebay": Capabilities(ship=True, how="createShippingFulfillment (POST /sell/fulfillment/v1/order/{id}/shipping_fulfillment)"),
-    "amazon": Capabilities(ship=True, how="SP-API confirmShipment (POST /orders/v0/orders/{id}/shipmentConfirmation)"),
-    "magento2": Capabilities(ship=True, cancel=True,
-                             how="POST /V1/order/{entity_id}/ship with tracks; POST /V1/orders/{entity_id}/cancel"),
+    "ebay": Capabilities(ship=True, stock=True, message=True,
+                         how="createShippingFulfillment (POST /sell/fulfillment/v1/order/{id}/shipping_fulfillment); "
+                             "POST /sell/inventory/v1/bulk_update_price_quantity shipToLocationAvailability; "
+                             "Trading AddMemberMessageAAQToPartner buyer message"),
+    "amazon": Capabilities(ship=True, stock=True,
+                           how="SP-API confirmShipment (POST /orders/v0/orders/{id}/shipmentConfirmation); "
+                               "PATCH /listings/2021-08-01/items/{sellerId}/{sku} fulfillment_availability"),
+    "magento2": Capabilities(ship=True, cancel=True, stock=True,
+                             how="POST /V1/order/{entity_id}/ship with tracks; POST /V1/orders/{entity_id}/cancel; "
+                                 "PUT /V1/products/{sku}/stockItems/{itemId} qty + is_in_stock"),
     "woocommerce": Capabilities(ship=True, cancel=True, refund=True, stock=True,
                                 how="PUT /wc/v3/orders/{id} status completed + customer note with tracking; "
                                     "status cancelled; POST /orders/{id}/refunds; PUT /products/{id} stock_quantity"),
-    "shopify": Capabilities(ship=True, how="GraphQL fulfillmentCreate with trackingInfo on the open fulfilment orders"),
+    "shopify": Capabilities(ship=True, stock=True,
+                            how="GraphQL fulfillmentCreate with trackingInfo on the open fulfilment orders; "
+                                "POST /admin/api/{version}/inventory_levels/set.json"),
     oscommerce.OSCOMMERCE: Capabilities(
-        ship=True, cancel=True, how="database: orders_status Delivered (or Cancelled, where the shop has it) + an "
-                                    "orders_status_history row with carrier and tracking number"),
+        ship=True, cancel=True, stock=True,
+        how="database: orders_status Delivered (or Cancelled, where the shop has it) + an orders_status_history row "
+            "with carrier and tracking number; products.products_quantity by products_model"),
     oscommerce.ZENCART: Capabilities(
-        ship=True, cancel=True, how="database: orders_status Delivered (or Cancelled, where the shop has it) + an "
-                                    "orders_status_history row with carrier and tracking number"),
-    xcart4.CHANNEL: Capabilities(ship=True, how="database: xcart_orders status 'C' and the tracking column"),
+        ship=True, cancel=True, stock=True,
+        how="database: orders_status Delivered (or Cancelled, where the shop has it) + an orders_status_history row "
+            "with carrier and tracking number; products.products_quantity by products_model"),
+    xcart4.CHANNEL: Capabilities(ship=True, stock=True,
+                                 how="database: xcart_orders status 'C' and the tracking column; "
+                                     "xcart_products.avail by productcode"),
     xcart5.CHANNEL: Capabilities(ship=True, how="REST PUT _path=order/{id}: shippingStatus S + trackingNumbers"),
 }
 

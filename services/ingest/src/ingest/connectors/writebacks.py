@@ -9,11 +9,18 @@ Every call is safe to repeat, because a write-back is retried until the channel 
 - WooCommerce: status `completed` is idempotent, and the tracking note is added only if no note has it yet;
 - Shopify: only fulfilment orders still open are fulfilled; none open means it was done already.
 Carrier names map to each channel's carrier codes through the channel option `carrier_codes` (name -> code).
+
+Available stock (`set_available(sku, available)`, an absolute value, so repeating it changes nothing; a SKU the
+channel does not sell is left alone): eBay `bulk_update_price_quantity`, Amazon Listings Items `PATCH` of
+`fulfillment_availability`, Magento `PUT /V1/products/{sku}/stockItems/{itemId}`, WooCommerce `stock_quantity`,
+Shopify `inventory_levels/set.json`. Negative (oversold) stock is sent as 0.
 """
 
 import base64
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -35,6 +42,15 @@ def _carrier_code(config: ChannelConfig, carrier: str, default: str | None = Non
 
 def _lines(notice: ShipmentNotice) -> list[tuple[str, int]]:
     return [(line_id, notice.quantities.get(line_id, 1)) for line_id in notice.line_ids]
+
+
+def _path(sku: str) -> str:
+    """A SKU as one URL path segment (SKUs may hold `/`, spaces, `#`)."""
+    return quote(sku, safe="")
+
+
+TRADING_NS = "urn:ebay:apis:eBLBaseComponents"
+TRADING_COMPATIBILITY_LEVEL = "1423"
 
 
 class EbayWriteBack:
@@ -64,6 +80,57 @@ class EbayWriteBack:
 
     async def cancel_order(self, channel_order_id: str, reason: str) -> None:
         raise NotImplementedError("eBay cancellations go through the Post-Order API, which we do not call")
+
+    async def set_available(self, sku: str, available: int) -> None:
+        """Sell Inventory `POST /sell/inventory/v1/bulk_update_price_quantity` with the inventory item's
+        `shipToLocationAvailability.quantity` (eBay revises its published offers); an unknown SKU (404) is left
+        alone. Only listings managed through the Inventory API have inventory items."""
+        root = self.base.removesuffix("/sell/fulfillment/v1/order")
+        response = await send_json(
+            self.http, "POST", f"{root}/sell/inventory/v1/bulk_update_price_quantity", channel=self.channel,
+            headers=self.headers, json_body={"requests": [
+                {"sku": sku, "shipToLocationAvailability": {"quantity": max(available, 0)}}]})
+        for answer in _json(response, self.channel).get("responses") or []:
+            status = int(answer.get("statusCode") or 0)
+            if status == 404:
+                continue
+            if status >= 400:
+                errors = "; ".join(str(e.get("message", e)) for e in answer.get("errors") or [])
+                raise ConnectorError(f"ebay: stock of {sku} refused ({status}: {errors[:300]})")
+
+    async def send_buyer_message(self, channel_order_id: str, *, subject: str, body: str) -> None:
+        """Trading API `AddMemberMessageAAQToPartner` (XML, `X-EBAY-API-*` headers, the OAuth user token in
+        `X-EBAY-API-IAF-TOKEN`): a message to the buyer's My eBay inbox about the order's first item. The buyer
+        (`buyer.username`) and item (`lineItems[].legacyItemId`) are read from `getOrder`; eBay allows it up to
+        90 days after the order."""
+        order, _ = await get_json(self.http, f"{self.base}/{quote(channel_order_id, safe='')}",
+                                  channel=self.channel, headers=self.headers)
+        buyer = ((order or {}).get("buyer") or {}).get("username")
+        items = [i.get("legacyItemId") for i in (order or {}).get("lineItems") or [] if i.get("legacyItemId")]
+        if not buyer or not items:
+            raise ConnectorError(f"ebay: order {channel_order_id} has no buyer username or item id to message")
+        request = ET.Element("AddMemberMessageAAQToPartnerRequest", xmlns=TRADING_NS)
+        ET.SubElement(request, "ItemID").text = str(items[0])
+        message = ET.SubElement(request, "MemberMessage")
+        ET.SubElement(message, "Subject").text = subject[:80]  # eBay cuts subjects at 80 characters
+        ET.SubElement(message, "Body").text = body[:2000]
+        ET.SubElement(message, "QuestionType").text = "Shipping"
+        ET.SubElement(message, "RecipientID").text = buyer
+        headers = {
+            "X-EBAY-API-CALL-NAME": "AddMemberMessageAAQToPartner",
+            "X-EBAY-API-SITEID": str(self.config.options.get("site_id", 0)),
+            "X-EBAY-API-COMPATIBILITY-LEVEL": TRADING_COMPATIBILITY_LEVEL,
+            "X-EBAY-API-IAF-TOKEN": self.headers["Authorization"].removeprefix("Bearer "),
+            "Content-Type": "text/xml; charset=utf-8",
+        }
+        url = self.config.options.get("trading_url") or f"{self.base.removesuffix('/sell/fulfillment/v1/order')}/ws/api.dll"
+        try:
+            response = await self.http.post(url, content=b'<?xml version="1.0" encoding="utf-8"?>'
+                                            + ET.tostring(request, encoding="utf-8", xml_declaration=False),
+                                            headers=headers)
+        except httpx.HTTPError as exc:
+            raise ConnectorError(f"ebay: cannot reach {url} ({type(exc).__name__})") from None
+        _trading_ack(response)
 
     async def refund(self, notice: RefundNotice) -> None:
         raise NotImplementedError("eBay refunds are not written back")
@@ -103,6 +170,27 @@ class AmazonWriteBack:
 
     async def cancel_order(self, channel_order_id: str, reason: str) -> None:
         raise NotImplementedError("Amazon cancellations go through the Feeds API, which we do not call")
+
+    async def set_available(self, sku: str, available: int) -> None:
+        """Listings Items `PATCH /listings/2021-08-01/items/{sellerId}/{sku}?marketplaceIds=…` replacing
+        `fulfillment_availability` (channel DEFAULT = merchant-fulfilled) with the quantity; option `seller_id`
+        (the merchant token) is required. A listing Amazon does not have (404) is left alone."""
+        seller_id = self.config.options.get("seller_id")
+        if not seller_id:
+            raise ConnectorError(f"amazon: channel {self.config.channel_id} needs option seller_id for stock updates")
+        body = {"productType": self.config.options.get("product_type", "PRODUCT"), "patches": [{
+            "op": "replace", "path": "/attributes/fulfillment_availability",
+            "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": max(available, 0)}]}]}
+        response = await send_json(
+            self.http, "PATCH", f"{self.base}/listings/2021-08-01/items/{_path(str(seller_id))}/{_path(sku)}",
+            channel=self.channel, headers=self.headers, json_body=body,
+            params={"marketplaceIds": self.marketplace_id}, missing_ok=True)
+        if response.status_code == 404:
+            return
+        answer = _json(response, self.channel)
+        if answer.get("status") != "ACCEPTED":
+            issues = "; ".join(f"{i.get('code')}: {i.get('message')}" for i in answer.get("issues") or [])
+            raise ConnectorError(f"amazon: stock of {sku} {answer.get('status', 'not accepted')} ({issues[:300]})")
 
     async def refund(self, notice: RefundNotice) -> None:
         raise NotImplementedError("Amazon refunds go through the Feeds API, which we do not call")
@@ -157,6 +245,19 @@ class MagentoWriteBack:
 
     async def refund(self, notice: RefundNotice) -> None:
         raise NotImplementedError("Magento credit memos are not written back")
+
+    async def set_available(self, sku: str, available: int) -> None:
+        """CatalogInventory `GET /V1/stockItems/{sku}` for the item id, then `PUT /V1/products/{sku}/stockItems/
+        {itemId}` with `stockItem.qty` and `is_in_stock` (the default source; with MSI this is single-source mode,
+        multi-source shops would use `POST /V1/inventory/source-items`). A SKU Magento does not have is left alone."""
+        item, _ = await get_json(self.http, f"{self.base}/stockItems/{_path(sku)}", channel=self.channel,
+                                 headers=self.headers, missing_ok=True)
+        if item is None:
+            return
+        quantity = max(available, 0)
+        await send_json(self.http, "PUT", f"{self.base}/products/{_path(sku)}/stockItems/{item['item_id']}",
+                        channel=self.channel, headers=self.headers,
+                        json_body={"stockItem": {"qty": quantity, "is_in_stock": quantity > 0}})
 
 
 class WooCommerceWriteBack:
@@ -225,6 +326,11 @@ _FULFILLMENT_CREATE = """mutation FulfillmentCreate($fulfillment: FulfillmentInp
 }"""
 
 
+_INVENTORY_ITEM = """query InventoryItemBySku($query: String!) {
+  inventoryItems(first: 1, query: $query) { nodes { id legacyResourceId } }
+}"""
+
+
 class ShopifyWriteBack:
     """Shopify GraphQL Admin: read the order's fulfilment orders, then `fulfillmentCreate` with trackingInfo."""
 
@@ -271,8 +377,46 @@ class ShopifyWriteBack:
     async def cancel_order(self, channel_order_id: str, reason: str) -> None:
         raise NotImplementedError("Shopify cancellations are not written back")
 
+    async def set_available(self, sku: str, available: int) -> None:
+        """The SKU's inventory item from GraphQL `inventoryItems(query: "sku:…")`, then REST
+        `POST /admin/api/{version}/inventory_levels/set.json` {location_id (option), inventory_item_id, available}.
+        A SKU the shop does not have is left alone."""
+        location_id = self.config.options.get("location_id")
+        if not location_id:
+            raise ConnectorError(f"shopify: channel {self.config.channel_id} needs option location_id for stock updates")
+        data = await self._graphql(_INVENTORY_ITEM, {"query": f'sku:"{sku}"'})
+        nodes = ((data.get("inventoryItems") or {}).get("nodes")) or []
+        if not nodes:
+            return
+        await send_json(self.http, "POST", self.url.replace("/graphql.json", "/inventory_levels/set.json"),
+                        channel=self.channel, headers=self.headers, json_body={
+                            "location_id": int(location_id), "inventory_item_id": int(nodes[0]["legacyResourceId"]),
+                            "available": max(available, 0)})
+
     async def refund(self, notice: RefundNotice) -> None:
         raise NotImplementedError("Shopify refunds are not written back")
+
+
+def _json(response: httpx.Response, channel: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise ConnectorError(f"{channel}: the answer is not JSON ({response.status_code})") from None
+    return body if isinstance(body, dict) else {}
+
+
+def _trading_ack(response: httpx.Response) -> None:
+    """A Trading API answer: `Ack` Success or Warning is accepted, anything else is the errors' messages."""
+    try:
+        root = ET.fromstring(response.content)
+    except ET.ParseError:
+        raise ConnectorError(f"ebay: {response.status_code}, the Trading API answer is not XML") from None
+    ack = root.findtext(f"{{{TRADING_NS}}}Ack") or root.findtext("Ack")
+    if response.status_code < 400 and ack in ("Success", "Warning"):
+        return
+    errors = [e.findtext(f"{{{TRADING_NS}}}LongMessage") or e.findtext(f"{{{TRADING_NS}}}ShortMessage") or ""
+              for e in root.iter(f"{{{TRADING_NS}}}Errors")]
+    raise ConnectorError(f"ebay: {response.status_code} {ack or 'no Ack'}: {'; '.join(errors)[:300]}")
 
 
 def _need(config: ChannelConfig, credentials: Mapping[str, str], *names: str) -> list[str]:

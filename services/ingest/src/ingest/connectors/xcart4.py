@@ -55,6 +55,7 @@ class XCart4Connector:
         self.currency = currency
         self.orders, self.details, self.history = (f"{prefix}orders", f"{prefix}order_details",
                                                    f"{prefix}order_status_history")
+        self.products = f"{prefix}products"
         self.statuses = tuple(s.strip().upper() for s in statuses)
         self.page_size = max(1, page_size)
         self.settle_seconds = max(0, settle_seconds)
@@ -123,6 +124,13 @@ class XCart4Connector:
 
     async def refund(self, notice: RefundNotice) -> None:
         raise NotImplementedError("X-Cart 4 takes no refunds through its database: refund in the shop's admin")
+
+    async def set_available(self, sku: str, available: int) -> None:
+        """`xcart_products.avail` of the product whose `productcode` is the SKU (none: the shop does not sell it).
+        Product variants (`xcart_variants`) are not set."""
+        async with self.db.cursor() as cursor:
+            await cursor.execute(f"UPDATE {self.products} SET avail = %s WHERE productcode = %s",
+                                 (max(available, 0), sku))
 
 
 def _decimal(value: Any, loc: tuple) -> Decimal:

@@ -50,6 +50,7 @@ class WriteBack(BaseModel):
     shipped_at: datetime | None = None
     refund: Decimal | None = None
     reason: str | None = None
+    via: str | None = None  # a follow-up's way: "message" (through the channel) or "email"
     state: WriteBackState = WriteBackState.PENDING
     last_error: str | None = None
     attempts: list[Attempt] = Field(default_factory=list)

@@ -6,7 +6,9 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
-from faststream.kafka import KafkaBroker
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from ingest.adapters.intake_store import IntakeStore
 from ingest.domain.channel_orders import DEFAULT_WOOCOMMERCE_STATUSES
@@ -14,10 +16,18 @@ from ingest.service_layer import handlers, stock_push, writebacks
 from ingest.service_layer.stock_push import StockPushRunner
 from ingest.service_layer.handlers import Clock
 from ingest.service_layer.writebacks import WriteBackRunner
-from oms_contracts import topics
+from oms_contracts import ContractError, decode, topics
 from oms_platform.messaging import Bus, subscribe
+from oms_platform.messaging import _dead_letter as dead_letter  # the letter `subscribe` writes, for the batch consumer
 
 log = logging.getLogger(__name__)
+
+INVENTORY_GROUP = "ingest.inventory-events"
+# The stock forwarder reads inventory events in batches, and the broker holds a fetch until this much has come or
+# this long has passed: a burst of changes to one SKU then arrives in one batch and becomes one push command.
+STOCK_BATCH_RECORDS = 500
+STOCK_FETCH_MIN_BYTES = 64 * 1024
+STOCK_FETCH_MAX_WAIT_MS = 300
 
 
 async def run_republisher(
@@ -59,8 +69,6 @@ def register_subscribers(broker: KafkaBroker, *, runner: WriteBackRunner, stock:
         await writebacks.handle_command(envelope, runner=runner)
         await stock_push.handle_command(envelope, runner=stock)
 
-    async def on_inventory_event(envelope) -> None:
-        await stock_push.forward_event(envelope, bus=runner.bus)
 
     async def on_order_event(envelope) -> None:
         await writebacks.forward_event(envelope, bus=runner.bus, capabilities=runner.capabilities,
@@ -69,8 +77,31 @@ def register_subscribers(broker: KafkaBroker, *, runner: WriteBackRunner, stock:
     subscribe(broker, topics.INGEST_COMMANDS, group_id="ingest", handler=on_ingest_command, max_attempts=max_attempts)
     subscribe(broker, topics.ORDERS_EVENTS, group_id="ingest.orders-events", handler=on_order_event,
               max_attempts=max_attempts)
-    subscribe(broker, topics.INVENTORY_EVENTS, group_id="ingest.inventory-events", handler=on_inventory_event,
-              max_attempts=max_attempts)
+    subscribe_stock_changes(broker, bus=runner.bus, max_attempts=max_attempts)
+
+
+def subscribe_stock_changes(broker: KafkaBroker, *, bus: Bus, max_attempts: int) -> None:
+    """Forward inventory stock changes as push commands, a batch at a time, coalesced per SKU. The offsets of a
+    batch are committed after its commands are sent (a failure redelivers the batch: the commands' ids derive from
+    the events, and an older value changes no push); an undecodable event goes to the DLQ and the batch flows on."""
+
+    async def on_inventory_events(message: KafkaMessage) -> None:
+        envelopes = []
+        for record in message.raw_message:
+            try:
+                envelopes.append(decode(record.value or b""))
+            except ContractError as exc:
+                await dead_letter(broker, record, INVENTORY_GROUP, reason=str(exc), attempts=1)
+        async for attempt in AsyncRetrying(stop=stop_after_attempt(max_attempts), reraise=True,
+                                           wait=wait_exponential(multiplier=0.1, max=5.0)):
+            with attempt:
+                await stock_push.forward_events(envelopes, bus=bus)
+
+    broker.subscriber(
+        topics.INVENTORY_EVENTS, group_id=INVENTORY_GROUP, batch=True, max_records=STOCK_BATCH_RECORDS,
+        ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest",
+        fetch_min_bytes=STOCK_FETCH_MIN_BYTES, fetch_max_wait_ms=STOCK_FETCH_MAX_WAIT_MS,
+    )(on_inventory_events)
 
 
 async def run_writeback_scheduler(*, schedulers: list[writebacks.Scheduler], every: float,

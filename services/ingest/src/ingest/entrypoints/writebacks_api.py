@@ -40,6 +40,7 @@ class WriteBackPublic(BaseModel):
     carrier: str | None
     tracking_number: str | None
     refund: Decimal | None
+    via: str | None = None  # a follow-up's way: "message" (through the channel) or "email"
     attempts: list[Attempt]
     next_attempt_at: datetime | None
     created_at: datetime
@@ -54,6 +55,7 @@ class CapabilityPublic(BaseModel):
     cancel: bool
     refund: bool
     stock: bool
+    message: bool = False  # the follow-up after shipment can be a buyer message through the channel
     how: str
 
 
@@ -83,8 +85,9 @@ def writebacks_router(*, store: WriteBackStore, bus: Bus, keys: ApiKeys, capabil
 
     @router.get("/channels/capabilities", response_model=list[CapabilityPublic])
     async def channel_capabilities(_: Caller = Depends(staff)) -> list[CapabilityPublic]:
-        """What each kind of channel can take back: shipment + tracking, cancellation, refund, stock."""
-        return [CapabilityPublic(kind=kind, ship=c.ship, cancel=c.cancel, refund=c.refund, stock=c.stock, how=c.how)
+        """What each kind of channel can take back: shipment + tracking, cancellation, refund, stock, buyer message."""
+        return [CapabilityPublic(kind=kind, ship=c.ship, cancel=c.cancel, refund=c.refund, stock=c.stock,
+                                 message=c.message, how=c.how)
                 for kind, c in sorted(capabilities.items())]
 
     @router.get("/writebacks", response_model=list[WriteBackPublic])

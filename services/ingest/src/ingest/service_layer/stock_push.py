@@ -1,4 +1,5 @@
-"""Available-stock push: `inventory.stock_available_changed` is forwarded as `ingest.push_stock` (key: the SKU);
+"""Available-stock push: `inventory.stock_available_changed` is forwarded as `ingest.push_stock` (key: the SKU),
+coalesced per batch of events so a burst of changes to one SKU is one command;
 the ingest command consumer, the only writer of `stock_pushes`, keeps the latest value per SKU and, once its
 debounce window is over (the scheduler sends `ingest.attempt_stock_push`), sets it on every configured channel
 that takes stock updates and has option `push_stock` on. A channel that already has the value is not called again.
@@ -44,6 +45,21 @@ async def forward_event(envelope: Envelope, *, bus: Bus) -> None:
         command = PushStock(sku=payload.sku, available=payload.available, as_of=envelope.occurred_at)
         await bus.publish(bus.envelope(command, cause=envelope, event_id=derived_id(envelope.event_id, "push-stock")),
                           key=payload.sku)
+
+
+async def forward_events(envelopes: list[Envelope], *, bus: Bus) -> int:
+    """Forward a batch of inventory events coalesced: per SKU only its latest stock change (the last one in the batch:
+    a SKU's events share a partition, so batch order is their order), so a burst of changes to one SKU costs one
+    push command, and so one read and one write of its `stock_pushes` document. The dropped values are older than
+    the one forwarded, which the push document would have replaced anyway. How many commands were sent."""
+    latest: dict[str, Envelope] = {}
+    for envelope in envelopes:
+        if isinstance(envelope.payload, StockAvailableChanged):
+            latest.pop(envelope.payload.sku, None)  # re-inserted last: commands go out in the order of the changes
+            latest[envelope.payload.sku] = envelope
+    for envelope in latest.values():
+        await forward_event(envelope, bus=bus)
+    return len(latest)
 
 
 def attempt_command(doc: dict, attempt: int) -> tuple[Message, str]:

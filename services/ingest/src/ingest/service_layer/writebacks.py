@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 FollowUpSender = Callable[[WriteBack], Awaitable[None]]
+BuyerMessage = Callable[[WriteBack], tuple[str, str]]  # the write-back's (subject, body) for a channel message
+
+# How a channel's follow-up after shipment goes (channel option `follow_up`): a buyer message through the channel
+# (the default where the capability table allows it: eBay), the SMTP email (the default elsewhere), or none.
+FOLLOW_UP_WAYS = ("message", "email", "off")
 
 
 @dataclass
@@ -42,6 +47,7 @@ class WriteBackRunner:
     build: Callable[[ChannelConfig], ChannelWriteBack]
     capabilities: Mapping[str, Capabilities]
     send_follow_up: FollowUpSender | None = None  # None: no SMTP server configured, no follow-up emails
+    buyer_message: BuyerMessage | None = None  # the follow-up as a channel message (None: no template, no message)
     tracking_url: Callable[[str, str], str | None] = lambda carrier, number: None
     max_attempts: int = 5
     backoff_seconds: float = 30.0
@@ -58,7 +64,8 @@ def commands_for(envelope: Envelope, *, capabilities: Mapping[str, Capabilities]
             commands.append(WriteBackToChannel(
                 writeback_id=writeback_id_for(order_id, "ship"), order_id=order_id, action="ship", order=details,
                 carrier=payload.carrier, tracking_number=payload.tracking_number, shipped_at=payload.processed_at))
-        if follow_up and details.buyer.email:
+        can_message = getattr(capabilities.get(details.channel), "message", False)
+        if (follow_up and details.buyer.email) or can_message:
             commands.append(WriteBackToChannel(
                 writeback_id=writeback_id_for(order_id, "follow_up"), order_id=order_id, action="follow_up",
                 order=details, carrier=payload.carrier, tracking_number=payload.tracking_number,
@@ -109,8 +116,16 @@ async def _write_back(command: WriteBackToChannel, runner: WriteBackRunner) -> N
         refund=command.refund, reason=command.reason, next_attempt_at=now, created_at=now,
     )
     capabilities = runner.capabilities.get(order.channel)
+    if command.action == "follow_up":
+        writeback.via = await _follow_up_way(writeback, runner)
+        if writeback.via == "off" or (writeback.via == "email" and runner.send_follow_up is None):
+            return  # no follow-up for this channel (or no SMTP server): nothing to send, nothing to record
     if command.action != "follow_up" and (capabilities is None or not capabilities.allows(command.action)):
         writeback.skip(f"{order.channel} cannot take a {command.action} write-back (see GET /channels/capabilities)")
+    elif writeback.via == "message" and not getattr(capabilities, "message", False):
+        writeback.skip(f"{order.channel} takes no buyer messages (channel option follow_up: email or off)")
+    elif writeback.via == "email" and not order.buyer.email:
+        writeback.skip("the buyer has no email address")
     else:
         await _try(writeback, runner)
     await runner.store.save(to_document(writeback, version=0, handled={}))
@@ -157,6 +172,13 @@ async def _try(writeback: WriteBack, runner: WriteBackRunner) -> None:
 async def _send(writeback: WriteBack, runner: WriteBackRunner) -> str | None:
     """Tell the channel (or the buyer); None when accepted, else the reason staff see."""
     try:
+        if writeback.action == "follow_up" and writeback.via == "message":
+            if runner.buyer_message is None:
+                return "no buyer message template is configured"
+            subject, body = runner.buyer_message(writeback)
+            channel = runner.build(await _channel_of(writeback, runner))
+            await channel.send_buyer_message(writeback.channel_order_id, subject=subject, body=body)
+            return None
         if writeback.action == "follow_up":
             if runner.send_follow_up is None:
                 return "no SMTP server is configured (INGEST_SMTP_HOST)"
@@ -188,6 +210,17 @@ async def _send(writeback: WriteBack, runner: WriteBackRunner) -> str | None:
         log.exception("write-back %s failed unexpectedly", writeback.writeback_id)
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+async def _follow_up_way(writeback: WriteBack, runner: WriteBackRunner) -> str:
+    """The order's channel option `follow_up` (message, email or off); unset or no channel configured: a buyer
+    message where the channel takes one, else email."""
+    configs = [c for c in await runner.channels.configs() if c.kind == writeback.channel
+               and (writeback.channel_account is None or c.account == writeback.channel_account)]
+    chosen = configs[0].options.get("follow_up") if len(configs) == 1 else None
+    if chosen in FOLLOW_UP_WAYS:
+        return chosen
+    return "message" if getattr(runner.capabilities.get(writeback.channel), "message", False) else "email"
 
 
 def package_ref(order_id: uuid.UUID) -> str:
