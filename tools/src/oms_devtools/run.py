@@ -1,7 +1,13 @@
 """`make run`: the whole OMS on this machine, with a demo shop feeding orders and a raw printer taking jobs.
 
-Expects the infrastructure to be up (`make infra-up` writes `.oms/infra/infra.env`). Ctrl-C or SIGTERM
-(`make stop`) stops every process it started.
+The demo shop is a Shopify stand-in: it sends signed `orders/create` (and `orders/updated`) webhooks to ingest's
+Shopify endpoint, and serves the Admin API of the Shopify channel configured here (`demo-shop`), so its orders are
+also polled and reconciled and their shipments written back to it, as with a real shop.
+
+Expects the infrastructure to be up (`make infra-up` writes `.oms/infra/infra.env`, or `$OMS_INFRA_DIR/infra.env`).
+Ctrl-C or SIGTERM (`make stop`) stops every process it started. `OMS_RUN_PORT_BASE` moves every port (services
+base+1..base+6, demo shop base+10, printer base+9) and `OMS_RUN_DIR` the keys, logs and spool, so a second
+`make run` can share the machine.
 """
 
 import argparse
@@ -15,11 +21,15 @@ from pathlib import Path
 
 import httpx
 
-from oms_devtools.system import SERVICES, System, SystemFailed
+from oms_devtools.system import CONSOLE, DEFAULT_PORTS, SERVICES, System, SystemFailed
 
 REPO = Path(__file__).resolve().parents[3]
-RUN_DIR = REPO / ".oms" / "run"
+RUN_DIR = Path(os.environ.get("OMS_RUN_DIR") or REPO / ".oms" / "run").resolve()
+INFRA_DIR = Path(os.environ.get("OMS_INFRA_DIR") or REPO / ".oms" / "infra").resolve()
+PORT_BASE = int(os.environ["OMS_RUN_PORT_BASE"]) if os.environ.get("OMS_RUN_PORT_BASE") else None
 KEY_ROLES = ("admin", "ops", "packer", "console")
+# The demo shop's Shopify account, and its channel in ingest.
+DEMO_ACCOUNT, DEMO_CHANNEL = "demo", "demo-shop"
 DEMO_SKUS = {"DEMO-MUG": 40, "DEMO-TEE": 25, "DEMO-CAP": 15}
 
 
@@ -38,22 +48,27 @@ def api_keys() -> dict[str, str]:
     """This machine's local API keys and console secrets, made once and kept in `.oms/run/api-keys.env` (git-ignored)."""
     path = RUN_DIR / "api-keys.env"
     values = read_env_file(path) if path.exists() else {}
-    wanted = [f"{role.upper()}_KEY" for role in KEY_ROLES] + ["CONSOLE_SESSION_SECRET", "CONSOLE_ADMIN_PASSWORD"]
-    if any(name not in values for name in wanted):  # first run, or a file from before the console
+    wanted = [f"{role.upper()}_KEY" for role in KEY_ROLES] + ["CONSOLE_SESSION_SECRET", "CONSOLE_ADMIN_PASSWORD",
+                                                              "DEMO_SHOP_WEBHOOK_SECRET", "DEMO_SHOP_ACCESS_TOKEN"]
+    if any(name not in values for name in wanted):  # first run, or a file from before the console / demo shop
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         values = {name: values.get(name) or secrets.token_hex(16 if name != "CONSOLE_SESSION_SECRET" else 32)
                   for name in wanted}
         path.write_text("".join(f"{name}={value}\n" for name, value in values.items()))
         path.chmod(0o600)
     return {role: values[f"{role.upper()}_KEY"] for role in KEY_ROLES} | {
-        "session_secret": values["CONSOLE_SESSION_SECRET"], "admin_password": values["CONSOLE_ADMIN_PASSWORD"]}
+        "session_secret": values["CONSOLE_SESSION_SECRET"], "admin_password": values["CONSOLE_ADMIN_PASSWORD"],
+        "demo_secret": values["DEMO_SHOP_WEBHOOK_SECRET"], "demo_token": values["DEMO_SHOP_ACCESS_TOKEN"]}
 
 
 def main() -> None:
     """Start everything, show where it listens, feed demo orders, stop on Ctrl-C."""
     parser = argparse.ArgumentParser(prog="oms-run")
-    parser.add_argument("--infra-env", type=Path, default=REPO / ".oms" / "infra" / "infra.env")
-    parser.add_argument("--printer-port", type=int, default=int(os.environ.get("OMS_PRINTER_PORT", 9100)))
+    parser.add_argument("--infra-env", type=Path, default=INFRA_DIR / "infra.env")
+    parser.add_argument("--printer-port", type=int, default=int(
+        os.environ.get("OMS_PRINTER_PORT") or (PORT_BASE + 9 if PORT_BASE else 9100)))
+    parser.add_argument("--shop-port", type=int, default=PORT_BASE + 10 if PORT_BASE else 8110,
+                        help="where the demo shop serves its Shopify Admin API")
     parser.add_argument("--demo-orders", type=int, default=int(os.environ.get("OMS_DEMO_ORDERS", 20)))
     args = parser.parse_args()
 
@@ -67,8 +82,15 @@ def main() -> None:
         "CONSOLE_ADMIN_PASSWORD": keys["admin_password"],
         "PRINTING_INVOICE_PRINTER": printer,
         "PRINTING_LABEL_PRINTER": printer,
+        # The demo shop signs its webhooks with this secret; the worker reads its Admin API token from the env.
+        "INGEST_WEBHOOK_SECRETS": ",".join(filter(None, [env.get("INGEST_WEBHOOK_SECRETS"),
+                                                         f"shopify:{DEMO_ACCOUNT}:{keys['demo_secret']}"])),
+        "DEMO_SHOP_ACCESS_TOKEN": keys["demo_token"],
     }
-    system = System(env=env, log_dir=RUN_DIR / "logs")
+    ports = dict(DEFAULT_PORTS)
+    if PORT_BASE:
+        ports = {name: PORT_BASE + n for n, name in enumerate((*SERVICES, CONSOLE), start=1)}
+    system = System(env=env, log_dir=RUN_DIR / "logs", ports=ports)
     helpers: list[subprocess.Popen] = []
     stopping = False
 
@@ -86,7 +108,8 @@ def main() -> None:
         system.wait_healthy()
         _show(system, keys, args.printer_port)
         _seed_stock(system, keys["ops"])
-        helpers.append(_start_demo_shop(system, keys["ops"], args.demo_orders))
+        helpers.append(_start_demo_shop(system, keys, args.demo_orders, args.shop_port))
+        _configure_demo_channel(system, keys["admin"], helpers[-1], args.shop_port)
         _demo_loop(system, keys["ops"], lambda: stopping)
     except SystemFailed as failure:
         print(f"\nthe system failed:\n{failure}", file=sys.stderr)
@@ -121,7 +144,11 @@ def _show(system: System, keys: dict[str, str], printer_port: int) -> None:
     print(f"  printer     raw TCP 127.0.0.1:{printer_port}, jobs kept in {RUN_DIR / 'printed'}")
     print(f"  logs        {RUN_DIR / 'logs'}")
     print(f"  API keys    {RUN_DIR / 'api-keys.env'} (ops key: {keys['ops']})")
-    print("\nA demo shop is sending orders; each one is allocated, processed and printed. Ctrl-C stops.\n", flush=True)
+    print("\nA demo Shopify shop sends signed order webhooks to ingest (POST /webhooks/shopify/demo) and is also polled")
+    print(f"as channel {DEMO_CHANNEL!r} (GET {system.url('ingest')}/channels/{DEMO_CHANNEL}); each paid order is "
+          "allocated, processed,")
+    print(f"printed and written back to the shop (log: {RUN_DIR / 'logs' / 'demo-shop.log'}). Ctrl-C stops.\n",
+          flush=True)
 
 
 def _seed_stock(system: System, key: str) -> None:
@@ -136,14 +163,39 @@ def _seed_stock(system: System, key: str) -> None:
         response.raise_for_status()
 
 
-def _start_demo_shop(system: System, key: str, count: int) -> subprocess.Popen:
-    """The demo shop process, posting orders to ingest."""
+def _start_demo_shop(system: System, keys: dict[str, str], count: int, port: int) -> subprocess.Popen:
+    """The demo shop process: Shopify webhooks to ingest, and the shop's Admin API on `port`."""
     log = (RUN_DIR / "logs" / "demo-shop.log").open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "ingest", "demo-shop", "--api", system.url("ingest"), "--key", key,
-         "--every", "5", "--count", str(count)],
+        [sys.executable, "-m", "ingest", "demo-shop", "--api", system.url("ingest"), "--account", DEMO_ACCOUNT,
+         "--port", str(port), "--every", "5", "--count", str(count)],
+        env={**os.environ, "DEMO_SHOP_WEBHOOK_SECRET": keys["demo_secret"],
+             "DEMO_SHOP_ACCESS_TOKEN": keys["demo_token"]},
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
+
+
+def _configure_demo_channel(system: System, admin_key: str, shop: subprocess.Popen, port: int) -> None:
+    """Once the demo shop answers, configure it in ingest as a Shopify channel: polled every minute (catch-up
+    behind the webhooks), reconciled every five, and the channel shipments are written back to."""
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        if shop.poll() is not None:
+            raise SystemFailed(f"the demo shop exited with {shop.returncode} (see {RUN_DIR / 'logs' / 'demo-shop.log'})")
+        try:
+            httpx.get(f"{url}/admin/api/2025-01/orders.json", timeout=2)  # 401 without the token: it is up
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise SystemFailed(f"the demo shop did not answer on {url}") from None
+            time.sleep(0.3)
+    response = httpx.put(f"{system.url('ingest')}/channels/{DEMO_CHANNEL}", headers={
+        "Authorization": f"Bearer {admin_key}"}, timeout=10, json={
+        "name": "Demo shop (Shopify)", "kind": "shopify", "account": DEMO_ACCOUNT, "url": url,
+        "credentials": {"access_token": "env:DEMO_SHOP_ACCESS_TOKEN"}, "interval_seconds": 60,
+        "options": {"reconcile_every_seconds": 300, "reconcile_days": 1}})
+    response.raise_for_status()
 
 
 def _demo_loop(system: System, key: str, stopping) -> None:
@@ -166,7 +218,8 @@ def _demo_loop(system: System, key: str, stopping) -> None:
                 reported[order_id] = state
                 extra = f" tracking {order['tracking_number']}" if order.get("tracking_number") else ""
                 print(f"  {order['order_number']:<22} {state}{extra}", flush=True)
-            if state == "open" and order["stock_allocated"] and order_id not in asked:
+            # Only paid orders can be processed: an unpaid one waits for its orders/updated (paid) webhook.
+            if state == "open" and order["paid"] and order["stock_allocated"] and order_id not in asked:
                 asked.add(order_id)
                 httpx.post(f"{system.url('orders')}/orders/{order_id}/process", headers=headers, timeout=15)
         for _ in range(4):

@@ -167,10 +167,10 @@ class TestRegistry:
         assert set(WRITEBACKS) <= set(CAPABILITIES)
         assert all(CAPABILITIES[kind].ship for kind in WRITEBACKS)
 
-    def test_a_write_back_only_channel_is_not_polled(self):
-        assert not polled(config("shopify"))
+    def test_a_webhook_only_channel_is_not_polled(self):
+        assert not polled(config("shopify", poll=False))
         assert not polled(config("woocommerce", poll=False))
-        assert polled(config("ebay")) and polled(config("fakeshop"))
+        assert polled(config("shopify")) and polled(config("ebay")) and polled(config("fakeshop"))
 
     async def test_a_missing_credential_is_named(self):
         bare = ChannelConfig(channel_id="s", name="s", kind="shopify", account="a", url="http://x")

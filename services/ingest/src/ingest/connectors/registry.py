@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from ingest.connectors import amazon, ebay, magento2
-from ingest.connectors import woocommerce
+from ingest.connectors import shopify, woocommerce
 from ingest.connectors import oscommerce, xcart4, xcart5
 from ingest.connectors import writebacks
 from ingest.connectors.base import Connector, ConnectorError, WriteBack
@@ -19,6 +19,7 @@ CONNECTORS: dict[str, Callable[[ChannelConfig, Mapping[str, str], httpx.AsyncCli
     ebay.CHANNEL: ebay.build,
     amazon.CHANNEL: amazon.build,
     woocommerce.CHANNEL: woocommerce.build,
+    shopify.CHANNEL: shopify.build,
     oscommerce.OSCOMMERCE: oscommerce.build_oscommerce,
     oscommerce.ZENCART: oscommerce.build_zencart,
     xcart4.CHANNEL: xcart4.build,
@@ -116,7 +117,7 @@ def build_writeback(config: ChannelConfig, *, http: httpx.AsyncClient,
 
 
 def polled(config: ChannelConfig) -> bool:
-    """Whether the poller downloads this channel: not one configured only for write-back (a webhook channel with
-    no connector, such as Shopify), nor one whose option `poll` is false (its orders come by webhook)."""
+    """Whether the poller downloads this channel: not one configured only for write-back (a kind with no
+    connector), nor one whose option `poll` is false (its orders come by webhook only)."""
     write_back_only = config.kind in WRITEBACKS and config.kind not in CONNECTORS
     return not write_back_only and config.options.get("poll", True) is not False
