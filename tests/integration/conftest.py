@@ -148,6 +148,7 @@ def system(endpoints, printer, api_keys, mailbox, tmp_path_factory) -> System:
         "ORDERS_COMMAND_TIMEOUT_SECONDS": "30",
         "INVENTORY_COMMAND_TIMEOUT_SECONDS": "30",
         "FULFILMENT_COMMAND_TIMEOUT_SECONDS": "30",
+        "PRINTING_COMMAND_TIMEOUT_SECONDS": "30",
         "CONSOLE_SERVICE_KEY": api_keys["console"],
         "CONSOLE_SESSION_SECRET": secrets.token_hex(32),
         "CONSOLE_ADMIN_PASSWORD": CONSOLE_ADMIN_PASSWORD,

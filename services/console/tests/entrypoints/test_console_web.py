@@ -752,3 +752,20 @@ class TestBatches:
         token = await sign_in(console, "alice", "alice-password")
         await console.post("/batches", data={"csrf_token": token})
         assert "choose at least one order" in (await console.get("/orders")).text
+
+
+async def test_a_station_jobs_reprint_says_it_is_queued_there_and_a_double_submitted_form_asks_once(console, fake):
+    job_id = str(uuid.uuid4())
+    fake.answers[f"/print-jobs/{job_id}/reprint"] = lambda request: httpx.Response(202, json={
+        "job_id": job_id, "command_id": str(uuid.uuid4()), "state": "waiting", "station": "bench-1", "error": None,
+        "job": None})
+    csrf = await sign_in(console, "alice", "alice-password")
+    for _ in range(2):
+        r = await console.post(f"/printing/{job_id}/reprint",
+                               data={"csrf_token": csrf, "form_id": "f-7", "reason": "label smudged"})
+        assert r.status_code == 303
+    keys = [key for (_, path, *_), key in zip(fake.calls, fake.keys, strict=True)
+            if path == f"/print-jobs/{job_id}/reprint"]
+    assert len(keys) == 2 and keys[0] == keys[1]  # the same reprint: the printing service prints it once
+    assert call_body(fake, "POST", f"/print-jobs/{job_id}/reprint") == {"reason": "label smudged"}
+    assert "reprint queued for station bench-1: its agent prints it" in (await console.get("/printing")).text
