@@ -279,7 +279,7 @@ class TestAudit:
     async def test_a_persons_order_entries_latest_first_and_their_records_elsewhere(self, console, apis):
         await sign_in(console, "root", "root-password")
         r = await console.get("/settings/audit", params={"user": "sam"})
-        assert r.status_code == 200
+        assert r.status_code == 200 and '<span data-testid="signed-in-as">root (admin)</span>' in r.text
         [(params, _, user)] = apis.sent("GET", "/orders")
         assert params == {"actor": "sam", "sort": "changed_newest", "limit": "50"} and user == "root"
         orders = r.text[r.text.index('In orders'):r.text.index('data-testid="audit-others"')]

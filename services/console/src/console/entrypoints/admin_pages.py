@@ -121,7 +121,7 @@ def admin_routes(services: Services, users: UserStore) -> APIRouter:
         people = await users.all()
         user = user.strip()
         if not user:
-            return render(request, "audit.html", people=people, user="", rows=[], others=None, next_cursor=None,
+            return render(request, "audit.html", people=people, audited="", rows=[], others=None, next_cursor=None,
                           total=None)
         if not ACTOR.match(user):
             return flash_back(request, "/settings/audit", "error", "a user name is 1 to 100 printable characters")
@@ -133,7 +133,8 @@ def admin_routes(services: Services, users: UserStore) -> APIRouter:
              for o in page["items"] for e in o.get("timeline", []) if e.get("by") == user),
             key=lambda r: r["at"], reverse=True)
         others = None if cursor else await _other_records(services, who, user)
-        return render(request, "audit.html", people=people, user=user, rows=rows, others=others,
+        # `audited`, not `user`: the layout's `user` is who is signed in
+        return render(request, "audit.html", people=people, audited=user, rows=rows, others=others,
                       next_cursor=page.get("next_cursor"), total=page.get("total"))
 
     return router
