@@ -19,7 +19,9 @@ class ServiceSettings(BaseSettings):
     )
     topic_partitions: int = Field(3, ge=1, validation_alias="OMS_TOPIC_PARTITIONS")
     max_attempts: int = Field(
-        5, ge=1, validation_alias="OMS_MAX_ATTEMPTS", description="Tries of a failing handler before the DLQ."
+        5, ge=1, validation_alias="OMS_MAX_ATTEMPTS",
+        description="Tries of a failing handler before the DLQ (database and Kafka outages do not count: retried "
+        "without limit).",
     )
     log_level: str = Field("INFO", validation_alias="OMS_LOG_LEVEL")
     log_format: Literal["json", "text"] = Field(

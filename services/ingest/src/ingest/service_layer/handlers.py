@@ -29,6 +29,7 @@ from ingest.domain.webhooks import (
 )
 from oms_contracts import Envelope, derived_id
 from oms_contracts.ingest.v1 import OrderReceived
+from oms_platform.documents import drill_crash
 from oms_platform.messaging import Bus
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ async def publish_intake(
 ) -> IntakeStatus:
     """Publish the order of a stored intake and mark it published; `received` if Kafka failed or was slow."""
     envelope, key = order_received(intake, normalised, bus=bus)
+    drill_crash("store")  # the fault drill's worst moments: stored, not published; published, not marked
     try:
         # Bounded, so a channel is not kept waiting for Kafka's own (40 s) timeout; a send that still goes
         # through later only duplicates the event id the re-publisher would send anyway.
@@ -124,6 +126,7 @@ async def publish_intake(
         log.warning("intake %s stored but not published; the re-publisher will send it", intake.intake_id,
                     exc_info=True)
         return IntakeStatus.RECEIVED
+    drill_crash("publish")
     try:
         await store.mark_published(intake.intake_id, event_id=envelope.event_id, at=clock())
     except Exception:  # noqa: BLE001 - published already; a stale `received` is only re-sent with the same id
