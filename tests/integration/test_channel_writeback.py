@@ -161,6 +161,12 @@ class TestShipmentReachesEveryChannel:
             assert fulfilment["json"]["shippingCarrierCode"] == "RoyalMail"
             assert fulfilment["json"]["trackingNumber"] == tracking["ebay"]
             assert fulfilment["json"]["shippedDate"].endswith("Z")
+            # eBay's follow-up is a buyer message through eBay (Trading AddMemberMessageAAQToPartner), not an email.
+            ebay_follow_up = await shop.writeback(order_ids["ebay"], "follow_up", state="confirmed")
+            [message] = ebay.messages
+            assert ebay_follow_up["via"] == "message" and message["RecipientID"] == ebay_order["buyer"]["username"]
+            assert message["ItemID"] == ebay_order["lineItems"][0]["legacyItemId"] and tracking["ebay"] in message["Body"]
+            assert ebay.trading.received[-1]["headers"]["x-ebay-api-call-name"] == "AddMemberMessageAAQToPartner"
 
             # Magento refused twice (503), then took the shipment: three attempts, one shipment.
             assert len(done["magento2"]["attempts"]) == 3 and magento.recorder.refused == 2
@@ -233,6 +239,17 @@ class TestFailingChannel:
             failed = await shop.writeback(order_id, state="failed")
             assert failed["status"].startswith("failed: amazon: 503") and UNAVAILABLE in failed["status"]
             assert len(failed["attempts"]) == 3 and amazon.recorder.refused == 3
+            # It is in ingest's listing of failed write-backs across orders (the console grid's badge), page by page.
+            listed, after = set(), None
+            while True:
+                params = {"state": "failed", "limit": 100, **({"after": after} if after else {})}
+                page = (await ops.get(f"{system.url('ingest')}/writebacks", params=params)).json()
+                assert all(wb["state"] == "failed" for wb in page)
+                listed |= {wb["writeback_id"] for wb in page}
+                if len(page) < 100:
+                    break
+                after = page[-1]["writeback_id"]
+            assert failed["writeback_id"] in listed
 
             amazon.recorder.always_fail = False
             retried = await ops.post(f"{system.url('ingest')}/writebacks/{failed['writeback_id']}/retry")
