@@ -25,6 +25,8 @@ class WriteBackStore(Protocol):
 
     async def due(self, *, now: datetime, limit: int) -> list[dict[str, Any]]: ...
 
+    async def in_state(self, state: str, *, limit: int, after: str | None = None) -> list[dict[str, Any]]: ...
+
 
 class MongoWriteBackStore:
     """Write-backs in MongoDB."""
@@ -37,6 +39,7 @@ class MongoWriteBackStore:
         """An order's write-backs, and the scheduler's query."""
         await self.writebacks.create_index([("order_id", ASCENDING)])
         await self.writebacks.create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)])
+        await self.writebacks.create_index([("state", ASCENDING), ("_id", ASCENDING)])
 
     async def get(self, writeback_id: uuid.UUID | str) -> dict[str, Any] | None:
         """One write-back document, or None."""
@@ -54,3 +57,10 @@ class MongoWriteBackStore:
         """Pending write-backs whose next attempt time has come, earliest first."""
         cursor = self.writebacks.find({"state": "pending", "next_attempt_at": {"$lte": now}})
         return await cursor.sort("next_attempt_at", ASCENDING).limit(limit).to_list(None)
+
+    async def in_state(self, state: str, *, limit: int, after: str | None = None) -> list[dict[str, Any]]:
+        """One page of the write-backs in a state (e.g. failed) across orders, in id order, after the id `after`."""
+        query: dict[str, Any] = {"state": state}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        return await self.writebacks.find(query).sort("_id", ASCENDING).limit(limit).to_list(None)

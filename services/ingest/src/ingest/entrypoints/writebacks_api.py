@@ -91,9 +91,23 @@ def writebacks_router(*, store: WriteBackStore, bus: Bus, keys: ApiKeys, capabil
                 for kind, c in sorted(capabilities.items())]
 
     @router.get("/writebacks", response_model=list[WriteBackPublic])
-    async def list_writebacks(order_id: uuid.UUID = Query(...), _: Caller = Depends(staff)) -> list[WriteBackPublic]:
-        """Every write-back of an order (shipment, cancellation, refund, follow-up email) and its state."""
-        return [public(doc) for doc in await store.of_order(order_id)]
+    async def list_writebacks(
+        order_id: uuid.UUID | None = Query(None, description="Every write-back of this order."),
+        state: WriteBackState | None = Query(None, description="Only those in this state; without `order_id`, "
+                                                               "a page of them across orders, in id order."),
+        limit: int = Query(100, ge=1, le=500, description="Page size when listing across orders."),
+        after: uuid.UUID | None = Query(None, description="The last `writeback_id` of the previous page."),
+        _: Caller = Depends(staff),
+    ) -> list[WriteBackPublic]:
+        """Every write-back of an order (shipment, cancellation, refund, follow-up email) and its state; or, with
+        `state` alone (e.g. `failed`, for the console's grid badge), one page of those across orders."""
+        if order_id is not None:
+            return [public(doc) for doc in await store.of_order(order_id) if state is None or doc["state"] == state]
+        if state is None:
+            raise HTTPException(422, [{"loc": ["query", "order_id"], "type": "missing",
+                                       "msg": "give order_id, or state to list across orders"}])
+        found = await store.in_state(state.value, limit=limit, after=str(after) if after else None)
+        return [public(doc) for doc in found]
 
     @router.get("/writebacks/{writeback_id}", response_model=WriteBackPublic)
     async def get_writeback(writeback_id: uuid.UUID, _: Caller = Depends(staff)) -> WriteBackPublic:
