@@ -19,6 +19,7 @@ from ingest.service_layer.writebacks import WriteBackRunner
 from oms_contracts import ContractError, decode, topics
 from oms_platform.messaging import Bus, subscribe
 from oms_platform.messaging import _dead_letter as dead_letter  # the letter `subscribe` writes, for the batch consumer
+from oms_platform.observability import MESSAGES
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,13 @@ def subscribe_stock_changes(broker: KafkaBroker, *, bus: Bus, max_attempts: int)
                 envelopes.append(decode(record.value or b""))
             except ContractError as exc:
                 await dead_letter(broker, record, INVENTORY_GROUP, reason=str(exc), attempts=1)
+                MESSAGES.labels(record.topic, "undecodable", "dead_lettered").inc()
         async for attempt in AsyncRetrying(stop=stop_after_attempt(max_attempts), reraise=True,
                                            wait=wait_exponential(multiplier=0.1, max=5.0)):
             with attempt:
                 await stock_push.forward_events(envelopes, bus=bus)
+        for envelope in envelopes:
+            MESSAGES.labels(topics.INVENTORY_EVENTS, envelope.type, "handled").inc()
 
     broker.subscriber(
         topics.INVENTORY_EVENTS, group_id=INVENTORY_GROUP, batch=True, max_records=STOCK_BATCH_RECORDS,
