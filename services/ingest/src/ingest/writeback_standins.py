@@ -1,5 +1,6 @@
 """Write-back stand-ins: the channel stand-ins (`ingest.standins`) extended with each channel's documented
-write-back endpoints, plus WooCommerce and Shopify shops that take write-backs only (their orders come by webhook).
+write-back endpoints, plus WooCommerce and Shopify shops that take write-backs (their orders come by webhook; the
+Shopify one also lists them for the catch-up poll).
 
 Each records what it received (`received`: method, path, query, headers, JSON body or text) and can be told to fail:
 `fail_next = n` refuses the next n write calls with 503, `always_fail = True` refuses every one, with the reason in
@@ -13,10 +14,12 @@ import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
 
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 
+from ingest.standin_shopify import ShopifyStandIn
 from ingest.standins import AmazonStandIn, EbayStandIn, MagentoStandIn, _unauthorized
 
 UNAVAILABLE = "Service temporarily unavailable (stand-in told to fail)"
@@ -173,7 +176,8 @@ TRADING_NS = "urn:ebay:apis:eBLBaseComponents"
 
 def _trading_failure(code: str, message: str, *, status: int = 200) -> Response:
     body = (f'<?xml version="1.0" encoding="UTF-8"?><AddMemberMessageAAQToPartnerResponse xmlns="{TRADING_NS}">'
-            f'<Ack>Failure</Ack><Errors><ShortMessage>{message[:50]}</ShortMessage><LongMessage>{message}</LongMessage>'
+            f'<Ack>Failure</Ack><Errors><ShortMessage>{escape(message[:50])}</ShortMessage>'
+            f'<LongMessage>{escape(message)}</LongMessage>'
             f'<ErrorCode>{code}</ErrorCode><SeverityCode>Error</SeverityCode></Errors>'
             f'</AddMemberMessageAAQToPartnerResponse>')
     return Response(content=body, media_type="text/xml", status_code=status)
@@ -404,16 +408,17 @@ class WooCommerceShop:
         return JSONResponse(refund, status_code=201)
 
 
-class ShopifyShop:
+class ShopifyShop(ShopifyStandIn):
     """Shopify GraphQL Admin (`POST /admin/api/{version}/graphql.json`): the `order { fulfillmentOrders }` query
-    and the `fulfillmentCreate` mutation; `orders` maps an order id to its fulfilment orders' ids."""
+    and the `fulfillmentCreate` mutation; `orders` maps an order id to its fulfilment orders' ids. `listed` are the
+    shop's orders (REST Order JSON) its `orders.json` lists (`ShopifyStandIn`)."""
 
-    def __init__(self, *, token: str, orders: dict[str, list[str]] | None = None) -> None:
-        self.token = token
+    def __init__(self, *, token: str, orders: dict[str, list[str]] | None = None,
+                 listed: list[dict] | None = None) -> None:
+        super().__init__(listed, token=token)  # the orders listing, and self.app
         self.recorder = Recorder()
         self.fulfillment_orders: dict[str, dict] = {}  # gid -> {"id", "status", "order_id"}
         self.fulfillments: list[dict] = []
-        self.app = FastAPI()
         self.app.post("/admin/api/{version}/graphql.json")(self.graphql)
         for order_id, fo_ids in (orders or {}).items():
             self.add_order(order_id, fo_ids)

@@ -221,3 +221,56 @@ class TestCoalescing:
         await stock_push.forward_events(events, bus=first)
         await stock_push.forward_events(events, bus=again)
         assert first.event_ids() == again.event_ids()
+
+
+class TestStandInsRefuseWrongShapes:
+    """The stand-ins answer a wrong request the way the channel does, so a connector bug cannot pass unnoticed."""
+
+    async def test_ebay_bulk_update_with_a_negative_quantity_is_a_400_with_an_inventory_error(self):
+        shop = EbayShop([], token="t0ken")
+        shop.add_inventory_item("MUG-1")
+        async with client(shop.app) as http:
+            answer = await http.post("/sell/inventory/v1/bulk_update_price_quantity", headers={
+                "Authorization": "Bearer t0ken"}, json={"requests": [
+                    {"sku": "MUG-1", "shipToLocationAvailability": {"quantity": -1}}]})
+        assert answer.status_code == 400 and answer.json()["errors"][0]["errorId"] == 25709
+
+    @pytest.mark.parametrize(("headers", "body", "code"), [
+        ({"X-EBAY-API-IAF-TOKEN": "wrong"}, "", "21916984"),
+        ({"X-EBAY-API-CALL-NAME": "AddMemberMessageRTQ"}, "", "2"),
+        ({}, '<AddMemberMessageAAQToPartnerRequest xmlns="urn:ebay:apis:eBLBaseComponents"><ItemID>1</ItemID>'
+             '</AddMemberMessageAAQToPartnerRequest>', "37"),
+        ({}, "<not xml", "5"),
+    ])
+    async def test_the_trading_api_answers_ack_failure_with_its_error_code(self, headers, body, code):
+        shop = EbayShop(ebay_orders(), token="t0ken")
+        sent = {"X-EBAY-API-CALL-NAME": "AddMemberMessageAAQToPartner", "X-EBAY-API-SITEID": "3",
+                "X-EBAY-API-COMPATIBILITY-LEVEL": "1423", "X-EBAY-API-IAF-TOKEN": "t0ken", **headers}
+        async with client(shop.app) as http:
+            answer = await http.post("/ws/api.dll", headers=sent, content=body.encode())
+        assert answer.status_code == 200 and "<Ack>Failure</Ack>" in answer.text
+        assert f"<ErrorCode>{code}</ErrorCode>" in answer.text and shop.messages == []
+
+    async def test_magento_stock_item_without_qty_is_a_400(self):
+        shop = MagentoShop([], token="t0ken")
+        shop.add_stock_item("MUG-1", 77)
+        async with client(shop.app) as http:
+            answer = await http.put("/rest/default/V1/products/MUG-1/stockItems/77", json={"qty": 3},
+                                    headers={"Authorization": "Bearer t0ken"})
+        assert answer.status_code == 400 and "is required" in answer.json()["message"]
+
+    async def test_shopify_inventory_level_without_available_is_a_422(self):
+        shop = ShopifyShop(token="t0ken")
+        shop.add_inventory_item("MUG-1", 1, location_id=2)
+        async with client(shop.app) as http:
+            answer = await http.post("/admin/api/2025-01/inventory_levels/set.json", json={
+                "location_id": 2, "inventory_item_id": 1}, headers={"X-Shopify-Access-Token": "t0ken"})
+        assert answer.status_code == 422 and answer.json()["errors"] == {"available": ["is required"]}
+
+    async def test_amazon_patch_without_marketplace_is_a_400(self):
+        shop = AmazonShop([], {}, token="t0ken")
+        shop.add_listing("S", "MUG-1")
+        async with client(shop.app) as http:
+            answer = await http.patch("/listings/2021-08-01/items/S/MUG-1", json={},
+                                      headers={"x-amz-access-token": "t0ken"})
+        assert answer.status_code == 400 and answer.json()["errors"][0]["code"] == "InvalidInput"
