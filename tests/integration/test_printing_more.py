@@ -351,6 +351,9 @@ class TestStations:
             running = agent(name, key)
             try:
                 await eventually(lambda: _count(bench, 2), timeout=90, what="the first two jobs at the bench")
+                # Killed once both are journaled: a kill between the printer taking a job and its journal line is
+                # the agent's one documented window of a second copy (on a loaded machine it is wide enough to hit).
+                await eventually(lambda: _journaled(journal, 2), timeout=30, what="both jobs journaled")
                 running.send_signal(signal.SIGKILL)  # mid-queue: more jobs are coming while it is down
                 running.wait()
                 later = [await print_document(bus, "invoice", orders[2], station=name),
@@ -386,6 +389,10 @@ class TestStations:
 
 async def _count(spool: RawSpool, n: int) -> bool:
     return len(spool.jobs) >= n
+
+
+async def _journaled(journal: Path, n: int) -> bool:
+    return journal.exists() and len(journal.read_text().splitlines()) >= n
 
 
 async def _states(client, url, job_ids, states) -> bool:
