@@ -27,7 +27,7 @@ class TestDemoShop:
         answers = [line.rsplit(": ", 1)[-1] for line in lines[:-1]]
         assert set(answers) <= {"published", "duplicate"}, lines
         assert answers.count("published") == run.posted - answers.count("duplicate")
-        made = {str(order["id"]): order for order in shop.listing.listed}
+        made = {str(order["id"]): order for order in shop.admin.listed}
 
         async def all_open_and_paid():
             found = {}

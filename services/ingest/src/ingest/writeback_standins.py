@@ -1,5 +1,6 @@
 """Write-back stand-ins: the channel stand-ins (`ingest.standins`) extended with each channel's documented
-write-back endpoints, plus WooCommerce and Shopify shops that take write-backs only (their orders come by webhook).
+write-back endpoints, plus WooCommerce and Shopify shops that take write-backs (their orders come by webhook; the
+Shopify one also lists them for the catch-up poll).
 
 Each records what it received (`received`: method, path, query, headers, JSON body or text) and can be told to fail:
 `fail_next = n` refuses the next n write calls with 503, `always_fail = True` refuses every one, with the reason in
@@ -18,6 +19,7 @@ from xml.sax.saxutils import escape
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 
+from ingest.standin_shopify import ShopifyStandIn
 from ingest.standins import AmazonStandIn, EbayStandIn, MagentoStandIn, _unauthorized
 
 UNAVAILABLE = "Service temporarily unavailable (stand-in told to fail)"
@@ -406,16 +408,17 @@ class WooCommerceShop:
         return JSONResponse(refund, status_code=201)
 
 
-class ShopifyShop:
+class ShopifyShop(ShopifyStandIn):
     """Shopify GraphQL Admin (`POST /admin/api/{version}/graphql.json`): the `order { fulfillmentOrders }` query
-    and the `fulfillmentCreate` mutation; `orders` maps an order id to its fulfilment orders' ids."""
+    and the `fulfillmentCreate` mutation; `orders` maps an order id to its fulfilment orders' ids. `listed` are the
+    shop's orders (REST Order JSON) its `orders.json` lists (`ShopifyStandIn`)."""
 
-    def __init__(self, *, token: str, orders: dict[str, list[str]] | None = None) -> None:
-        self.token = token
+    def __init__(self, *, token: str, orders: dict[str, list[str]] | None = None,
+                 listed: list[dict] | None = None) -> None:
+        super().__init__(listed, token=token)  # the orders listing, and self.app
         self.recorder = Recorder()
         self.fulfillment_orders: dict[str, dict] = {}  # gid -> {"id", "status", "order_id"}
         self.fulfillments: list[dict] = []
-        self.app = FastAPI()
         self.app.post("/admin/api/{version}/graphql.json")(self.graphql)
         for order_id, fo_ids in (orders or {}).items():
             self.add_order(order_id, fo_ids)

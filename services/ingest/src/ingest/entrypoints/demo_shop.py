@@ -25,7 +25,6 @@ from typing import Any
 
 import httpx
 
-from ingest.standin_shopify import ShopifyStandIn
 from ingest.writeback_standins import ShopifyShop
 
 API_VERSION = "2025-01"
@@ -149,23 +148,21 @@ class DemoShop:
     """The shop's side: its orders, and the Admin API app (orders listing + GraphQL fulfilment) on them."""
 
     def __init__(self, *, access_token: str) -> None:
-        self.admin = ShopifyShop(token=access_token)
-        self.listing = ShopifyStandIn([], token=access_token, bucket_size=40, leak_rate=2.0)
-        self.admin.app.get("/admin/api/{version}/orders.json")(self.listing.list_orders)
+        self.admin = ShopifyShop(token=access_token)  # orders.json listing + GraphQL fulfilment
         self.app = self.admin.app
         self._lock = threading.Lock()
 
     def add(self, order: dict[str, Any]) -> None:
         """A new order in the shop, with one open fulfilment order to ship it by."""
         with self._lock:
-            self.listing.listed.append(order)
+            self.admin.listed.append(order)
             self.admin.add_order(str(order["id"]), [str(order["id"] % 10**9)])
 
     def shipped(self, *, now: datetime) -> list[dict[str, Any]]:
         """Orders whose fulfilment orders were all fulfilled since the last call (marked fulfilled here)."""
         done = []
         with self._lock:
-            for order in self.listing.listed:
+            for order in self.admin.listed:
                 if order["fulfillment_status"] is not None:
                     continue
                 mine = [fo for fo in self.admin.fulfillment_orders.values() if fo["order_id"] == str(order["id"])]
