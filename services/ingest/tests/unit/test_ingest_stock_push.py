@@ -49,10 +49,12 @@ QUIET_WOO = WOO.model_copy(update={"channel_id": "woo-2", "options": {}})
 EBAY = ChannelConfig(channel_id="ebay", name="eBay", kind="ebay", account="uk", options={"push_stock": True})
 # X-Cart 5's REST add-on takes no stock: never pushed, even when opted in.
 XCART5 = ChannelConfig(channel_id="xc5", name="X-Cart 5", kind="xcart5", account="x", options={"push_stock": True})
+# A disabled channel gets no stock either.
+OFF_WOO = WOO.model_copy(update={"channel_id": "woo-off", "enabled": False})
 
 
 def runner_with(shop: FakeShop) -> StockPushRunner:
-    return StockPushRunner(store=FakePushes(), channels=FakeChannels(WOO, QUIET_WOO, EBAY, XCART5), clock=SteppingClock(),
+    return StockPushRunner(store=FakePushes(), channels=FakeChannels(WOO, QUIET_WOO, EBAY, XCART5, OFF_WOO), clock=SteppingClock(),
                            build=lambda config: shop, capabilities=CAPABILITIES, debounce_seconds=10,
                            max_attempts=3, backoff_seconds=5)
 

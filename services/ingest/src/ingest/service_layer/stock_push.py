@@ -105,9 +105,11 @@ async def _attempt(command: AttemptStockPush, runner: StockPushRunner) -> None:
 
 
 async def _stock_channels(runner: StockPushRunner) -> list[ChannelConfig]:
-    """Configured channels of a kind that takes stock updates, with option `push_stock` on."""
+    """Enabled channels of a kind that takes stock updates, with option `push_stock` on (a disabled channel is
+    neither polled nor sent stock)."""
     return [c for c in await runner.channels.configs()
-            if c.options.get("push_stock") is True and getattr(runner.capabilities.get(c.kind), "stock", False)]
+            if c.enabled and c.options.get("push_stock") is True
+            and getattr(runner.capabilities.get(c.kind), "stock", False)]
 
 
 async def _set(config: ChannelConfig, push: StockPush, runner: StockPushRunner) -> str | None:
