@@ -125,6 +125,14 @@ class TestDownload:
         rest, _, _ = await fetch_all(connector_for(standin, limit=2), first.cursor)
         assert [r.channel_order_id for r in first.orders + rest] == ["21", "22", "23", "24"]
 
+    async def test_a_page_info_shopify_refuses_starts_the_walk_again_from_since(self, samples):
+        standin = ShopifyStandIn([variant(samples[0], id=n) for n in range(51, 54)], token=TOKEN)
+        stale = json.dumps({"since": "2026-11-01T00:00:00+00:00", "page_info": "not-a-cursor", "max": None})
+        raws, cursor, _ = await fetch_all(connector_for(standin, limit=2), stale)
+        assert [r.channel_order_id for r in raws] == ["51", "52", "53"]
+        assert standin.requests[0] == {"limit": "2", "page_info": "not-a-cursor"}
+        assert standin.requests[1]["updated_at_min"] == "2026-11-01T00:00:00+00:00"
+
     async def test_start_option_is_the_first_updated_at_min(self, samples):
         standin = ShopifyStandIn([variant(samples[0], id=31, updated="2026-11-20T00:00:00+00:00"),
                                   variant(samples[0], id=32, updated="2026-11-27T00:00:00+00:00")], token=TOKEN)

@@ -14,7 +14,8 @@ GraphQL `orders(query:)` connection needs a mapping of its Order type onto these
 
 The cursor is `{"since": updated_at_min, "page_info": next page or null, "max": latest updated_at seen}`;
 `updated_at_min` is inclusive, so after a walk `since` is the latest `updated_at` seen: the orders of that very
-moment are fetched again (the same intake ids, so nothing new) rather than missed.
+moment are fetched again (the same intake ids, so nothing new) rather than missed. A walk cut short (a restart)
+resumes from its stored `page_info`; if Shopify refuses that (400), the walk starts again from `since`.
 """
 
 import asyncio
@@ -126,7 +127,14 @@ class ShopifyConnector:
             params = {"status": "open", "fulfillment_status": "unshipped", "limit": str(self.limit)}
             if since:
                 params["updated_at_min"] = since
-        data, response = await self._get(params)
+        try:
+            data, response = await self._get(params)
+        except ConnectorError as exc:
+            if not page_info or isinstance(exc, RateLimited) or not str(exc).startswith(f"{CHANNEL}: 400 "):
+                raise
+            # Shopify refused the stored page_info (say, after a long stop): walk again from `since`; the orders
+            # read before are read again as re-fetches, which change nothing.
+            return await self.fetch(json.dumps({"since": since, "page_info": None, "max": latest}))
         found = data.get("orders") if isinstance(data, dict) else None
         if not isinstance(found, list):
             raise ConnectorError(f"{CHANNEL}: unexpected answer (no list of orders)")
