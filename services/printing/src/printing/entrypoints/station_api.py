@@ -128,11 +128,10 @@ def _waiting(doc: dict, reprint_id: uuid.UUID) -> bool:
 
 def _station_jobs(doc: dict) -> list[StationJob]:
     """What a job holds for its station: the job itself while rendered, and each reprint waiting."""
-    first = [_station_job(doc)] if doc["state"] == "rendered" else []
-    return first + [
-        _station_job(doc).model_copy(update={"printer": r.printer, "reprint": r.reprint_id, "reason": r.reason})
-        for r in job_from_document(doc).waiting_reprints
-    ]
+    job = _station_job(doc)
+    reprints = [job.model_copy(update={"printer": r.printer, "reprint": r.reprint_id, "reason": r.reason})
+                for r in job_from_document(doc).waiting_reprints]
+    return ([job] if doc["state"] == "rendered" else []) + reprints
 
 
 def _station_job(doc: dict) -> StationJob:
