@@ -59,7 +59,13 @@ class FakeApis:
             return httpx.Response(200, json=[{"name": "bench-1", "revoked": False, "online": True},
                                              {"name": "old-bench", "revoked": True, "online": False}])
         if path == "/print-jobs":
-            return httpx.Response(200, json=[])
+            return httpx.Response(200, json=[{
+                "job_id": str(uuid.uuid4()), "order_id": ORDER_ID, "order_number": "PH-1", "document_type": "invoice",
+                "state": "printed", "reprints": 2, "history": [],
+                "reprint_requests": [{"reason": "smudged", "requested_by": "sam", "state": "printed",
+                                      "requested_at": "2026-11-29T09:00:00+00:00"},
+                                     {"reason": "torn", "requested_by": "kim", "state": "printed",
+                                      "requested_at": "2026-11-29T09:05:00+00:00"}]}])
         if path == "/channels":
             return httpx.Response(200, json=[CHANNEL])
         if path == "/channels/woo-main":
@@ -290,6 +296,9 @@ class TestAudit:
         assert "fixed the SKU" in others and "ingest:" not in others  # kim's
         assert "template saved" in others and "invoice (ebay)" in others
         assert "Mugs Ltd" in others and "Tees Ltd" not in others
+        assert "reprint (printed)" in others and "invoice of PH-1" in others and "smudged" in others
+        assert "torn" not in others
+        assert others.index("smudged") < others.index("fixed the SKU")  # 09:00 before 08:00: newest first
 
     async def test_a_later_page_reads_only_orders_and_a_silent_service_is_named(self, console, apis):
         await sign_in(console, "root", "root-password")

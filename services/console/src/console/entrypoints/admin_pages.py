@@ -25,7 +25,7 @@ LABEL_FORMATS = ("zpl", "pdf")
 CREDENTIAL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 ACTOR = re.compile(r"^[^\x00-\x1f]{1,100}$")
 AUDIT_PAGE = 50
-OTHER_RECORDS = 200  # how many of the newest dead letters, purchase orders per service the audit reads
+OTHER_RECORDS = 200  # how many of the newest dead letters, purchase orders and printed jobs the audit reads
 
 
 def admin_routes(services: Services, users: UserStore) -> APIRouter:
@@ -116,7 +116,8 @@ def admin_routes(services: Services, users: UserStore) -> APIRouter:
     @router.get("/settings/audit", response_class=HTMLResponse)
     async def audit(request: Request, user: str = "", cursor: str = "") -> Response:
         """What a person did: their entries in order timelines (paged, latest change first) and, on the first page,
-        the newest other records naming them (dead letters closed, templates saved, purchase orders created)."""
+        the newest other records naming them (dead letters closed, templates saved, purchase orders created,
+        reprints asked for)."""
         who = signed_in(request, "admin")
         people = await users.all()
         user = user.strip()
@@ -212,8 +213,9 @@ async def _other_records(services: Services, who: Acting, user: str) -> dict:
           for service, status in letters),
         optional(services.get(who, "printing", "/templates"), None),
         optional(services.get(who, "inventory", "/purchase-orders", {"limit": OTHER_RECORDS}), None),
+        optional(services.get(who, "printing", "/print-jobs", {"state": "printed", "limit": OTHER_RECORDS}), None),
     )
-    *closed, saved, purchase_orders = found
+    *closed, saved, purchase_orders, printed = found
     rows, silent = [], set()
     for (service, status), batch in zip(letters, closed, strict=True):
         if batch is None:
@@ -237,6 +239,14 @@ async def _other_records(services: Services, who: Acting, user: str) -> dict:
         if po.get("created_by") == user:
             rows.append({"at": po.get("created_at") or "", "what": "purchase order created",
                          "where": f"{po['supplier']} ({po['status']})", "detail": None, "po_id": po["po_id"]})
+    if printed is None:
+        silent.add("printing")
+    for job in printed or []:
+        for reprint in job.get("reprint_requests") or []:
+            if reprint.get("requested_by") == user:
+                rows.append({"at": reprint.get("requested_at") or "", "what": f"reprint ({reprint.get('state')})",
+                             "where": f"{job['document_type']} of {job.get('order_number') or job['order_id']}",
+                             "detail": reprint.get("reason")})
     rows.sort(key=lambda r: _sortable(r["at"]), reverse=True)
     return {"rows": rows, "silent": sorted(silent)}
 
