@@ -221,86 +221,184 @@ def kafka_jars() -> Path:
 
 
 # FerretDB v1.24's SQLite backend narrows a query in SQL only when the filter is exactly {_id: <string|ObjectID>};
-# any other filter reads and decodes the whole collection. Our writes are guarded by {_id, version} (or seq, status)
-# filters, so every save scanned its collection: cost grew with the collection (the pipeline benchmark slowed down
-# as it ran). The patch narrows by _id whenever the filter has one top-level _id string/ObjectID. It is safe because
-# every caller of Query (find, count, distinct, update, delete, findAndModify, aggregate $match) applies the whole
-# filter again to what Query returns: the result is the same, only fewer rows are read.
+# any other filter reads and decodes the whole collection in Go, the handler sorts in Go, and secondary indexes are
+# never used for reading. Our writes are guarded by {_id, version} (or seq, status) filters, so every save scanned
+# its collection, and the Open Orders list (status + filters + free text, newest first, 50 a page) decoded and
+# sorted every order: tens of seconds at 10,000 orders. We build ferretdb-local from a copy of FerretDB with:
+#
+# - FERRETDB_OVERLAY: our own Go files added to its packages (infra/ferretdb/_overlay; `_` keeps Go tools out);
+# - FERRETDB_PATCHES: small edits that call them.
+#
+# What they change, and why each is safe (the same results as unpatched FerretDB; MongoDB is untouched):
+# 1. Filter pushdown (backends/sqlite/oms_pushdown.go, omsFilterWhere): the SQL WHERE holds a condition that every
+#    matching document satisfies: one top-level _id (string/ObjectID, or $in of up to 500), and for top-level
+#    fields equality with a string or bool, string ranges ($gt/$gte/$lt/$lte), a literal regex (instr), $and, and
+#    $or when every branch has a condition. Each keeps arrays (Mongo matches an element) and decides types by the
+#    sjson schema ($s.p.<field>.t), never by the JSON text. It is only a SUPERSET: Query's contract lets a backend
+#    apply the filter partially, and every caller applies the whole filter again to what Query returns (checked in
+#    v1.24.2: find, count, distinct, update, delete, findAndModify, aggregate $match, getMore).
+# 2. Non-unique indexes on a top-level field (metadata/oms_index.go, OMSString) store the field's text when its
+#    BSON type is string and NULL otherwise, instead of the JSON text (unique indexes keep FerretDB's expression:
+#    they enforce uniqueness). SQLite orders that text by memcmp, which is MongoDB's string order; FerretDB itself
+#    never read these indexes, so nothing else depends on their expression.
+# 3. Sorted reads (handler/oms_sorted_find.go + omsSortedQuery): a find with a limit whose first sort key is a
+#    top-level field with such an index is read in that order (INDEXED BY, no SQL LIMIT) only if an index probe
+#    finds no candidate whose key is not a string (NULL); the handler filters while reading and stops once it
+#    holds skip+limit matches and the next key differs (ties are all kept), then sorts those by the whole sort
+#    document in Go as before. Anything else (no such index, an index built before this patch, a non-string key,
+#    tailable cursors, no limit) takes FerretDB's ordinary path.
+# 4. Counts (handler/oms_count.go + omsCountQuery): PyMongo's count_documents pipeline [{$match: F}, {$group: {_id:
+#    1, n: {$sum: 1}}}] counts in SQL when every key and operator of F was translated: SQL counts the documents
+#    whose tested fields are plain values (there the translation is exact), and returns the rest (a tested field
+#    holding an array or a regex value) for the handler to match in Go; $group then runs as before over that
+#    many empty documents, so the reply has FerretDB's own shape.
+# tests/integration/test_ferretdb_pushdown.py checks all four against the same server asked in a form the patch
+# leaves alone (the filter inside a double $nor, the sort without a limit), on documents chosen to break them.
+FERRETDB_OVERLAY = INFRA_SRC / "ferretdb" / "_overlay"
 FERRETDB_PATCHES = {
+    "internal/backends/collection.go": [(
+        """	OnlyRecordIDs bool
+	Comment       string
+}
+
+// QueryResult represents the results of Collection.Query method.
+type QueryResult struct {
+	Iter types.DocumentsIterator
+}""",
+        """	OnlyRecordIDs bool
+	Comment       string
+
+	// OMS patch: read in the order of this top-level field if the backend can (see QueryResult.OMSSorted);
+	// count matches in SQL if the backend can (see QueryResult.OMSCounted).
+	OMSSortField string
+	OMSSortDesc  bool
+	OMSCountOnly bool
+}
+
+// QueryResult represents the results of Collection.Query method.
+type QueryResult struct {
+	Iter types.DocumentsIterator
+
+	// OMS patch: Iter returns documents in the order of QueryParams.OMSSortField, every one with a string there.
+	OMSSorted bool
+	// OMS patch: OMSCount documents match; Iter returns only those the backend could not decide.
+	OMSCount   int64
+	OMSCounted bool
+}""",
+    )],
     "internal/backends/sqlite/collection.go": [(
-        """	// that logic should exist in one place
+        """	q := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)
+
+	var whereClause string
+	var args []any
+
+	// that logic should exist in one place
 	// TODO https://github.com/FerretDB/FerretDB/issues/3235
 	if params.Filter.Len() == 1 {
 		v, _ := params.Filter.Get("_id")
 		switch v.(type) {
 		case string, types.ObjectID:
-			whereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)""",
-        """	// that logic should exist in one place
+			whereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)
+			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		}
+	}
+
+	q += whereClause""",
+        """	q := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)
+
+	// OMS patch: counts in SQL, a superset of the filter in SQL, and reads in index order (oms_pushdown.go).
+	if params.OMSCountOnly {
+		if res, ok, err := omsCountQuery(ctx, db, meta, params); err != nil {
+			return nil, lazyerrors.Error(err)
+		} else if ok {
+			return res, nil
+		}
+	}
+
+	where, args, byID := omsFilterWhere(params.Filter)
+	if !byID && params.OMSSortField != "" {
+		if rows, ok := omsSortedQuery(ctx, db, meta, params, q, where, args); ok {
+			return &backends.QueryResult{Iter: newQueryIterator(ctx, rows, params.OnlyRecordIDs), OMSSorted: true}, nil
+		}
+	}
+
+	var whereClause string
+	if where != "" {
+		whereClause = " WHERE " + where
+	}
+
+	q += whereClause""",
+    ), (
+        """	var filterPushdown bool
+	var whereClause string
+	var args []any
+
+	// that logic should exist in one place
 	// TODO https://github.com/FerretDB/FerretDB/issues/3235
-	// OMS patch: narrow by _id whenever the filter has exactly one top-level _id key (callers re-apply the filter).
-	if omsIDKeys(params.Filter) == 1 {
+	if params.Filter.Len() == 1 {
 		v, _ := params.Filter.Get("_id")
 		switch v.(type) {
 		case string, types.ObjectID:
-			whereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)""",
-    ), (
-        # ... and also for {_id: {$in: [strings/ObjectIDs]}} (the benchmark's polling, inventory's stocks()).
-        """			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+			filterPushdown = true
+			whereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)
+			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
 		}
 	}
+""",
+        """	// OMS patch: the same condition as Query (oms_pushdown.go).
+	where, args, _ := omsFilterWhere(params.Filter)
+	filterPushdown := where != ""
 
-	q += whereClause""",
-        """			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
-		case *types.Document:
-			if ids := omsInIDs(v.(*types.Document)); len(ids) > 0 {
-				marks := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
-				whereClause = fmt.Sprintf(` WHERE %s IN (%s)`, metadata.IDColumn, marks)
-				args = ids
+	var whereClause string
+	if filterPushdown {
+		whereClause = " WHERE " + where
+	}
+""",
+    )],
+    "internal/backends/sqlite/metadata/registry.go": [(
+        """			columns[i] = fmt.Sprintf("%s->%s", DefaultColumn, strings.Join(fields, "->"))
+""",
+        """			columns[i] = fmt.Sprintf("%s->%s", DefaultColumn, strings.Join(fields, "->"))
+			if !index.Unique && OMSField(key.Field) { // OMS patch: string values in MongoDB order (oms_index.go)
+				columns[i] = OMSString(key.Field)
 			}
+""",
+    )],
+    "internal/handler/msg_aggregate.go": [(
+        """		iter, err = processStagesDocuments(ctx, closer, &stagesDocumentsParams{c, qp, stagesDocuments})
+""",
+        """		// OMS patch: PyMongo's count_documents pipeline counts in SQL when it can (oms_count.go).
+		if h.DisablePushdown {
+			iter, err = processStagesDocuments(ctx, closer, &stagesDocumentsParams{c, qp, stagesDocuments})
+		} else {
+			iter, err = omsCountStages(ctx, closer, c, qp, aggregationStages, stagesDocuments)
+		}
+""",
+    )],
+    "internal/handler/msg_find.go": [(
+        """	queryRes, err := coll.Query(ctx, qp)
+	if err != nil {
+		return nil, handleMaxTimeMSError(err, params.MaxTimeMS, "find")
+	}
+""",
+        """	// OMS patch: read in the order of the first sort key when the backend can (oms_sorted_find.go).
+	omsNeed := omsSortNeed(h, params)
+	if omsNeed > 0 {
+		qp.OMSSortField, qp.OMSSortDesc = omsSortField(params.Sort)
+	}
+
+	queryRes, err := coll.Query(ctx, qp)
+	if err != nil {
+		return nil, handleMaxTimeMSError(err, params.MaxTimeMS, "find")
+	}
+
+	if queryRes.OMSSorted {
+		if queryRes.Iter, err = omsFirstMatches(ctx, coll, qp, queryRes.Iter, params, omsNeed); err != nil {
+			return nil, handleMaxTimeMSError(err, params.MaxTimeMS, "find")
 		}
 	}
 
-	q += whereClause""",
-    ), (
-        "// check interfaces\n",
-        """// omsIDKeys counts the top-level "_id" keys of a filter (OMS patch).
-func omsIDKeys(filter *types.Document) int {
-	n := 0
-	for _, k := range filter.Keys() {
-		if k == "_id" {
-			n++
-		}
-	}
-	return n
-}
-
-// omsInIDs returns the SQL arguments of {$in: [ids]} when every id is a string or ObjectID, else nil (OMS patch).
-func omsInIDs(cond *types.Document) []any {
-	if cond.Len() != 1 {
-		return nil
-	}
-	v, _ := cond.Get("$in")
-	arr, ok := v.(*types.Array)
-	if !ok {
-		return nil
-	}
-	if arr.Len() == 0 || arr.Len() > 500 { // stay far below SQLite's bound on query parameters
-		return nil
-	}
-	ids := make([]any, 0, arr.Len())
-	for i := 0; i < arr.Len(); i++ {
-		id := must.NotFail(arr.Get(i))
-		switch id.(type) {
-		case string, types.ObjectID:
-			ids = append(ids, string(must.NotFail(sjson.MarshalSingleValue(id))))
-		default:
-			return nil
-		}
-	}
-	return ids
-}
-
-// check interfaces
+	qp.OMSSortField, qp.OMSSortDesc = "", false // the cursor keeps qp (tailable getMore reads it again)
 """,
     )],
 }
@@ -316,6 +414,11 @@ def patched_ferretdb_module(build: Path) -> Path:
     shutil.copytree(json.loads(res.stdout)["Dir"], module)
     for path in module.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)  # the module cache is read-only
+    for src in sorted(FERRETDB_OVERLAY.rglob("*.go")):
+        dest = module / src.relative_to(FERRETDB_OVERLAY)
+        if dest.exists():
+            sys.exit(f"omsinfra: FerretDB overlay file {dest.name} already exists in the module")
+        shutil.copy(src, dest)
     for name, edits in FERRETDB_PATCHES.items():
         text = (module / name).read_text()
         for old, new in edits:
@@ -333,6 +436,8 @@ def ferretdb_binary() -> Path:
     for name in ("go.mod", "go.sum", "main.go"):
         h.update((src / name).read_bytes())
     h.update(repr(FERRETDB_PATCHES).encode())
+    for path in sorted(FERRETDB_OVERLAY.rglob("*.go")):
+        h.update(str(path.relative_to(FERRETDB_OVERLAY)).encode() + path.read_bytes())
     binary = CACHE / f"ferretdb-local-{h.hexdigest()[:16]}"
     if binary.exists():
         return binary
