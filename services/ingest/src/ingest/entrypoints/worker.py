@@ -28,7 +28,7 @@ INVENTORY_GROUP = "ingest.inventory-events"
 # this long has passed: a burst of changes to one SKU then arrives in one batch and becomes one push command.
 STOCK_BATCH_RECORDS = 500
 STOCK_FETCH_MIN_BYTES = 64 * 1024
-STOCK_FETCH_MAX_WAIT_MS = 300
+STOCK_FETCH_MAX_WAIT_MS = 1000  # well inside the push debounce (INGEST_STOCK_PUSH_DEBOUNCE_SECONDS)
 
 
 async def run_republisher(
