@@ -214,3 +214,23 @@ class TestReprints:
             await make_agent("bench-1", keys["bench-1"]).poll_once()
         assert repo.docs[job_id]["job"]["reprints"] == 0 and repo.docs[job_id]["reprints_waiting"] == 1
         assert [p.name for p in (tmp_path / "bench-1").iterdir()] == [f"invoice-{job_id}-1.zpl"]
+
+    async def test_a_reprint_the_station_cannot_print_is_recorded_failed_with_its_reason(
+        self, make_agent, keys, queued, reprint, repo, transport, tmp_path
+    ):
+        job_id = await queued("bench-1")
+        (tmp_path / "bench-1").mkdir()
+        await make_agent("bench-1", keys["bench-1"]).poll_once()
+        reprint_id = await reprint(job_id, reason="torn")
+        broken = StationAgent(api="http://test", name="bench-1", key=keys["bench-1"], journal=Journal(tmp_path / "j"),
+                              out=None, default_printer="socket://127.0.0.1:1", wait=0, transport=transport,
+                              printer_timeout=1)
+        assert await broken.poll_once() == 1
+        job = repo.docs[job_id]["job"]
+        assert job["state"] == "printed" and job["reprints"] == 0
+        assert job["history"][-1]["note"].startswith("reprint failed: ")
+        assert job["history"][-1]["note"].endswith("(asked: torn by ops-key-1)")
+        [failed] = job["reprint_requests"]
+        assert failed["reprint_id"] == str(reprint_id) and failed["state"] == "failed"
+        assert "socket://127.0.0.1:1" in failed["printer"] and failed["settled_at"] is not None
+        assert await broken.poll_once() == 0  # settled: not offered again
