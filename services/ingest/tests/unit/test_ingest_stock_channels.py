@@ -3,6 +3,7 @@ a SKU the channel does not sell left alone, a refusal as a ConnectorError with t
 coalesced per SKU before they become push commands."""
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -214,6 +215,13 @@ class TestCoalescing:
         assert await stock_push.forward_events(events, bus=bus) == 2
         assert [(p.sku, p.available) for p in bus.payloads()] == [("TEE-L", 3), ("MUG-1", 5)]
         assert [key for _, key in bus.published] == ["TEE-L", "MUG-1"]
+
+    async def test_an_older_change_sent_again_later_in_the_batch_does_not_hide_the_newer_one(self):
+        newer, older = changed("MUG-1", 5), changed("MUG-1", 7)
+        older = older.model_copy(update={"occurred_at": newer.occurred_at - timedelta(seconds=3)})
+        bus = RecordingBus("ingest")
+        await stock_push.forward_events([newer, older], bus=bus)
+        assert [(p.sku, p.available) for p in bus.payloads()] == [("MUG-1", 5)]
 
     async def test_the_same_batch_again_sends_the_same_ids(self):
         events = [changed("MUG-1", n) for n in (2, 1)]

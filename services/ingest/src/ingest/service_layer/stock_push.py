@@ -48,15 +48,19 @@ async def forward_event(envelope: Envelope, *, bus: Bus) -> None:
 
 
 async def forward_events(envelopes: list[Envelope], *, bus: Bus) -> int:
-    """Forward a batch of inventory events coalesced: per SKU only its latest stock change (the last one in the batch:
-    a SKU's events share a partition, so batch order is their order), so a burst of changes to one SKU costs one
-    push command, and so one read and one write of its `stock_pushes` document. The dropped values are older than
-    the one forwarded, which the push document would have replaced anyway. How many commands were sent."""
+    """Forward a batch of inventory events coalesced: per SKU only its latest stock change (by `occurred_at`, the
+    `as_of` the push document compares, so an older event inventory sends again later in the batch does not hide a
+    newer one), so a burst of changes to one SKU costs one push command, and so one read and one write of its
+    `stock_pushes` document. The dropped values are older than the one forwarded, which the push document would have
+    replaced anyway. How many commands were sent."""
     latest: dict[str, Envelope] = {}
     for envelope in envelopes:
         if isinstance(envelope.payload, StockAvailableChanged):
-            latest.pop(envelope.payload.sku, None)  # re-inserted last: commands go out in the order of the changes
-            latest[envelope.payload.sku] = envelope
+            sku = envelope.payload.sku
+            if sku in latest and envelope.occurred_at < latest[sku].occurred_at:
+                continue
+            latest.pop(sku, None)  # re-inserted last: commands go out in the order of the changes
+            latest[sku] = envelope
     for envelope in latest.values():
         await forward_event(envelope, bus=bus)
     return len(latest)
