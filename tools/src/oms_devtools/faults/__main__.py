@@ -121,6 +121,8 @@ FAULTS: dict[str, Fault] = {
     "station-disconnect": Fault(lambda h, a: h.station.disconnect(), station=True),
     "database-outage-90s": Fault(lambda h, a: injectors.database_restart(h, down_for=90.0), no_dead_letters=True,
                                  channel_retries=True),
+    "kafka-outage-90s": Fault(lambda h, a: injectors.kafka_restart(h, down_for=90.0), no_dead_letters=True,
+                              channel_retries=True),
     "kafka-restart": Fault(lambda h, a: injectors.kafka_restart(h)),
     "database-restart": Fault(lambda h, a: injectors.database_restart(h)),
     "rebalances": Fault(lambda h, a: injectors.rebalances(h, seconds=max(8.0, a.seconds / 2))),

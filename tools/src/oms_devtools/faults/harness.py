@@ -130,6 +130,9 @@ class Harness:
     port_base: int
     extra_env: dict[str, str] = field(default_factory=dict)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    # Print jobs on their way (rendered, not settled) when a fault stopped the printing worker: the fault drill's
+    # invariant lets each of them print twice (the printer may have taken it before the crash), none other.
+    in_flight_jobs: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")

@@ -22,11 +22,22 @@ from oms_contracts import topics
 from oms_devtools.faults.harness import REPO, Harness
 
 
+async def note_in_flight(harness: Harness) -> int:
+    """While the printing worker is dead (nothing writes a print job then): remember the jobs rendered and not
+    yet settled. Each may print twice after the restart: its printer may have taken it, and its RecordDelivery may
+    be on its way, when the worker died; raw 9100 cannot tell, so the restarted worker sends it again."""
+    jobs = await harness.db("printing")["print_jobs"].find({"state": "rendered"}, {"_id": 1}).to_list(None)
+    harness.in_flight_jobs.update(str(job["_id"]) for job in jobs)
+    return len(jobs)
+
+
 async def kill_and_restart(harness: Harness, service: str, role: str, *, down_for: float = 2.0) -> str:
     """kill -9 one service process, leave it dead for `down_for` s, start it again."""
     process = harness.process_of(service, role)
     os.kill(process.process.pid, signal.SIGKILL)
     process.process.wait()
+    if (service, role) == ("printing", "worker"):
+        await note_in_flight(harness)
     await asyncio.sleep(down_for)
     harness.restart(service, role)
     return f"killed {service}-{role} (pid {process.process.pid}) with SIGKILL, restarted after {down_for:.0f}s"
@@ -42,17 +53,21 @@ async def crash_at(harness: Harness, service: str, point: str, *, role: str = "w
     process = harness.process_of(service, role)
     process.process.terminate()  # a clean stop, so the one crash is the one we arm
     await asyncio.to_thread(process.process.wait)
+    if (service, role) == ("printing", "worker"):
+        await note_in_flight(harness)  # a clean stop leaves deliveries unsettled too
     armed = harness.restart(service, role, **{variable: str(nth)})
     began = time.monotonic()
     while armed.process.poll() is None and time.monotonic() - began < timeout:
         await asyncio.sleep(0.2)
     code = armed.process.poll()
+    in_flight = await note_in_flight(harness) if (service, role) == ("printing", "worker") else None
     harness.restart(service, role)
     if code != -signal.SIGKILL:
         raise RuntimeError(f"{service}-{role} with {variable}={nth} did not crash within {timeout:.0f}s "
                            f"(exit {code}); restarted")
+    jobs = f", {in_flight} print jobs in flight" if in_flight is not None else ""
     return (f"{service}-{role} killed itself (SIGKILL) after {point} of its command #{nth}, "
-            f"{time.monotonic() - began:.0f}s after arming; restarted")
+            f"{time.monotonic() - began:.0f}s after arming{jobs}; restarted")
 
 
 def infra_dir() -> Path:

@@ -6,7 +6,8 @@
 3. stock conserved: each SKU's levels equal the sum of its ledger entries, and (once every order is processed)
    on_hand = opening stock - what shipped, allocated = 0;
 4. each print job printed once: per processed order, one invoice and one label reached the printer (a second copy
-   is allowed only for a job that was in flight at the fault: its document shows more than one attempt).
+   is allowed only for a job that was in flight at the fault: its document shows more than one attempt, or it was
+   rendered and not yet settled when the fault stopped the printing worker, `Harness.in_flight_jobs`).
 """
 
 import re
@@ -117,17 +118,20 @@ async def check(harness: Harness, *, sent: list[Sent], skus: list[str], opening:
     jobs = defaultdict(list)
     async for job in harness.db("printing")["print_jobs"].find({"order_id": {"$in": [d["_id"] for d in processed]}},
                                                                {"job": 1, "order_id": 1}):
-        jobs[job["order_id"]].append(job["job"])
-    bad = []
+        jobs[job["order_id"]].append({**job["job"], "in_flight": str(job["_id"]) in harness.in_flight_jobs})
+    bad, twice = [], []
     for d in processed:
         number = d["order"]["details"]["order_number"]
-        retried = {j["document_type"] for j in jobs[d["_id"]] if j.get("attempts", 1) > 1}
+        retried = {j["document_type"] for j in jobs[d["_id"]] if j.get("attempts", 1) > 1 or j["in_flight"]}
         for kind, document_type in (("invoice", "invoice"), ("label", "shipping_label")):
             n = counts[(kind, number)]
             if n != 1 and not (n == 2 and document_type in retried):
                 bad.append(f"{number} {kind} printed {n}x")
+            elif n == 2:
+                twice.append(f"{number} {kind}")
     not_processed = len(docs) - len(processed)
-    detail = f"{len(processed)} orders x 2 documents"
+    detail = f"{len(processed)} orders x 2 documents" + (
+        f"; {len(twice)} printed twice, each in flight at the fault ({', '.join(twice[:3])})" if twice else "")
     if expect_processed and not_processed:
         bad.append(f"{not_processed} orders never processed")
     verdicts.append(Verdict("each print job printed once", not bad,

@@ -92,13 +92,13 @@ class StationDrill:
         """The station's jobs rendered and not yet acknowledged (its queue on the server)."""
         return await self.harness.db("printing")["print_jobs"].count_documents({"station": NAME, "state": "rendered"})
 
-    async def disconnect(self, *, down_for: float = 15.0, timeout: float = 180.0) -> str:
-        """kill -9 the agent once it is working through a queue (it printed a job and more are waiting), leave it
-        away `down_for` s while jobs pile up, start it again with the same key and journal."""
+    async def disconnect(self, *, down_for: float = 15.0, queued: int = 3, timeout: float = 180.0) -> str:
+        """kill -9 the agent once it is working through a queue (it printed a job and `queued` more are waiting),
+        leave it away `down_for` s while jobs pile up, start it again with the same key and journal."""
         began = time.monotonic()
         start = self.journalled()
         while time.monotonic() - began < timeout:
-            if self.journalled() > start and await self.waiting() > 0:
+            if self.journalled() > start and await self.waiting() >= queued:
                 break
             await asyncio.sleep(0.1)
         else:
@@ -115,7 +115,9 @@ class StationDrill:
 
     async def pack(self, sent: list[Sent], stop: asyncio.Event) -> None:
         """The packer: scan every item of each of the phase's shipments waiting for packing, at the station."""
-        ids = lambda: {str(order_id(s.webhook.channel_order_id)) for s in list(sent) if s.accepted}  # noqa: E731
+        def ids() -> set[str]:
+            return {str(order_id(s.webhook.channel_order_id)) for s in list(sent) if s.accepted}
+
         fulfilment = self.harness.url("fulfilment")
         async with httpx.AsyncClient(headers=self.headers("packer"), timeout=30) as http:
             while not stop.is_set():
