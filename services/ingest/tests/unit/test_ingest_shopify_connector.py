@@ -115,6 +115,25 @@ class TestDownload:
         assert sorted(r.channel_order_id for r in changed) == ["11", "12", "13"]
         assert json.loads(cursor)["since"] == "2026-11-26T13:00:00+00:00"
 
+    async def test_an_order_changed_during_a_walk_behind_a_newer_one_is_read_next_time(self, samples):
+        base = samples[0]
+        standin = ShopifyStandIn([variant(base, id=61, updated="2026-11-26T09:00:00+00:00"),
+                                  variant(base, id=62, updated="2026-11-26T09:30:00+00:00")], token=TOKEN)
+        clock = [datetime(2026, 11, 26, 10, 0, tzinfo=UTC)]
+        connector = connector_for(standin, limit=1, now=lambda: clock[0])
+        first = await connector.fetch(None)
+        # While the walk is on page 2 (Shopify pages by id), order 61 changes, then 62 changes later still.
+        standin.listed[0]["updated_at"] = "2026-11-26T10:00:10+00:00"
+        standin.listed[1]["updated_at"] = "2026-11-26T10:00:20+00:00"
+        clock[0] = datetime(2026, 11, 26, 10, 0, 30, tzinfo=UTC)
+        rest, cursor, _ = await fetch_all(connector, first.cursor)
+        assert [r.channel_order_id for r in first.orders + rest] == ["61", "62"]
+        # Not 10:00:20 (which would skip 61's change at 10:00:10): five minutes before the walk began.
+        assert json.loads(cursor)["since"] == "2026-11-26T09:55:00+00:00"
+        again, _, _ = await fetch_all(connector, cursor)
+        assert {(r.channel_order_id, r.updated_at.minute, r.updated_at.second) for r in again} == {
+            ("61", 0, 10), ("62", 0, 20)}
+
     async def test_a_walk_cut_short_resumes_from_its_page_info(self, samples):
         base = samples[0]
         standin = ShopifyStandIn([variant(base, id=n) for n in range(21, 25)], token=TOKEN)

@@ -12,16 +12,18 @@ webhook's own code (`normalise_shopify_order`) and the same order arriving both 
 normalised order. Shopify calls REST Admin legacy since 2024-10 (new public apps must use GraphQL); moving to the
 GraphQL `orders(query:)` connection needs a mapping of its Order type onto these fields (not done yet).
 
-The cursor is `{"since": updated_at_min, "page_info": next page or null, "max": latest updated_at seen}`;
-`updated_at_min` is inclusive, so after a walk `since` is the latest `updated_at` seen: the orders of that very
-moment are fetched again (the same intake ids, so nothing new) rather than missed. A walk cut short (a restart)
+The cursor is `{"since": updated_at_min, "page_info": next page or null, "max": latest updated_at seen,
+"started": when the walk began}`; `updated_at_min` is inclusive, so after a walk `since` is the latest
+`updated_at` seen (the orders of that very moment are fetched again, the same intake ids, so nothing new), but
+never later than `CHANGED_DURING_WALK` before the walk began: Shopify pages by id, not by time, so an order on an
+early page changed during the walk is behind a later page's newer `updated_at`, and must be read again next time. A walk cut short (a restart)
 resumes from its stored `page_info`; if Shopify refuses that (400), the walk starts again from `since`.
 """
 
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -40,6 +42,8 @@ DEFAULT_LEAK_RATE = 2.0  # requests per second the bucket drains (standard plans
 DEFAULT_MAX_WAIT = 10.0  # a Retry-After up to this is waited out inside the fetch; longer goes to the poller
 MAX_RETRIES = 3
 CALL_LIMIT_HEADER = "x-shopify-shop-api-call-limit"
+# How far before a walk's start the next one begins at the latest (changes during the walk, and our clock vs Shopify's).
+CHANGED_DURING_WALK = timedelta(minutes=5)
 
 
 def shopify_time(moment: datetime) -> str:
@@ -75,7 +79,8 @@ class ShopifyConnector:
     def __init__(self, *, http: httpx.AsyncClient, base_url: str, access_token: str,
                  api_version: str = DEFAULT_API_VERSION, limit: int = MAX_LIMIT, start: str | None = None,
                  leak_rate: float = DEFAULT_LEAK_RATE, max_wait: float = DEFAULT_MAX_WAIT,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.http = http
         self.url = f"{base_url.rstrip('/')}/admin/api/{api_version}/orders.json"
         self.headers = {"X-Shopify-Access-Token": access_token, "Accept": "application/json"}
@@ -84,6 +89,7 @@ class ShopifyConnector:
         self.leak_rate = leak_rate
         self.max_wait = max_wait
         self.sleep = sleep
+        self.now = now
         self.bucket: tuple[int, int] | None = None  # (used, size) as the last answer reported it
 
     def cursor_at(self, moment: datetime) -> str:
@@ -121,6 +127,8 @@ class ShopifyConnector:
         """One page of open, unshipped orders changed since the cursor's `since`."""
         state = json.loads(cursor) if cursor else {"since": self.start, "page_info": None, "max": None}
         since, page_info, latest = state.get("since"), state.get("page_info"), state.get("max")
+        started = state.get("started") if page_info else None
+        started = started or shopify_time(self.now())
         if page_info:
             params = {"limit": str(self.limit), "page_info": page_info}
         else:
@@ -149,10 +157,12 @@ class ShopifyConnector:
         latest = shopify_time(latest_at) if latest_at else None
         following = next_page_info(response) if orders else None
         if following:
-            return Page(orders=orders, cursor=json.dumps({"since": since, "page_info": following, "max": latest}),
-                        more=True)
-        if latest and (not since or datetime.fromisoformat(latest) > datetime.fromisoformat(since)):
-            since = latest
+            return Page(orders=orders, cursor=json.dumps(
+                {"since": since, "page_info": following, "max": latest, "started": started}), more=True)
+        if latest_at is not None:
+            upto = min(latest_at, datetime.fromisoformat(started) - CHANGED_DURING_WALK)
+            if not since or upto > datetime.fromisoformat(since):
+                since = shopify_time(upto)
         return Page(orders=orders, cursor=json.dumps({"since": since, "page_info": None, "max": None}))
 
     def normalise(self, raw: RawOrder) -> OrderDetails:
