@@ -3,6 +3,9 @@
 The document's `handled` map holds, per command event id, the envelopes that command produced. A redelivered
 command finds its entry and re-publishes those same envelopes (same event ids) instead of doing the work again,
 so a crash between "stored" and "published" loses nothing. `version` guards against a second writer.
+
+Only the latest KEEP_OUTCOMES commands keep their envelopes; older ones keep their id (a redelivery still changes
+nothing) with an empty list, so a long-lived document does not grow with every command it ever handled.
 """
 
 import asyncio
@@ -24,6 +27,13 @@ if TYPE_CHECKING:
 Published = list[tuple[Envelope, str]]  # (envelope, Kafka key)
 
 
+# Who needs a command's envelopes comes soon after it: its own redelivery (infrastructure errors are retried
+# without limit, so a stored command is published before the next message of its partition is handled) and the
+# API waiting to answer with its outcome (polling every 0.2 s at most) or replaying an Idempotency-Key. Fifty later
+# commands on one document in between would take far longer than either.
+KEEP_OUTCOMES = 50
+
+
 class ConcurrentWrite(Exception):
     """Someone else wrote the document since we read it; the message will be retried."""
 
@@ -39,10 +49,13 @@ def recorded_outcome(doc: dict[str, Any] | None, command_id: uuid.UUID) -> Publi
 
 
 def record_outcome(doc: dict[str, Any], command_id: uuid.UUID, published: Published) -> None:
-    """Note in the document that `command_id` was handled and what it published."""
-    doc.setdefault("handled", {})[str(command_id)] = [
-        {"envelope": encode(envelope).decode(), "key": key} for envelope, key in published
-    ]
+    """Note in the document that `command_id` was handled and what it published (older commands beyond the
+    latest KEEP_OUTCOMES keep only their id)."""
+    handled = doc.setdefault("handled", {})
+    handled[str(command_id)] = [{"envelope": encode(envelope).decode(), "key": key} for envelope, key in published]
+    with_envelopes = [key for key, entry in handled.items() if entry]
+    for old in with_envelopes[:-KEEP_OUTCOMES]:
+        handled[old] = []
 
 
 async def save_document(collection: AsyncCollection, doc: dict[str, Any]) -> None:
