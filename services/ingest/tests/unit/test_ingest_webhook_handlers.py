@@ -49,6 +49,15 @@ class TestShopifyWebhook:
         assert message.order.channel_order_id == "6021448801339" and message.order.order_number == "#1021"
         assert message.channel_updated_at == datetime(2026, 11, 24, 13, 58, 5, tzinfo=UTC)
 
+    async def test_the_published_mark_can_wait_until_after_the_answer(self, deliver, shopify_1021, store, bus):
+        deferred = []
+        receipt = await deliver("shopify", "fernbrook", shopify_1021.raw, shopify_1021.headers, later=deferred.append)
+        assert receipt.status is IntakeStatus.PUBLISHED and len(bus.published) == 1
+        assert store.only().status is IntakeStatus.RECEIVED  # answered once stored and published
+        [mark] = deferred
+        await mark()
+        assert store.only().status is IntakeStatus.PUBLISHED and store.only().event_id == bus.published[0][0].event_id
+
     async def test_the_same_delivery_three_times_publishes_once(self, deliver, shopify_1021, store, bus):
         receipts = [await deliver("shopify", "fernbrook", shopify_1021.raw, shopify_1021.headers) for _ in range(3)]
         assert [r.status for r in receipts] == [IntakeStatus.PUBLISHED, WebhookOutcome.DUPLICATE,

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Iterable
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from ingest.adapters.intake_store import IntakeStore
@@ -59,6 +59,7 @@ def ingest_router(
     )
     async def receive_webhook(
         request: Request,
+        background: BackgroundTasks,
         channel: str = Path(pattern=r"^(shopify|woocommerce)$"),
         account: str = Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$"),
     ) -> WebhookAccepted | JSONResponse:
@@ -71,6 +72,7 @@ def ingest_router(
             # Channels give up on a slow answer (Shopify after 5 s) and resend: answer well before that.
             publish_timeout=min(publish_timeout, webhook_publish_timeout),
             woocommerce_statuses=woocommerce_statuses,
+            later=background.add_task,  # the intake's "published" mark is written after the answer
         )
         if receipt.status is WebhookOutcome.UNAUTHORIZED:
             return JSONResponse(status_code=401, content={"detail": "invalid webhook signature"})

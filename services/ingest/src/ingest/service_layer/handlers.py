@@ -35,6 +35,9 @@ from oms_platform.messaging import Bus
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# Runs a step after the caller has answered (FastAPI's BackgroundTasks.add_task): a webhook's answer then waits
+# only for the insert and the publish, not for the intake's "published" mark.
+Later = Callable[[Callable[[], Awaitable[None]]], None]
 
 # Purpose in the derived event id: the same intake always yields the same `ingest.order_received` event id.
 ORDER_RECEIVED_PURPOSE = "order-received"
@@ -113,9 +116,12 @@ async def receive_order(
 
 
 async def publish_intake(
-    intake: Intake, normalised: NormalisedOrder, *, store: IntakeStore, bus: Bus, clock: Clock, publish_timeout: float
+    intake: Intake, normalised: NormalisedOrder, *, store: IntakeStore, bus: Bus, clock: Clock, publish_timeout: float,
+    later: Later | None = None,
 ) -> IntakeStatus:
-    """Publish the order of a stored intake and mark it published; `received` if Kafka failed or was slow."""
+    """Publish the order of a stored intake and mark it published (through `later` when given: the event is out,
+    and a mark that never happens only makes the re-publisher send it again, same id); `received` if Kafka failed
+    or was slow."""
     envelope, key = order_received(intake, normalised, bus=bus)
     drill_crash("store")  # the fault drill's worst moments: stored, not published; published, not marked
     try:
@@ -127,13 +133,21 @@ async def publish_intake(
                     exc_info=True)
         return IntakeStatus.RECEIVED
     drill_crash("publish")
-    try:
-        await store.mark_published(intake.intake_id, event_id=envelope.event_id, at=clock())
-    except Exception:  # noqa: BLE001 - published already; a stale `received` is only re-sent with the same id
-        log.warning("intake %s published but not marked; the re-publisher will send it again (same event id)",
-                    intake.intake_id, exc_info=True)
-        return IntakeStatus.RECEIVED
-    return IntakeStatus.PUBLISHED
+    at = clock()
+
+    async def mark() -> bool:
+        try:
+            await store.mark_published(intake.intake_id, event_id=envelope.event_id, at=at)
+        except Exception:  # noqa: BLE001 - published already; a stale `received` is only re-sent with the same id
+            log.warning("intake %s published but not marked; the re-publisher will send it again (same event id)",
+                        intake.intake_id, exc_info=True)
+            return False
+        return True
+
+    if later is not None:
+        later(mark)
+        return IntakeStatus.PUBLISHED
+    return IntakeStatus.PUBLISHED if await mark() else IntakeStatus.RECEIVED
 
 
 def csv_order_event_id(intake_id: uuid.UUID, channel_order_id: str) -> uuid.UUID:
@@ -326,6 +340,7 @@ async def receive_webhook(
     max_body_bytes: int,
     publish_timeout: float = 5.0,
     woocommerce_statuses: Iterable[str] = DEFAULT_WOOCOMMERCE_STATUSES,
+    later: Later | None = None,
 ) -> WebhookReceipt:
     """Verify a channel webhook's signature, store it once per delivery id, then normalise and publish it.
 
@@ -378,7 +393,7 @@ async def receive_webhook(
         await store.mark_failed(intake_id, error=f"normaliser failed: {type(exc).__name__}: {exc}")
         raise
     status = await publish_intake(intake, normalised, store=store, bus=bus, clock=clock,
-                                  publish_timeout=publish_timeout)
+                                  publish_timeout=publish_timeout, later=later)
     return WebhookReceipt(status, intake_id)
 
 
