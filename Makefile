@@ -54,9 +54,10 @@ run: system-deps install
 	@trap '' INT; $(PY) -m oms_devtools.run; status=$$?; $(INFRA) down; exit $$status
 
 stop:
-	@if [ -f .oms/run/run.pid ] && kill -0 $$(cat .oms/run/run.pid) 2>/dev/null; then \
-	  kill -TERM $$(cat .oms/run/run.pid); \
-	  for i in $$(seq 1 60); do kill -0 $$(cat .oms/run/run.pid 2>/dev/null) 2>/dev/null || break; sleep 0.5; done; \
+	@pidfile=$${OMS_RUN_DIR:-.oms/run}/run.pid; \
+	if [ -f $$pidfile ] && kill -0 $$(cat $$pidfile) 2>/dev/null; then \
+	  kill -TERM $$(cat $$pidfile); \
+	  for i in $$(seq 1 60); do kill -0 $$(cat $$pidfile 2>/dev/null) 2>/dev/null || break; sleep 0.5; done; \
 	fi
 	@$(INFRA) down
 
