@@ -252,6 +252,9 @@ def kafka_jars() -> Path:
 #    whose tested fields are plain values (there the translation is exact), and returns the rest (a tested field
 #    holding an array or a regex value) for the handler to match in Go; $group then runs as before over that
 #    many empty documents, so the reply has FerretDB's own shape.
+# 5. Statistics (omsAnalyze): FerretDB never runs ANALYZE, so SQLite cannot tell a selective index (channel) from
+#    one holding every row (status of Open Orders). Queries that use the pushdown refresh a sampled ANALYZE of
+#    their table in the background at most every 5 minutes; statistics change plans, never results.
 # tests/integration/test_ferretdb_pushdown.py checks all four against the same server asked in a form the patch
 # leaves alone (the filter inside a double $nor, the sort without a limit), on documents chosen to break them.
 FERRETDB_OVERLAY = INFRA_SRC / "ferretdb" / "_overlay"
@@ -307,6 +310,11 @@ type QueryResult struct {
         """	q := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)
 
 	// OMS patch: counts in SQL, a superset of the filter in SQL, and reads in index order (oms_pushdown.go).
+	where, args, byID := omsFilterWhere(params.Filter)
+	if !byID && (where != "" || params.OMSSortField != "" || params.OMSCountOnly) {
+		omsAnalyze(db, c.dbName, meta)
+	}
+
 	if params.OMSCountOnly {
 		if res, ok, err := omsCountQuery(ctx, db, meta, params); err != nil {
 			return nil, lazyerrors.Error(err)
@@ -315,7 +323,6 @@ type QueryResult struct {
 		}
 	}
 
-	where, args, byID := omsFilterWhere(params.Filter)
 	if !byID && params.OMSSortField != "" {
 		if rows, ok := omsSortedQuery(ctx, db, meta, params, q, where, args); ok {
 			return &backends.QueryResult{Iter: newQueryIterator(ctx, rows, params.OnlyRecordIDs), OMSSorted: true}, nil

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/FerretDB/FerretDB/internal/backends"
@@ -423,13 +425,7 @@ func omsSortedQuery(ctx context.Context, db *fsql.DB, meta *metadata.Collection,
 		return nil, false
 	}
 
-	var index string
-	for _, idx := range meta.Settings.Indexes {
-		if !idx.Unique && len(idx.Key) > 0 && idx.Key[0].Field == field {
-			index = meta.TableName + "_" + idx.Name
-			break
-		}
-	}
+	index := omsIndex(meta, field)
 	if index == "" {
 		return nil, false
 	}
@@ -467,9 +463,8 @@ func omsSortedQuery(ctx context.Context, db *fsql.DB, meta *metadata.Collection,
 //
 // Counted: certain form AND NOT (an untyped tested field is an array or regex). A document where a typed field
 // is an array or regex fails the certain form (it requires a string or bool there), so nothing is counted twice.
-// Returned: superset form AND (any tested field is an array or regex), plus, for each typed field with an OMS
-// index, "its certain conditions on the indexed value OR it is not a string" (true for every document the
-// superset form keeps; it lets SQLite read that index instead of the whole table).
+// Returned: superset form AND (a tested field is an array or regex), written so that SQLite can find those
+// documents through indexes (see undecided).
 func omsCountQuery(ctx context.Context, db *fsql.DB, meta *metadata.Collection, params *backends.QueryParams) (
 	*backends.QueryResult, bool, error) {
 	if params.Sort.Len() != 0 || params.Limit != 0 || params.OnlyRecordIDs {
@@ -494,29 +489,106 @@ func omsCountQuery(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 	}
 
 	var rows *fsql.Rows // nil: nothing left undecided
-	if u := p.uncertain(true); u != "" {
-		conds, args := append(slices.Clone(p.conds), "("+u+")"), slices.Clone(p.args)
-		for f, keyed := range p.keyed {
-			if omsIndexed(meta, f) {
-				conds = append(conds, fmt.Sprintf(`((%s) OR %s IS NULL)`, strings.Join(keyed, " AND "), metadata.OMSString(f)))
-				args = append(args, p.keyedArgs[f]...)
+	if parts := p.undecided(meta); len(parts) > 0 {
+		var selects []string
+		var args []any
+		for _, part := range parts { // one SELECT per term, so each gets its own plan; UNION drops repeats
+			q := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), false)
+			if part.index != "" {
+				q += fmt.Sprintf(` INDEXED BY %q`, part.index)
 			}
+			selects = append(selects, q+" WHERE "+strings.Join(append(slices.Clone(p.conds), part.term), " AND "))
+			args = append(append(args, p.args...), part.args...)
 		}
-		q = prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), false) + " WHERE " + strings.Join(conds, " AND ")
 		var err error
-		if rows, err = db.QueryContext(ctx, q, args...); err != nil {
+		if rows, err = db.QueryContext(ctx, strings.Join(selects, " UNION "), args...); err != nil {
 			return nil, false, err
 		}
 	}
 	return &backends.QueryResult{Iter: newQueryIterator(ctx, rows, false), OMSCount: n, OMSCounted: true}, true, nil
 }
 
-// omsIndexed reports whether a non-unique index of the collection starts with field.
-func omsIndexed(meta *metadata.Collection, field string) bool {
+// omsIndex returns the SQLite name of a non-unique index of the collection that starts with field, or "".
+func omsIndex(meta *metadata.Collection, field string) string {
 	for _, idx := range meta.Settings.Indexes {
 		if !idx.Unique && len(idx.Key) > 0 && idx.Key[0].Field == field {
-			return true
+			return meta.TableName + "_" + idx.Name
 		}
 	}
-	return false
+	return ""
+}
+
+// omsUndecided is one way to find documents whose tested field is an array or a regex value.
+type omsUndecided struct {
+	index string // the index to read (INDEXED BY), or "" to let SQLite choose
+	term  string
+	args  []any
+}
+
+// undecided returns terms that together say "a tested field is an array or a regex value", each one written so
+// that an index finds its documents among those the superset form keeps:
+//   - a field with an OMS index: "its indexed value is NULL (not a string) AND it is an array or regex", read
+//     through that index (SQLite's statistics cannot tell that no value there is NULL, so it is named);
+//   - another field: "it is an array or regex AND <the certain conditions of every indexed typed field g on its
+//     indexed value>"; a document the superset form keeps has at each g either a string meeting those
+//     conditions or an array, which the term for g finds. Without such a g, the term alone (a table scan).
+func (p *omsPush) undecided(meta *metadata.Collection) []omsUndecided {
+	var keyed []string // the certain conditions of every indexed typed field on its indexed value
+	var keyedArgs []any
+	seen := map[string]bool{}
+	for _, f := range p.fields {
+		if !seen[f] && len(p.keyed[f]) > 0 && omsIndex(meta, f) != "" {
+			keyed = append(keyed, p.keyed[f]...)
+			keyedArgs = append(keyedArgs, p.keyedArgs[f]...)
+		}
+		seen[f] = true
+	}
+
+	var parts []omsUndecided
+	var others []string // the terms of fields without an index, read in one pass
+	seen = map[string]bool{}
+	for _, f := range p.fields {
+		if seen[f] {
+			continue
+		}
+		seen[f] = true
+		odd := fmt.Sprintf(`IFNULL(%s, '') IN ('array', 'regex')`, metadata.OMSType(f))
+		if index := omsIndex(meta, f); index != "" {
+			parts = append(parts, omsUndecided{index: index,
+				term: fmt.Sprintf(`%s IS NULL AND %s`, metadata.OMSString(f), odd)})
+		} else {
+			others = append(others, odd)
+		}
+	}
+	if len(others) > 0 {
+		term := "(" + strings.Join(others, " OR ") + ")"
+		if len(keyed) > 0 {
+			term += " AND " + strings.Join(keyed, " AND ")
+		}
+		parts = append(parts, omsUndecided{term: term, args: keyedArgs})
+	}
+	return parts
+}
+
+// omsAnalyzed holds when each table was last analyzed.
+var omsAnalyzed sync.Map
+
+// omsAnalyze refreshes SQLite's statistics of a table at most every 5 minutes, in the background: FerretDB never
+// runs ANALYZE, and without statistics SQLite cannot tell a selective index (channel) from one that holds every
+// row (status of Open Orders). Statistics change plans, never results. It reads the table's indexes (their
+// values are stored, no JSON is parsed): about a second at 100,000 documents. (A sampled ANALYZE, analysis_limit,
+// estimated every index alike here.)
+func omsAnalyze(db *fsql.DB, dbName string, meta *metadata.Collection) {
+	key := dbName + "." + meta.TableName
+	now := time.Now()
+	if last, ok := omsAnalyzed.Load(key); ok && now.Sub(last.(time.Time)) < 5*time.Minute {
+		return
+	}
+	omsAnalyzed.Store(key, now)
+
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, _ = db.ExecContext(ctx, fmt.Sprintf(`ANALYZE %q`, meta.TableName))
+	}()
 }
