@@ -36,11 +36,12 @@ async def kill_and_restart(harness: Harness, service: str, role: str, *, down_fo
     process = harness.process_of(service, role)
     os.kill(process.process.pid, signal.SIGKILL)
     process.process.wait()
+    jobs = ""
     if (service, role) == ("printing", "worker"):
-        await note_in_flight(harness)
+        jobs = f", {await note_in_flight(harness)} print jobs in flight"
     await asyncio.sleep(down_for)
     harness.restart(service, role)
-    return f"killed {service}-{role} (pid {process.process.pid}) with SIGKILL, restarted after {down_for:.0f}s"
+    return f"killed {service}-{role} (pid {process.process.pid}) with SIGKILL{jobs}, restarted after {down_for:.0f}s"
 
 
 async def crash_at(harness: Harness, service: str, point: str, *, role: str = "worker", nth: int = 3,
