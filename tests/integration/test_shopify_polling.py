@@ -1,7 +1,8 @@
 """Shopify's catch-up download on the real broker and database: the stand-in shop's open, unshipped orders are
-polled (and downloaded on demand) into Open Orders with the research's expected fields, cancelled and shipped
-ones are not; an order that came by webhook and is polled too is one order; reconciliation reports an order the
-poll has not taken yet; a worker killed mid-poll and restarted imports neither less nor more."""
+polled (and downloaded on demand) into Open Orders with the research's expected fields, through REST Admin and
+through GraphQL Admin, cancelled and shipped ones are not; an order that came by webhook and is polled too is one
+order; reconciliation reports an order the poll has not taken yet; a worker killed mid-poll and restarted imports
+neither less nor more."""
 
 import base64
 import copy
@@ -139,6 +140,44 @@ class TestDownload:
             assert status["last_error"] is None and status["orders_new"] == 3
             got = (await ops.get(f"{system.url('ingest')}/channels/shopify-{run}")).json()
             assert token not in json.dumps(got)
+        finally:
+            server.stop()
+
+
+class TestGraphQLDownload:
+    async def test_the_samples_are_polled_through_graphql_admin_into_open_orders(
+        self, system, ops, admin, wait_for, token_file
+    ):
+        run = uuid.uuid4().hex[:6]
+        token, ref = token_file
+        research, orders, wanted = expected(), [], {}
+        for number in (1021, 1022):
+            order = sample(number)
+            want = research[str(order["id"])]
+            order["id"] = new_id()
+            wanted[str(order["id"])] = want
+            orders.append(order)
+        shop = ShopifyStandIn(orders, token=token)
+        server = serve(shop.app)
+        try:
+            await configure(admin, system, f"shopify-gql-{run}", {
+                "kind": "shopify", "account": f"gql{run}", "url": server.url, "credentials": {"access_token": ref},
+                "interval_seconds": 3600, "options": {"api": "graphql", "first": 1}})
+
+            async def both_open():
+                found = await open_orders(ops, system, wanted)
+                return len(found) == 2 and found
+
+            found = await wait_for(both_open, timeout=90, what="the Shopify samples polled through GraphQL")
+            for channel_order_id, order in found.items():
+                want = wanted[channel_order_id]
+                assert order["details"]["buyer"]["name"] == want["buyer_name"]
+                assert order["currency"] == want["currency"] and Decimal(order["total"]) == Decimal(want["grand_total"])
+                assert len(order["details"]["lines"]) == want["line_count"]
+            assert len(shop.graphql_requests) >= 2 and shop.graphql_requests[1]["after"], "one order per page"
+            mine = await intakes_of(ops, system, f"gql{run}")
+            assert sorted(i["channel_order_id"] for i in mine) == sorted(wanted)
+            assert all(i["status"] == "published" for i in mine)
         finally:
             server.stop()
 

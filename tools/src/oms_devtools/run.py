@@ -144,11 +144,10 @@ def _show(system: System, keys: dict[str, str], printer_port: int) -> None:
     print(f"  printer     raw TCP 127.0.0.1:{printer_port}, jobs kept in {RUN_DIR / 'printed'}")
     print(f"  logs        {RUN_DIR / 'logs'}")
     print(f"  API keys    {RUN_DIR / 'api-keys.env'} (ops key: {keys['ops']})")
-    print("\nA demo Shopify shop sends signed order webhooks to ingest (POST /webhooks/shopify/demo) and is also polled")
-    print(f"as channel {DEMO_CHANNEL!r} (GET {system.url('ingest')}/channels/{DEMO_CHANNEL}); each paid order is "
-          "allocated, processed,")
-    print(f"printed and written back to the shop (log: {RUN_DIR / 'logs' / 'demo-shop.log'}). Ctrl-C stops.\n",
-          flush=True)
+    print("\nA demo Shopify shop sends signed order webhooks to ingest (POST /webhooks/shopify/demo) and is also")
+    print(f"polled as channel {DEMO_CHANNEL!r} (GET {system.url('ingest')}/channels/{DEMO_CHANNEL}); each paid order")
+    print("is allocated, processed, printed and written back to the shop "
+          f"(log: {RUN_DIR / 'logs' / 'demo-shop.log'}). Ctrl-C stops.\n", flush=True)
 
 
 def _seed_stock(system: System, key: str) -> None:
@@ -182,7 +181,8 @@ def _configure_demo_channel(system: System, admin_key: str, shop: subprocess.Pop
     deadline = time.monotonic() + 30
     while True:
         if shop.poll() is not None:
-            raise SystemFailed(f"the demo shop exited with {shop.returncode} (see {RUN_DIR / 'logs' / 'demo-shop.log'})")
+            log = RUN_DIR / "logs" / "demo-shop.log"
+            raise SystemFailed(f"the demo shop exited with {shop.returncode} (see {log})")
         try:
             httpx.get(f"{url}/admin/api/2025-01/orders.json", timeout=2)  # 401 without the token: it is up
             break

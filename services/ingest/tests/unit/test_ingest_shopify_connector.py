@@ -1,9 +1,12 @@
-"""The Shopify REST connector against its stand-in: Link/page_info paging, the cursor, the rate limit (pacing,
-429 + Retry-After), auth, and a polled order normalised and published exactly like the webhook of that order."""
+"""The Shopify REST and GraphQL connectors against their stand-in: Link/page_info and GraphQL cursor paging, the
+cursor, the rate limits (REST bucket pacing and 429 + Retry-After, GraphQL query cost and THROTTLED), auth, and a
+polled order normalised and published exactly like the webhook of that order."""
 
 import copy
 import json
+import random
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -11,12 +14,16 @@ import pytest
 from ingest.connectors.base import ConnectorError, RateLimited
 from ingest.connectors.registry import build_connector, polled
 from ingest.connectors.shopify import ShopifyConnector, next_page_info
+from ingest.connectors.shopify_graphql import LINES_PER_PAGE, ShopifyGraphQLConnector, rest_order
+from ingest.domain.channel_orders import normalise_shopify_order
+from ingest.entrypoints.demo_shop import random_order
 from ingest.domain.channels import ChannelConfig
 from ingest.domain.errors import OrderSkipped
 from ingest.service_layer.handlers import receive_webhook
 from ingest.service_layer.polling import take_order
 from ingest.service_layer.reconciliation import list_window
-from ingest.standin_shopify import ShopifyStandIn
+from ingest.standin_shopify import ShopifyStandIn, graphql_order
+from ingest.writeback_standins import ShopifyShop
 from oms_contracts.ingest.v1 import OrderReceived
 
 TOKEN = "shpat_standin"
@@ -283,3 +290,93 @@ class TestSameOrderByWebhookAndPoll:
         await take_order(config, connector, raw, store=store, bus=bus, clock=clock, max_body_bytes=1_000_000,
                          publish_timeout=5)
         assert len(bus.published) == 2 and bus.payloads(OrderReceived)[-1].channel_updated_at == later
+
+
+def graphql_connector(standin: ShopifyStandIn, **kwargs) -> ShopifyGraphQLConnector:
+    return ShopifyGraphQLConnector(http=client(standin.app), base_url="http://standin", access_token=TOKEN, **kwargs)
+
+
+class TestGraphQL:
+    async def test_the_samples_page_by_page_normalise_exactly_as_their_webhooks(self, samples, shopify_1021,
+                                                                                shopify_1022, expected_orders):
+        standin = ShopifyStandIn(samples, token=TOKEN)
+        connector = graphql_connector(standin, first=1)
+        raws, _, pages = await fetch_all(connector)
+        assert pages == 2 and [r.channel_order_id for r in raws] == ["6021448801339", "6021449932347"]
+        assert json.loads(raws[0].body)["id"] == "gid://shopify/Order/6021448801339"  # kept as Shopify sent it
+        assert standin.graphql_requests[0]["query"] == "status:open fulfillment_status:unshipped"
+        assert standin.graphql_requests[1]["after"]
+        for raw, hook in zip(raws, (shopify_1021, shopify_1022)):
+            by_webhook, updated = normalise_shopify_order(hook.raw.decode("utf-8"))
+            assert connector.normalise(raw) == by_webhook and raw.updated_at == updated
+            assert str(by_webhook.total()) == expected_orders[f"shopify:{raw.channel_order_id}"]["grand_total"]
+
+    @pytest.mark.parametrize("seed", range(12))
+    def test_demo_shop_orders_read_the_same_through_graphql(self, seed):
+        order = random_order(random.Random(seed), now=datetime(2026, 11, 28, 9, tzinfo=UTC), paid=seed % 3 != 0)
+        by_rest, updated = normalise_shopify_order(json.dumps(order))
+        node = graphql_order(json.loads(json.dumps(order)))
+        by_graphql, updated_again = normalise_shopify_order(json.dumps(rest_order(node)))
+        assert by_graphql == by_rest and updated_again == updated
+
+    async def test_an_order_with_more_lines_than_a_page_gets_all_of_them(self, samples):
+        big = copy.deepcopy(samples[0])
+        line = big["line_items"][0]
+        big["line_items"] = [line | {"id": 9000 + n} for n in range(LINES_PER_PAGE + 5)]
+        total = f"{24 * (LINES_PER_PAGE + 5) + Decimal('3.99')}"
+        big["total_price"] = total
+        big["total_price_set"]["presentment_money"]["amount"] = total
+        connector = graphql_connector(ShopifyStandIn([big], token=TOKEN))
+        [raw] = (await connector.fetch(None)).orders
+        order = connector.normalise(raw)
+        assert len(order.lines) == LINES_PER_PAGE + 5 and str(order.total()) == total
+
+    async def test_the_since_goes_into_the_search_query(self, samples):
+        standin = ShopifyStandIn([variant(samples[0], id=71, updated="2026-11-20T00:00:00+00:00"),
+                                  variant(samples[0], id=72, updated="2026-11-27T00:00:00+00:00")], token=TOKEN)
+        raws, cursor, _ = await fetch_all(graphql_connector(standin, start="2026-11-25T00:00:00+00:00"))
+        assert [r.channel_order_id for r in raws] == ["72"]
+        assert standin.graphql_requests[0]["query"].endswith("updated_at:>='2026-11-25T00:00:00+00:00'")
+        assert json.loads(cursor)["since"] == "2026-11-27T00:00:00+00:00"
+
+    async def test_a_throttled_query_waits_for_the_points_it_needs(self, samples):
+        standin = ShopifyStandIn(samples, token=TOKEN)
+        standin.points, standin.restore_rate = 0.0, 1000.0  # the points come back in well under a second
+
+        async def refill(seconds):
+            waits.append(seconds)
+            standin.points = 1000.0
+
+        waits = []
+        page = await graphql_connector(standin, sleep=refill).fetch(None)
+        assert len(page.orders) == 2 and standin.throttled == 1 and len(waits) == 1 and 0 < waits[0] < 1
+
+    async def test_a_long_throttle_goes_to_the_poller(self, samples):
+        standin = ShopifyStandIn(samples, token=TOKEN)
+        standin.points, standin.restore_rate = 0.0, 1.0
+        with pytest.raises(RateLimited) as limited:
+            await graphql_connector(standin, sleep=Sleeps(), max_wait=10).fetch(None)
+        assert limited.value.retry_after > 10
+
+    async def test_a_wrong_token_is_refused(self, samples):
+        connector = ShopifyGraphQLConnector(http=client(ShopifyStandIn(samples, token=TOKEN).app),
+                                            base_url="http://standin", access_token="shpat_wrong")
+        with pytest.raises(ConnectorError, match="credentials refused"):
+            await connector.fetch(None)
+
+    def test_option_api_chooses_it(self):
+        config = ChannelConfig(channel_id="shop", name="Shop", kind="shopify", account="fernbrook",
+                               url="https://fernbrook.myshopify.com", credentials={"access_token": "env:SHOP_TOKEN"},
+                               options={"api": "graphql", "first": 5})
+        connector = build_connector(config, http=httpx.AsyncClient(), environ={"SHOP_TOKEN": "t"})
+        assert isinstance(connector, ShopifyGraphQLConnector) and connector.first == 5
+        with pytest.raises(ConnectorError, match="rest or graphql"):
+            build_connector(config.model_copy(update={"options": {"api": "soap"}}), http=httpx.AsyncClient(),
+                            environ={"SHOP_TOKEN": "t"})
+
+    async def test_the_write_back_shop_answers_both_listings_and_its_fulfilment_queries(self, samples):
+        shop = ShopifyShop(token=TOKEN, listed=samples, orders={"6021448801339": ["11"]})
+        connector = ShopifyGraphQLConnector(http=client(shop.app), base_url="http://standin", access_token=TOKEN)
+        assert len((await connector.fetch(None)).orders) == 2
+        rest = ShopifyConnector(http=client(shop.app), base_url="http://standin", access_token=TOKEN)
+        assert len((await rest.fetch(None)).orders) == 2

@@ -7,17 +7,18 @@ paged by the `page_info` cursor of the `Link: <...>; rel="next"` header (a page_
 every answer reports in `X-Shopify-Shop-Api-Call-Limit: used/size`; we slow down before it is full, and a 429 is
 waited out for its `Retry-After` when that is short, else RateLimited (the poller backs off).
 
-Why REST and not GraphQL: the REST Order JSON is exactly the webhook body, so a polled order is normalised by the
-webhook's own code (`normalise_shopify_order`) and the same order arriving both ways is byte-for-byte the same
-normalised order. Shopify calls REST Admin legacy since 2024-10 (new public apps must use GraphQL); moving to the
-GraphQL `orders(query:)` connection needs a mapping of its Order type onto these fields (not done yet).
+Why REST by default: the REST Order JSON is exactly the webhook body, so a polled order is normalised by the
+webhook's own code (`normalise_shopify_order`) and the same order arriving both ways is the same normalised order.
+Shopify calls REST Admin legacy since 2024-10 (new public apps must use GraphQL): option `"api": "graphql"` builds
+`ingest.connectors.shopify_graphql` instead, which reads GraphQL orders into these same fields.
 
 The cursor is `{"since": updated_at_min, "page_info": next page or null, "max": latest updated_at seen,
 "started": when the walk began}`; `updated_at_min` is inclusive, so after a walk `since` is the latest
 `updated_at` seen (the orders of that very moment are fetched again, the same intake ids, so nothing new), but
 never later than `CHANGED_DURING_WALK` before the walk began: Shopify pages by id, not by time, so an order on an
-early page changed during the walk is behind a later page's newer `updated_at`, and must be read again next time. A walk cut short (a restart)
-resumes from its stored `page_info`; if Shopify refuses that (400), the walk starts again from `since`.
+early page changed during the walk is behind a later page's newer `updated_at`, and must be read again next time.
+A walk cut short (a restart) resumes from its stored `page_info`; if Shopify refuses that (400), the walk starts
+again from `since`.
 """
 
 import asyncio
@@ -172,10 +173,11 @@ class ShopifyConnector:
         return order
 
 
-def build(config: ChannelConfig, credentials: Mapping[str, str], http: httpx.AsyncClient) -> ShopifyConnector:
+def build(config: ChannelConfig, credentials: Mapping[str, str], http: httpx.AsyncClient):
     """The connector of a configured Shopify channel: url `https://<shop>.myshopify.com`, credential
-    `access_token` (an app with read_orders); options `api_version`, `limit` (≤ 250), `start` (first
-    updated_at_min, ISO 8601 with an offset), `leak_rate` (2; Plus 20), `max_wait`."""
+    `access_token` (an app with read_orders); options `api` (rest, the default, or graphql), `api_version`,
+    `limit` (REST, ≤ 250), `first` (GraphQL orders per page, 10), `start` (first updated_at_min, ISO 8601 with an
+    offset), `leak_rate` (REST: 2; Plus 20), `max_wait`."""
     if not config.url:
         raise ConnectorError(f"{CHANNEL}: channel {config.channel_id} has no url (https://<shop>.myshopify.com)")
     if "access_token" not in credentials:
@@ -190,6 +192,17 @@ def build(config: ChannelConfig, credentials: Mapping[str, str], http: httpx.Asy
         if moment is None or moment.tzinfo is None:
             raise ConnectorError(f"{CHANNEL}: option start {start!r} is not an ISO 8601 time with an offset")
         start = shopify_time(moment)
+    if options.get("api", "rest") == "graphql":
+        # Imported here: the GraphQL connector builds on this module's constants.
+        from ingest.connectors.shopify_graphql import DEFAULT_FIRST, ShopifyGraphQLConnector
+
+        return ShopifyGraphQLConnector(
+            http=http, base_url=config.url, access_token=credentials["access_token"],
+            api_version=str(options.get("api_version", DEFAULT_API_VERSION)),
+            first=int(options.get("first", DEFAULT_FIRST)), start=start,
+            max_wait=float(options.get("max_wait", DEFAULT_MAX_WAIT)))
+    if options.get("api", "rest") != "rest":
+        raise ConnectorError(f"{CHANNEL}: option api must be rest or graphql, not {options.get('api')!r}")
     return ShopifyConnector(
         http=http, base_url=config.url, access_token=credentials["access_token"],
         api_version=str(options.get("api_version", DEFAULT_API_VERSION)),
