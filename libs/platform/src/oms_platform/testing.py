@@ -25,6 +25,11 @@ class RecordingBus(Bus):
         """Record the envelope and its key."""
         self.published.append((envelope, key))
 
+    async def publish_all(self, envelopes) -> None:
+        """Publish each in order through `publish` (which test buses override)."""
+        for envelope, key in envelopes:
+            await self.publish(envelope, key=key)
+
     def payloads(self, message_type: type | None = None) -> list:
         """The payloads published so far, optionally of one type."""
         return [e.payload for e, _ in self.published if message_type is None or isinstance(e.payload, message_type)]
