@@ -170,6 +170,7 @@ class FakePrinterStatus:
     def __init__(self) -> None:
         self.seen: dict[str, list[tuple[bool, str | None]]] = {}
         self.started: set[tuple[str, int]] = set()
+        self.outcomes: dict[tuple[str, int], dict] = {}
 
     async def record(self, printer: str, *, ok: bool, at, error: str | None) -> None:
         self.seen.setdefault(printer, []).append((ok, error))
@@ -178,6 +179,12 @@ class FakePrinterStatus:
         first = (job_id, attempt) not in self.started
         self.started.add((job_id, attempt))
         return first
+
+    async def keep_outcome(self, job_id: str, attempt: int, outcome: dict) -> None:
+        self.outcomes[(job_id, attempt)] = outcome
+
+    async def kept_outcome(self, job_id: str, attempt: int) -> dict | None:
+        return self.outcomes.get((job_id, attempt))
 
 
 class Printing:

@@ -34,6 +34,12 @@ class NoStatus:
     async def begin(self, job_id, attempt, *, at):
         return True
 
+    async def keep_outcome(self, job_id, attempt, outcome):
+        pass
+
+    async def kept_outcome(self, job_id, attempt):
+        return None
+
 
 def wired_broker(repo, clock, printers: dict, fallback: dict | None = None):
     """The worker on an in-memory broker: (broker, delivery loop, events, dead letters); `printers` maps URIs to

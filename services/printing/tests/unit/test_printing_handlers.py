@@ -267,6 +267,64 @@ class TestAnInterruptedDelivery:
         assert "resumed from rendered: sent again after a restart" in [h["note"] for h in job["history"]]
 
 
+class TestABrokerOutageAfterPrinting:
+    """The printer took the document but Kafka does not take its outcome: the outcome waits, the job never
+    prints again (neither in this process nor after a restart)."""
+
+    @staticmethod
+    def refuse_outcomes(bus, times: float) -> list:
+        """Make the bus refuse `times` RecordDelivery publishes (as a broker that is down); the refused list."""
+        refused: list = []
+        publish = bus.publish
+
+        async def flaky(envelope, *, key):
+            if isinstance(envelope.payload, RecordDelivery) and len(refused) < times:
+                refused.append(envelope)
+                raise ConnectionError("broker unreachable")
+            await publish(envelope, key=key)
+
+        bus.publish = flaky
+        return refused
+
+    async def test_the_outcome_is_published_once_the_broker_is_back_and_the_job_printed_once(
+        self, printing, repo, bus, printer, print_command
+    ):
+        refused = self.refuse_outcomes(bus, times=2)
+        command = print_command("invoice")
+        await printing.run(command)
+        assert len(refused) == 2 and len(printer.received) == 1
+        assert [type(o) for o in printing.outcomes()] == [JobPrinted]
+        assert repo.docs[str(command.payload.job_id)]["job"]["attempts"] == 1
+
+    async def test_a_worker_restarted_before_telling_the_outcome_tells_it_without_printing_again(
+        self, make_printing, make_printers, make_printer, repo, bus, print_command
+    ):
+        first_printer = make_printer()
+        dying = make_printing(make_printers(first_printer))
+        self.refuse_outcomes(bus, times=float("inf"))
+        command = print_command("invoice")
+        await dying.issue(command)
+        await dying.loop.tick()
+        for _ in range(200):
+            if first_printer.received:
+                break
+            await asyncio.sleep(0.01)
+        for task in dying.loop._tasks.values():
+            task.cancel()  # the process dies while the broker is away
+        await dying.loop.wait_idle()
+        assert len(first_printer.received) == 1 and dying.outcomes() == []
+
+        bus.publish = type(bus).publish.__get__(bus)  # the broker is back
+        second_printer = make_printer()
+        restarted = make_printing(make_printers(second_printer))
+        restarted.status.started = dying.status.started  # the deliveries note and its outcome survive in MongoDB
+        restarted.status.outcomes = dying.status.outcomes
+        await restarted.deliver()
+        assert second_printer.received == [] and [type(o) for o in restarted.outcomes()] == [JobPrinted]
+        job = repo.docs[str(command.payload.job_id)]["job"]
+        assert job["state"] == "printed" and job["attempts"] == 1
+
+
 class TestAStaleDelivery:
     async def test_a_delivery_for_an_earlier_attempt_changes_nothing(
         self, printing, repo, bus, clock, print_command

@@ -4,8 +4,8 @@
   replacing one document whole (staff's edit is the whole configuration of that printer or template).
 - `stations` (`_id` = name; the SHA-256 of the key, revoked or not): written only by the admin API.
 - `station_status` (`_id` = name; last seen): written only by the station API when an agent polls.
-- `printer_status` (`_id` = printer URI) and `deliveries` (`_id` = job id:attempt, inserted before sending):
-  written only by the worker's delivery loop.
+- `printer_status` (`_id` = printer URI) and `deliveries` (`_id` = job id:attempt, inserted before sending,
+  then given the attempt's outcome once the printer answered): written only by the worker's delivery loop.
 """
 
 from __future__ import annotations
@@ -64,6 +64,15 @@ class MongoPrinterStatus:
                 return False
             raise
         return True
+
+    async def keep_outcome(self, job_id: str, attempt: int, outcome: dict[str, Any]) -> None:
+        """Keep what the printer did with an attempt, before it is told to the consumer."""
+        await self.deliveries.update_one({"_id": f"{job_id}:{attempt}"}, {"$set": {"outcome": outcome}})
+
+    async def kept_outcome(self, job_id: str, attempt: int) -> dict[str, Any] | None:
+        """The outcome kept for an attempt that was sent but perhaps never told (a process died), or None."""
+        doc = await self.deliveries.find_one({"_id": f"{job_id}:{attempt}"})
+        return None if doc is None else doc.get("outcome")
 
     async def record(self, printer: str, *, ok: bool, at: datetime, error: str | None) -> None:
         """Note a delivery that worked (`ok`) or failed with `error`."""

@@ -5,11 +5,13 @@ the other printers' tasks go on. Each outcome goes back to the command consumer 
 handlers), and the printer's state (last success, last failure, online) is kept in `printer_status`, which only
 this loop writes.
 
-A job is sent once per attempt by this process: it remembers what it delivered until the consumer has settled
-it. Before sending, it notes the attempt in `deliveries` (a unique insert). After a crash between the printer
-taking a document and the RecordDelivery reaching Kafka, the job is still `rendered` and is sent again (raw port
-9100 cannot tell whether it printed; a second copy beats a parcel without a label); the note is found, so the
-RecordDelivery says `resumed` and the job's history and attempts show it.
+A job is sent once per attempt: before sending, the loop notes the attempt in `deliveries` (a unique insert);
+once the printer has answered it keeps the outcome in that note, then publishes it, retrying the publish (never
+the print) until Kafka takes it, however long the broker is away. A worker restarted before the consumer settled
+the job finds the kept outcome and publishes it again instead of printing again. Only a crash between the
+printer taking a document and the outcome being kept sends it again (raw port 9100 cannot tell whether it
+printed; a second copy beats a parcel without a label); the note is found, so the RecordDelivery says `resumed`
+and the job's history and attempts show it.
 """
 
 import asyncio
@@ -18,12 +20,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from tenacity import AsyncRetrying, RetryCallState, wait_exponential
+
+from oms_contracts.printing.v1 import RecordDelivery
 from oms_platform.messaging import Bus
 from printing.adapters.printers import Printer
 from printing.adapters.repository import PrintJobRepository
-from printing.service_layer.handlers import Clock, SendPolicy, deliver
+from printing.service_layer.handlers import Clock, SendPolicy, delivery_envelope, send_attempt
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,14 @@ class PrinterStatusStore(Protocol):
 
     async def begin(self, job_id: str, attempt: int, *, at: datetime) -> bool:
         """Note that sending this attempt starts; False when it was started before (by a process that died)."""
+        ...
+
+    async def keep_outcome(self, job_id: str, attempt: int, outcome: dict[str, Any]) -> None:
+        """Keep what the printer did with this attempt (a RecordDelivery as JSON) before telling the consumer."""
+        ...
+
+    async def kept_outcome(self, job_id: str, attempt: int) -> dict[str, Any] | None:
+        """The outcome kept for this attempt by a process that may have died before telling it, or None."""
         ...
 
 
@@ -82,13 +95,27 @@ class DeliveryLoop:
             if not fresh:
                 return
             for doc in fresh:
-                first = await self.status.begin(doc["_id"], int(doc["attempt"]), at=self.clock())
-                outcome = await deliver(
-                    doc, printer=self._printer(uri), uri=uri, bus=self.bus, policy=self.policy, clock=self.clock,
-                    resumed=not first,
-                )
-                self._delivered[(doc["_id"], int(doc["attempt"]))] = time.monotonic()
+                job_id, attempt = doc["_id"], int(doc["attempt"])
+                kept = await self.status.kept_outcome(job_id, attempt)
+                if kept is not None:
+                    outcome = RecordDelivery.model_validate(kept)  # sent before a restart: tell it, do not print
+                else:
+                    first = await self.status.begin(job_id, attempt, at=self.clock())
+                    outcome = await send_attempt(
+                        doc, printer=self._printer(uri), uri=uri, policy=self.policy, clock=self.clock,
+                        resumed=not first,
+                    )
+                    await self.status.keep_outcome(job_id, attempt, outcome.model_dump(mode="json"))
+                self._delivered[(job_id, attempt)] = time.monotonic()
+                await self._tell(outcome, doc)
                 await self.status.record(uri, ok=outcome.printed, at=self.clock(), error=outcome.reason)
+
+    async def _tell(self, outcome: RecordDelivery, doc: dict) -> None:
+        """Publish the outcome to the consumer, retrying until the broker takes it: the printer has the document,
+        so a broker outage must delay the record, never print the job again."""
+        async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), before_sleep=_log_retry):
+            with attempt:
+                await self.bus.publish(delivery_envelope(self.bus, outcome, doc), key=str(outcome.job_id))
 
     async def wait_idle(self) -> None:
         """Wait for the running tasks (tests)."""
@@ -104,3 +131,8 @@ class DeliveryLoop:
         cutoff = time.monotonic() - 3600
         for key in [key for key, at in self._delivered.items() if at < cutoff]:
             del self._delivered[key]
+
+
+def _log_retry(state: RetryCallState) -> None:
+    log.warning("delivery loop: could not publish a delivery outcome (attempt %d), retrying: %s",
+                state.attempt_number, state.outcome.exception() if state.outcome else None)

@@ -205,19 +205,18 @@ async def handle_record_delivery(envelope: Envelope, *, repo: PrintJobRepository
     await _settle(envelope, job, doc, repo=repo, bus=bus)
 
 
-async def deliver(
+async def send_attempt(
     doc: dict,
     *,
     printer: Printer,
     uri: str,
-    bus: Bus,
     policy: SendPolicy,
     clock: Clock,
     resumed: bool = False,
 ) -> RecordDelivery:
-    """Send a rendered job's document to its network printer (with retries and backoff) and publish what
-    happened as a RecordDelivery keyed by the job id; the id is derived from (job, attempt), so doing it twice
-    for one attempt is recorded once. `resumed`: this attempt was started before (a restart)."""
+    """Send a rendered job's document to its network printer (with retries and backoff); what happened, as the
+    RecordDelivery the delivery loop keeps and then publishes (`delivery_envelope`). `resumed`: this attempt was
+    started before (a restart)."""
     job_id, attempt = uuid.UUID(doc["_id"]), int(doc["attempt"])
     document = stored_document(doc)
     tries = 0
@@ -240,7 +239,6 @@ async def deliver(
         sent_at=clock() if reason is None else None,
         resumed=resumed,
     )
-    await bus.publish(delivery_envelope(bus, command, doc), key=str(job_id))
     return command
 
 
