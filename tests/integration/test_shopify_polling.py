@@ -108,7 +108,7 @@ class TestDownload:
             # An hour between polls: the first poll runs at once, the next only on "download now".
             await configure(admin, system, f"shopify-{run}", {
                 "kind": "shopify", "account": f"shop{run}", "url": server.url, "credentials": {"access_token": ref},
-                "interval_seconds": 3600, "options": {"limit": 1}})
+                "interval_seconds": 3600, "options": {"api": "rest", "limit": 1}})
 
             async def both_open():
                 found = await open_orders(ops, system, wanted)
@@ -260,7 +260,7 @@ class TestKilledMidPoll:
         try:
             await configure(admin, system, f"shopify-{run}", {
                 "kind": "shopify", "account": f"kill{run}", "url": server.url, "credentials": {"access_token": ref},
-                "interval_seconds": 3600, "options": {"limit": 1}})
+                "interval_seconds": 3600, "options": {"first": 1}})  # GraphQL, the default
 
             async def some_open():
                 return len(await open_orders(ops, system, ids)) >= 2
@@ -273,7 +273,7 @@ class TestKilledMidPoll:
             worker.process = subprocess.Popen(
                 [system.python, "-m", "ingest", "worker"], env={**os.environ, **system.env},
                 stdout=worker.log_path.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            # The restarted worker resumes from the stored cursor (page_info; an hour between polls otherwise).
+            # The restarted worker resumes from the stored cursor (endCursor; an hour between polls otherwise).
 
             async def all_open():
                 return len(await open_orders(ops, system, ids)) == len(ids)

@@ -116,6 +116,7 @@ def main() -> None:
         sys.exit(1)
     finally:
         print("\nstopping services", flush=True)
+        _disable_demo_channel(system, keys["admin"], args.shop_port)
         for helper in helpers:
             helper.terminate()
         system.stop()
@@ -191,11 +192,24 @@ def _configure_demo_channel(system: System, admin_key: str, shop: subprocess.Pop
                 raise SystemFailed(f"the demo shop did not answer on {url}") from None
             time.sleep(0.3)
     response = httpx.put(f"{system.url('ingest')}/channels/{DEMO_CHANNEL}", headers={
-        "Authorization": f"Bearer {admin_key}"}, timeout=10, json={
-        "name": "Demo shop (Shopify)", "kind": "shopify", "account": DEMO_ACCOUNT, "url": url,
-        "credentials": {"access_token": "env:DEMO_SHOP_ACCESS_TOKEN"}, "interval_seconds": 60,
-        "options": {"reconcile_every_seconds": 300, "reconcile_days": 1}})
+        "Authorization": f"Bearer {admin_key}"}, timeout=10, json=_demo_channel(port, enabled=True))
     response.raise_for_status()
+
+
+def _demo_channel(port: int, *, enabled: bool) -> dict:
+    return {"name": "Demo shop (Shopify)", "kind": "shopify", "account": DEMO_ACCOUNT,
+            "url": f"http://127.0.0.1:{port}", "credentials": {"access_token": "env:DEMO_SHOP_ACCESS_TOKEN"}, "interval_seconds": 60,
+            "options": {"reconcile_every_seconds": 300, "reconcile_days": 1}, "enabled": enabled}
+
+
+def _disable_demo_channel(system: System, admin_key: str, port: int) -> None:
+    """Disable the demo channel before its shop stops, so the next run's worker does not poll it (and fail, then
+    back off) before that run's shop is up; best effort."""
+    try:
+        httpx.put(f"{system.url('ingest')}/channels/{DEMO_CHANNEL}", headers={"Authorization": f"Bearer {admin_key}"},
+                  timeout=5, json=_demo_channel(port, enabled=False))
+    except httpx.HTTPError:
+        pass
 
 
 def _demo_loop(system: System, key: str, stopping) -> None:

@@ -150,7 +150,7 @@ class ShopifyStandIn:
         self.throttled = 0
         self.requests: list[dict[str, str]] = []  # the query parameters of each listing call
         self.graphql_requests: list[dict] = []  # the variables of each GraphQL call
-        self.points, self.restore_rate = float(MAX_QUERY_COST), 50.0  # GraphQL cost bucket (standard plan)
+        self.points, self.restore_rate = float(MAX_QUERY_COST), 100.0  # GraphQL cost: 100 points a second (Standard)
         self._points_at = time.monotonic()
         self.app = FastAPI()
         self.app.get("/admin/api/{version}/orders.json")(self.list_orders)
@@ -219,7 +219,11 @@ class ShopifyStandIn:
             order = next((o for o in self.listed if str(o["id"]) == order_id), None)
             node = {"lineItems": _gql_lines(order, lines_first, lines_after)} if order else None
             return JSONResponse({"data": {"order": node}, "extensions": cost(requested)})
-        after = int(base64.urlsafe_b64decode(variables["after"].encode())) if variables.get("after") else 0
+        try:
+            after = int(base64.urlsafe_b64decode(variables["after"].encode())) if variables.get("after") else 0
+        except ValueError:
+            return JSONResponse({"errors": [{"message": "Invalid cursor for current pagination sort.",
+                                             "path": ["orders"]}], "extensions": cost(requested)})
         found = self._select(_search(variables.get("query") or ""), after)
         page, rest = found[:orders_first], found[orders_first:]
         end = base64.urlsafe_b64encode(str(page[-1]["id"]).encode()).decode() if page else None

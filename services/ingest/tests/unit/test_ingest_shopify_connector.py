@@ -240,13 +240,14 @@ class TestRefusals:
     def test_the_registry_builds_it_and_polls_shopify_channels(self):
         config = ChannelConfig(channel_id="shop", name="Shop", kind="shopify", account="fernbrook",
                                url="https://fernbrook.myshopify.com", credentials={"access_token": "env:SHOP_TOKEN"},
-                               options={"start": "2026-11-01T00:00:00Z", "limit": 100})
+                               options={"api": "rest", "start": "2026-11-01T00:00:00Z", "limit": 100})
         connector = build_connector(config, http=httpx.AsyncClient(), environ={"SHOP_TOKEN": "t"})
         assert isinstance(connector, ShopifyConnector) and connector.limit == 100
         assert connector.start == "2026-11-01T00:00:00+00:00"
         assert polled(config) and not polled(config.model_copy(update={"options": {"poll": False}}))
         with pytest.raises(ConnectorError, match="offset"):
-            build_connector(config.model_copy(update={"options": {"start": "2026-11-01"}}), http=httpx.AsyncClient(),
+            build_connector(config.model_copy(update={"options": {"api": "rest", "start": "2026-11-01"}}),
+                            http=httpx.AsyncClient(),
                             environ={"SHOP_TOKEN": "t"})
         with pytest.raises(ConnectorError, match="access_token"):
             build_connector(config.model_copy(update={"credentials": {}}), http=httpx.AsyncClient())
@@ -339,6 +340,12 @@ class TestGraphQL:
         assert standin.graphql_requests[0]["query"].endswith("updated_at:>='2026-11-25T00:00:00+00:00'")
         assert json.loads(cursor)["since"] == "2026-11-27T00:00:00+00:00"
 
+    async def test_a_cursor_shopify_refuses_starts_the_walk_again(self, samples):
+        standin = ShopifyStandIn(samples, token=TOKEN)
+        stale = json.dumps({"since": None, "after": "bm90LWEtY3Vyc29y", "max": None})
+        raws, _, _ = await fetch_all(graphql_connector(standin), stale)
+        assert [r.channel_order_id for r in raws] == ["6021448801339", "6021449932347"]
+
     async def test_a_throttled_query_waits_for_the_points_it_needs(self, samples):
         standin = ShopifyStandIn(samples, token=TOKEN)
         standin.points, standin.restore_rate = 0.0, 1000.0  # the points come back in well under a second
@@ -364,13 +371,16 @@ class TestGraphQL:
         with pytest.raises(ConnectorError, match="credentials refused"):
             await connector.fetch(None)
 
-    def test_option_api_chooses_it(self):
+    def test_it_is_the_default_and_option_api_rest_chooses_rest(self):
         config = ChannelConfig(channel_id="shop", name="Shop", kind="shopify", account="fernbrook",
                                url="https://fernbrook.myshopify.com", credentials={"access_token": "env:SHOP_TOKEN"},
-                               options={"api": "graphql", "first": 5})
+                               options={"first": 5})
         connector = build_connector(config, http=httpx.AsyncClient(), environ={"SHOP_TOKEN": "t"})
         assert isinstance(connector, ShopifyGraphQLConnector) and connector.first == 5
-        with pytest.raises(ConnectorError, match="rest or graphql"):
+        rest = build_connector(config.model_copy(update={"options": {"api": "rest"}}), http=httpx.AsyncClient(),
+                               environ={"SHOP_TOKEN": "t"})
+        assert isinstance(rest, ShopifyConnector)
+        with pytest.raises(ConnectorError, match="graphql or rest"):
             build_connector(config.model_copy(update={"options": {"api": "soap"}}), http=httpx.AsyncClient(),
                             environ={"SHOP_TOKEN": "t"})
 

@@ -7,10 +7,10 @@ paged by the `page_info` cursor of the `Link: <...>; rel="next"` header (a page_
 every answer reports in `X-Shopify-Shop-Api-Call-Limit: used/size`; we slow down before it is full, and a 429 is
 waited out for its `Retry-After` when that is short, else RateLimited (the poller backs off).
 
-Why REST by default: the REST Order JSON is exactly the webhook body, so a polled order is normalised by the
-webhook's own code (`normalise_shopify_order`) and the same order arriving both ways is the same normalised order.
-Shopify calls REST Admin legacy since 2024-10 (new public apps must use GraphQL): option `"api": "graphql"` builds
-`ingest.connectors.shopify_graphql` instead, which reads GraphQL orders into these same fields.
+Shopify calls REST Admin legacy since 2024-10 (new public apps must use GraphQL), so a Shopify channel polls
+through GraphQL Admin by default (`ingest.connectors.shopify_graphql`, which reads GraphQL orders into these REST
+fields); option `"api": "rest"` uses this connector, for apps that still may: its Order JSON is exactly the webhook
+body, so a polled order is normalised by the webhook's own code (`normalise_shopify_order`) unchanged.
 
 The cursor is `{"since": updated_at_min, "page_info": next page or null, "max": latest updated_at seen,
 "started": when the walk began}`; `updated_at_min` is inclusive, so after a walk `since` is the latest
@@ -175,7 +175,7 @@ class ShopifyConnector:
 
 def build(config: ChannelConfig, credentials: Mapping[str, str], http: httpx.AsyncClient):
     """The connector of a configured Shopify channel: url `https://<shop>.myshopify.com`, credential
-    `access_token` (an app with read_orders); options `api` (rest, the default, or graphql), `api_version`,
+    `access_token` (an app with read_orders); options `api` (graphql, the default, or rest), `api_version`,
     `limit` (REST, ≤ 250), `first` (GraphQL orders per page, 10), `start` (first updated_at_min, ISO 8601 with an
     offset), `leak_rate` (REST: 2; Plus 20), `max_wait`."""
     if not config.url:
@@ -192,7 +192,8 @@ def build(config: ChannelConfig, credentials: Mapping[str, str], http: httpx.Asy
         if moment is None or moment.tzinfo is None:
             raise ConnectorError(f"{CHANNEL}: option start {start!r} is not an ISO 8601 time with an offset")
         start = shopify_time(moment)
-    if options.get("api", "rest") == "graphql":
+    api = options.get("api", "graphql")
+    if api == "graphql":
         # Imported here: the GraphQL connector builds on this module's constants.
         from ingest.connectors.shopify_graphql import DEFAULT_FIRST, ShopifyGraphQLConnector
 
@@ -201,8 +202,8 @@ def build(config: ChannelConfig, credentials: Mapping[str, str], http: httpx.Asy
             api_version=str(options.get("api_version", DEFAULT_API_VERSION)),
             first=int(options.get("first", DEFAULT_FIRST)), start=start,
             max_wait=float(options.get("max_wait", DEFAULT_MAX_WAIT)))
-    if options.get("api", "rest") != "rest":
-        raise ConnectorError(f"{CHANNEL}: option api must be rest or graphql, not {options.get('api')!r}")
+    if api != "rest":
+        raise ConnectorError(f"{CHANNEL}: option api must be graphql or rest, not {api!r}")
     return ShopifyConnector(
         http=http, base_url=config.url, access_token=credentials["access_token"],
         api_version=str(options.get("api_version", DEFAULT_API_VERSION)),

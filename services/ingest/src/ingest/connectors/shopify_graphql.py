@@ -213,7 +213,14 @@ class ShopifyGraphQLConnector:
         since, after, latest = state.get("since"), state.get("after"), state.get("max")
         started = (state.get("started") if after else None) or shopify_time(self.now())
         search = "status:open fulfillment_status:unshipped" + (f" updated_at:>='{since}'" if since else "")
-        data = await self._query(ORDERS_QUERY, {"first": self.first, "after": after, "query": search})
+        try:
+            data = await self._query(ORDERS_QUERY, {"first": self.first, "after": after, "query": search})
+        except ConnectorError as exc:
+            if not after or isinstance(exc, RateLimited):
+                raise
+            # A stored endCursor Shopify no longer takes: walk again from `since` (re-reads change nothing); an
+            # error that is not about the cursor comes back on that first page.
+            return await self.fetch(json.dumps({"since": since, "after": None, "max": latest}))
         connection = data.get("orders")
         if not isinstance(connection, dict) or not isinstance(connection.get("nodes"), list):
             raise ConnectorError(f"{CHANNEL}: unexpected GraphQL answer (no orders connection)")

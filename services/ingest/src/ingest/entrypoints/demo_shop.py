@@ -17,6 +17,7 @@ import json
 import random
 import signal
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -267,6 +268,20 @@ def run_demo_shop(
     return run
 
 
+def wait_for_api(api: str, stop: threading.Event, *, timeout: float = 180.0) -> bool:
+    """Wait until ingest answers `GET /health` (the shop may start first, to serve its Admin API early)."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=loopback_url(api), timeout=2, trust_env=False) as client:
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                if client.get("/health").status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            stop.wait(1)
+    return False
+
+
 def serve_shop(shop: DemoShop, port: int) -> tuple[threading.Thread, Any]:
     """Serve the shop's Admin API on 127.0.0.1:`port` in a thread; (thread, server)."""
     import asyncio
@@ -293,6 +308,9 @@ def main(*, api: str, account: str, secret: str, access_token: str | None, port:
         if shop is not None:
             _, server = serve_shop(shop, port)
             say(f"demo shop: Admin API on http://127.0.0.1:{port} (orders.json, graphql.json)")
+        if not wait_for_api(api, stop):
+            say(f"demo shop: ingest at {api} did not answer; no orders sent")
+            return 1
         run = run_demo_shop(api=api, account=account, secret=secret, every=every, count=count,
                             rng=random.Random(seed), stop=stop, shop=shop, say=say)
         while shop is not None and not stop.is_set():
