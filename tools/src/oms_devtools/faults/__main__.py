@@ -136,7 +136,7 @@ DEFAULT = ",".join([
     "crash-inventory-after-publish", "database-restart", "rebalances", "printer-drops", "same-webhook-later",
     "kill-orders-worker", "kill-inventory-worker", "kafka-restart", "poison-every-topic", "same-webhook-3x",
     "crash-fulfilment-after-store", "station-disconnect", "crash-printing-after-store", "crash-printing-after-publish",
-    "crash-ingest-after-store", "crash-ingest-after-publish", "database-outage-90s",
+    "crash-ingest-after-store", "crash-ingest-after-publish", "database-outage-90s", "kafka-outage-90s",
 ])
 
 async def clerk(harness: Harness, sent: list[Sent], stop: asyncio.Event, asked: dict[str, float]) -> None:
