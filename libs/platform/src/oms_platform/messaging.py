@@ -138,7 +138,7 @@ def subscribe(
         try:
             envelope = decode(message.body)
         except ContractError as exc:
-            await _dead_letter(broker, record, group_id, reason=str(exc), attempts=1)
+            await dead_letter(broker, record, group_id, reason=str(exc), attempts=1)
             MESSAGES.labels(record.topic, "undecodable", "dead_lettered").inc()
             return
         attempts = 0
@@ -156,7 +156,7 @@ def subscribe(
                         await handler(envelope)
             except Exception as exc:  # noqa: BLE001 - every failure must end in the DLQ with its reason
                 log.exception("giving up on %s %s after %d attempts", envelope.type, envelope.event_id, attempts)
-                await _dead_letter(
+                await dead_letter(
                     broker, record, group_id, reason=f"{type(exc).__name__}: {exc}", attempts=attempts
                 )
                 MESSAGES.labels(record.topic, envelope.type, "dead_lettered").inc()
@@ -176,7 +176,7 @@ def subscribe(
     )(on_message)
 
 
-async def _dead_letter(broker: KafkaBroker, record, group_id: str, *, reason: str, attempts: int) -> None:
+async def dead_letter(broker: KafkaBroker, record, group_id: str, *, reason: str, attempts: int) -> None:
     """Write the failed record and its reason to `<topic>.dlq`; if that fails, raise so the offset is not committed."""
     log.warning("dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
     letter = DeadLetter(

@@ -18,7 +18,7 @@ from ingest.service_layer.handlers import Clock
 from ingest.service_layer.writebacks import WriteBackRunner
 from oms_contracts import ContractError, decode, topics
 from oms_platform.messaging import Bus, subscribe
-from oms_platform.messaging import _dead_letter as dead_letter  # the letter `subscribe` writes, for the batch consumer
+from oms_platform.messaging import dead_letter  # the letter `subscribe` writes, for the batch consumer
 from oms_platform.observability import MESSAGES
 
 log = logging.getLogger(__name__)
