@@ -12,8 +12,10 @@ import os
 import secrets
 import shutil
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -103,6 +105,48 @@ def printer(tmp_path_factory) -> PrinterSpool:
     yield spool
     process.terminate()
     process.wait(timeout=10)
+
+
+class RawSpool(socketserver.ThreadingTCPServer):
+    """A raw 9100 printer peer in this process: each connection is one printed job, its bytes kept in `jobs`."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        self.jobs: list[bytes] = []
+        spool = self
+
+        class Job(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                chunks = []
+                while chunk := self.request.recv(65536):
+                    chunks.append(chunk)
+                if chunks:
+                    spool.jobs.append(b"".join(chunks))
+
+        super().__init__(("127.0.0.1", 0), Job)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture
+def raw_spool():
+    """Start raw 9100 printer peers in this process (`raw_spool()`, e.g. a station's bench printer); each is
+    closed after the test."""
+    started: list[RawSpool] = []
+
+    def start() -> RawSpool:
+        started.append(RawSpool())
+        return started[-1]
+
+    yield start
+    for spool in started:
+        spool.shutdown()
+        spool.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -55,32 +55,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class RawSpool(socketserver.ThreadingTCPServer):
-    """A raw 9100 printer peer: each connection is one job, kept in `jobs`."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self) -> None:
-        self.jobs: list[bytes] = []
-        spool = self
-
-        class Job(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                chunks = []
-                while chunk := self.request.recv(65536):
-                    chunks.append(chunk)
-                if chunks:
-                    spool.jobs.append(b"".join(chunks))
-
-        super().__init__(("127.0.0.1", 0), Job)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.server_address[1]}"
-
-
 class DroppingProxy(socketserver.ThreadingTCPServer):
     """A printer that drops the connection mid-job: the first `drops` connections read part of the request and
     are reset; later ones are passed through to the real printer at `upstream`."""
@@ -221,9 +195,9 @@ async def settled(client: httpx.AsyncClient, url: str, job_id: uuid.UUID, timeou
 
 class TestRegistryAndRealPrinters:
     async def test_a_batch_pick_list_invoice_and_label_reach_the_printers_the_registry_names(
-        self, printing, keys, bus, tmp_path
+        self, printing, keys, bus, tmp_path, raw_spool
     ):
-        url, ipp, thermal = printing["url"], IppPrinter(tmp_path / "ipp"), RawSpool()
+        url, ipp, thermal = printing["url"], IppPrinter(tmp_path / "ipp"), raw_spool()
         try:
             async with admin(keys) as client:
                 for name, protocol, address, types in (
@@ -324,10 +298,10 @@ class TestTemplates:
 
 class TestStations:
     async def test_a_station_gets_exactly_its_own_jobs_across_a_kill_and_a_revoked_one_gets_none(
-        self, printing, keys, bus, tmp_path
+        self, printing, keys, bus, tmp_path, raw_spool
     ):
         url = printing["url"]
-        bench = RawSpool()
+        bench = raw_spool()
         name, other = f"bench-{uuid.uuid4().hex[:6]}", f"other-{uuid.uuid4().hex[:6]}"
         async with admin(keys) as client:
             key = (await client.post(f"{url}/stations", json={"name": name})).json()["key"]
@@ -387,7 +361,7 @@ class TestStations:
             assert (await client.get(f"{url}/print-jobs/{foreign}")).json()["state"] == "rendered"
 
 
-async def _count(spool: RawSpool, n: int) -> bool:
+async def _count(spool, n: int) -> bool:
     return len(spool.jobs) >= n
 
 

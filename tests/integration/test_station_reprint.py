@@ -11,10 +11,8 @@
 
 import asyncio
 import signal
-import socketserver
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -43,32 +41,6 @@ async def eventually(check, *, timeout: float = 60.0, what: str = "", every: flo
             return last
         await asyncio.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
-
-
-class RawSpool(socketserver.ThreadingTCPServer):
-    """A raw 9100 printer peer at the bench: each connection is one printed job, kept in `jobs`."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self) -> None:
-        self.jobs: list[bytes] = []
-        spool = self
-
-        class Job(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                chunks = []
-                while chunk := self.request.recv(65536):
-                    chunks.append(chunk)
-                if chunks:
-                    spool.jobs.append(b"".join(chunks))
-
-        super().__init__(("127.0.0.1", 0), Job)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.server_address[1]}"
 
 
 @pytest.fixture
@@ -133,11 +105,11 @@ class Agent:
 
 class TestReprintingAStationsJob:
     async def test_it_prints_once_at_the_station_across_restarts_and_a_revoked_station_gets_none(
-        self, system, api_keys, bus, tmp_path
+        self, system, api_keys, bus, tmp_path, raw_spool
     ):
         url = system.url("printing")
         admin = {"Authorization": f"Bearer {api_keys['admin']}"}
-        bench = RawSpool()
+        bench = raw_spool()
         name = f"rp-{uuid.uuid4().hex[:6]}"
         async with httpx.AsyncClient(headers=admin, timeout=60) as client:
             created = await client.post(f"{url}/stations", json={"name": name})
