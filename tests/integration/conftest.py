@@ -25,6 +25,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from ingest.standin_mariadb import MariaDB
 from oms_devtools.system import CONSOLE, SERVICES, System
 
 REPO = Path(__file__).resolve().parents[2]
@@ -244,6 +245,22 @@ def writeback_webhook_secret() -> str:
 def console_admin_password() -> str:
     """The password of the console's first user, `admin`."""
     return CONSOLE_ADMIN_PASSWORD
+
+
+@pytest.fixture
+def admin(api_keys) -> httpx.AsyncClient:
+    """An HTTP client with the admin key (channels, printers, settings)."""
+    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def mariadb():
+    """A real MariaDB (Debian's mariadb-server) for the database channels' shops, one per test module."""
+    server = MariaDB().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ingest.standins import AmazonStandIn, EbayStandIn, MagentoStandIn, serve
@@ -23,11 +22,6 @@ SAMPLES = Path(__file__).parents[2] / "services" / "ingest" / "tests" / "data"
 
 def sample(name: str):
     return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def admin(api_keys) -> httpx.AsyncClient:
-    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=60)
 
 
 @pytest.fixture

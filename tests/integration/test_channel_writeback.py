@@ -31,11 +31,6 @@ def sample(name: str):
 
 
 @pytest.fixture
-def admin(api_keys) -> httpx.AsyncClient:
-    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=60)
-
-
-@pytest.fixture
 def shop(system, ops, admin, wait_for, tmp_path, writeback_webhook_secret):
     """Helpers: a credential file, channel configuration, stock, processing, and an order's write-backs."""
     ingest, orders, inventory = system.url("ingest"), system.url("orders"), system.url("inventory")

@@ -43,11 +43,6 @@ def fresh_ids(count: int) -> list[int]:
 
 
 @pytest.fixture
-def admin(api_keys) -> httpx.AsyncClient:
-    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=60)
-
-
-@pytest.fixture
 def woo_keys(tmp_path) -> tuple[str, str, dict[str, str]]:
     """A consumer key and secret kept in files, and the credential references the worker resolves."""
     key, secret = f"ck_{uuid.uuid4().hex}", f"cs_{uuid.uuid4().hex}"

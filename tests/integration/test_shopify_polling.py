@@ -49,11 +49,6 @@ def stamp(moment: datetime) -> str:
 
 
 @pytest.fixture
-def admin(api_keys) -> httpx.AsyncClient:
-    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=60)
-
-
-@pytest.fixture
 def token_file(tmp_path) -> tuple[str, str]:
     """The shop's Admin API access token in a file, referenced as `file:<path>`."""
     token = f"shpat_{uuid.uuid4().hex}"

@@ -9,7 +9,6 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ingest.standin_mariadb import MariaDB
@@ -22,20 +21,6 @@ pytestmark = pytest.mark.integration
 DATA = Path(__file__).parents[2] / "services" / "ingest" / "tests" / "data"
 EXPECTED = {f"{o['channel']}:{o['channel_order_id']}": o
             for o in json.loads((DATA / "channels-expected.json").read_text(encoding="utf-8"))["orders"]}
-
-
-@pytest.fixture(scope="module")
-def mariadb():
-    server = MariaDB().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def admin(api_keys) -> httpx.AsyncClient:
-    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=60)
 
 
 @pytest.fixture

@@ -9,11 +9,9 @@
 - a revoked station gets no reprint (its agent is refused; reprinting for it is refused 409).
 """
 
-import asyncio
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,18 +27,6 @@ from oms_contracts.printing.v1 import PrintDocument, print_job_id
 from oms_platform.messaging import Bus
 
 pytestmark = pytest.mark.integration
-
-
-async def eventually(check, *, timeout: float = 60.0, what: str = "", every: float = 0.2):
-    """Poll `check` every `every` s until it returns something truthy, or fail saying what did not happen."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 @pytest.fixture
@@ -105,7 +91,7 @@ class Agent:
 
 class TestReprintingAStationsJob:
     async def test_it_prints_once_at_the_station_across_restarts_and_a_revoked_station_gets_none(
-        self, system, api_keys, bus, tmp_path, raw_spool
+        self, system, api_keys, bus, tmp_path, raw_spool, wait_for
     ):
         url = system.url("printing")
         admin = {"Authorization": f"Bearer {api_keys['admin']}"}
@@ -135,14 +121,14 @@ class TestReprintingAStationsJob:
             job_id = await print_at_station(bus, snapshot(f"RP-{uuid.uuid4().hex[:6]}"), name)
             agent = Agent(url, name, created.json()["key"], tmp_path).start()
             try:
-                await eventually(lambda: _printed(job, job_id), what="the job printed at the station")
+                await wait_for(lambda: _printed(job, job_id), what="the job printed at the station")
                 assert len(bench.jobs) == 1
 
                 # A reprint with a reason: back into the station's queue, printed there once.
                 first = await reprint(job_id, "label smudged", key="rp-key-1")
                 assert first.status_code == 202 and first.json()["state"] in ("waiting", "pending")
                 reprint_id = first.json()["command_id"]
-                done = await eventually(lambda: _reprints(job, job_id, 1), what="the reprint printed")
+                done = await wait_for(lambda: _reprints(job, job_id, 1), what="the reprint printed")
                 assert bench.jobs == [bench.jobs[0]] * 2  # the very document that printed first
                 assert done["state"] == "printed" and done["attempts"] == 1
                 who = "admin-key-1"  # the name the API gives the caller's admin key
@@ -160,7 +146,7 @@ class TestReprintingAStationsJob:
                 assert again.status_code == 200 and again.json()["command_id"] == reprint_id
                 assert again.json()["state"] == "printed"
                 asked_again = datetime.now(UTC)
-                await eventually(lambda: polled_since(asked_again), what="the agent polling after the repeat")
+                await wait_for(lambda: polled_since(asked_again), what="the agent polling after the repeat")
                 assert len(bench.jobs) == 2 and (await job(job_id))["reprints"] == 1
 
                 # Reprints queued while the agent is down wait for it; killed again mid-queue, each prints once.
@@ -174,13 +160,13 @@ class TestReprintingAStationsJob:
                 assert waiting["state"] == "printed" and waiting["reprints"] == 1
                 assert [r["state"] for r in waiting["reprint_requests"][1:]] == ["waiting"] * 3
                 agent.start()
-                await eventually(lambda: _true(agent.journaled(queued[0])), every=0.01,
+                await wait_for(lambda: _true(agent.journaled(queued[0])), interval=0.01,
                                  what="the first queued reprint journaled")
                 agent.kill()  # mid-queue: the other two are still to print (or to acknowledge)
                 agent.start()
-                done = await eventually(lambda: _reprints(job, job_id, 4), what="every queued reprint printed")
+                done = await wait_for(lambda: _reprints(job, job_id, 4), what="every queued reprint printed")
                 restarted = datetime.now(UTC)
-                await eventually(lambda: polled_since(restarted), what="the agent polling again")
+                await wait_for(lambda: polled_since(restarted), what="the agent polling again")
                 assert len(bench.jobs) == 5  # the first print and four reprints: none lost, none doubled
                 notes = [h["note"] or "" for h in done["history"]]
                 assert sum(note.startswith("reprinted: copy ") for note in notes) == 3
@@ -198,7 +184,7 @@ class TestReprintingAStationsJob:
                 assert agent.process.wait(timeout=60) == 3  # the agent stops: its key was revoked
             finally:
                 agent.kill()
-            after = await eventually(lambda: _reprints_asked(job, job_id, 5), what="the fifth reprint recorded")
+            after = await wait_for(lambda: _reprints_asked(job, job_id, 5), what="the fifth reprint recorded")
             assert after["reprint_requests"][-1]["state"] == "waiting" and after["reprints"] == 4
             assert len(bench.jobs) == 5
             again = await reprint(job_id, "smudged again")

@@ -8,7 +8,6 @@ import json
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -20,20 +19,6 @@ pytestmark = pytest.mark.integration
 
 DATA = Path(__file__).parents[2] / "services" / "ingest" / "tests" / "data"
 SELLER, MARKETPLACE, LOCATION = "A2SELLERIT", "A1F83G8C2ARO7P", 655441491
-
-
-@pytest.fixture(scope="module")
-def mariadb():
-    server = MariaDB().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def admin(api_keys) -> httpx.AsyncClient:
-    return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=60)
 
 
 @pytest.fixture
