@@ -73,13 +73,13 @@ test: system-deps install
 schemas: install
 	$(PY) -m oms_contracts export-schemas build/schemas
 
-bench: install
+bench: system-deps install
 	@$(BENCH_INFRA_ENV) $(INFRA) up --reset
 	@set -a; source .oms/bench-infra/infra.env; set +a; \
 	  $(PY) benchmarks/run_all.py $(BENCH_ARGS); status=$$?; \
 	  $(BENCH_INFRA_ENV) $(INFRA) down; exit $$status
 
-faults: install
+faults: system-deps install
 	@$(FAULTS_INFRA_ENV) $(INFRA) up --reset
 	@set -a; source .oms/faults-infra/infra.env; set +a; export $(FAULTS_INFRA_ENV); \
 	  $(PY) -m oms_devtools.faults $(FAULTS_ARGS); status=$$?; \
