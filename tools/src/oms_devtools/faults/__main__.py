@@ -123,6 +123,14 @@ FAULTS: dict[str, Fault] = {
                                  channel_retries=True),
     "kafka-outage-90s": Fault(lambda h, a: injectors.kafka_restart(h, down_for=90.0), no_dead_letters=True,
                               channel_retries=True),
+    # Longer than the consumers' max_poll_interval_ms (300 s): a handler retrying through the outage stops polling,
+    # its consumer leaves the group, and its offset commit fails once the handler succeeds (redelivery, no loss).
+    "database-outage-330s": Fault(lambda h, a: injectors.database_restart(h, down_for=330.0), no_dead_letters=True,
+                                  channel_retries=True),
+    # The same with the broker away: the member cannot even leave (no coordinator), heartbeats and publishes fail
+    # too, and the group is rebuilt from scratch when the broker is back.
+    "kafka-outage-330s": Fault(lambda h, a: injectors.kafka_restart(h, down_for=330.0), no_dead_letters=True,
+                               channel_retries=True),
     "kafka-restart": Fault(lambda h, a: injectors.kafka_restart(h)),
     "database-restart": Fault(lambda h, a: injectors.database_restart(h)),
     "rebalances": Fault(lambda h, a: injectors.rebalances(h, seconds=max(8.0, a.seconds / 2))),
