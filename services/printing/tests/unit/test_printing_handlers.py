@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import pytest
+from pymongo.errors import AutoReconnect
 
 from oms_contracts import new_envelope
 from oms_contracts.orders.v1 import ProcessOrder
@@ -323,6 +324,46 @@ class TestABrokerOutageAfterPrinting:
         assert second_printer.received == [] and [type(o) for o in restarted.outcomes()] == [JobPrinted]
         job = repo.docs[str(command.payload.job_id)]["job"]
         assert job["state"] == "printed" and job["attempts"] == 1
+
+
+class TestADatabaseOutageAfterPrinting:
+    """The printer took the document but the database does not take its outcome (FerretDB stopped): the task
+    waits for the database instead of ending, so its next round does not send the job again."""
+
+    async def test_the_outcome_is_kept_once_the_database_is_back_and_the_job_printed_once(
+        self, printing, repo, printer, print_command
+    ):
+        refused: list = []
+        keep = printing.status.keep_outcome
+
+        async def flaky(job_id, attempt, outcome):
+            if len(refused) < 2:
+                refused.append(job_id)
+                raise AutoReconnect("127.0.0.1:27017: connection closed")
+            await keep(job_id, attempt, outcome)
+
+        printing.status.keep_outcome = flaky
+        command = print_command("invoice")
+        await printing.run(command)
+        await printing.deliver()  # the loop's next round finds nothing left to send
+        assert len(refused) == 2 and len(printer.received) == 1
+        assert [type(o) for o in printing.outcomes()] == [JobPrinted]
+        job = repo.docs[str(command.payload.job_id)]["job"]
+        assert job["state"] == "printed" and job["attempts"] == 1
+
+    async def test_an_error_that_is_not_the_database_being_away_is_not_retried(
+        self, printing, repo, printer, print_command
+    ):
+        calls: list = []
+
+        async def broken(job_id, attempt, outcome):
+            calls.append(job_id)
+            raise ValueError("a bug")
+
+        printing.status.keep_outcome = broken
+        command = print_command("invoice")
+        await printing.run(command)
+        assert len(calls) == 1 and printing.outcomes() == []
 
 
 class TestAStaleDelivery:

@@ -6,8 +6,8 @@ handlers), and the printer's state (last success, last failure, online) is kept 
 this loop writes.
 
 A job is sent once per attempt: before sending, the loop notes the attempt in `deliveries` (a unique insert);
-once the printer has answered it keeps the outcome in that note, then publishes it, retrying the publish (never
-the print) until Kafka takes it, however long the broker is away. A worker restarted before the consumer settled
+once the printer has answered it keeps the outcome in that note (retrying until the database takes it), then
+publishes it, retrying the publish (never the print) until Kafka takes it, however long the broker is away. A worker restarted before the consumer settled
 the job finds the kept outcome and publishes it again instead of printing again. Only a crash between the
 printer taking a document and the outcome being kept sends it again (raw port 9100 cannot tell whether it
 printed; a second copy beats a parcel without a label); the note is found, so the RecordDelivery says `resumed`
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from tenacity import AsyncRetrying, RetryCallState, wait_exponential
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
 
 from oms_contracts.printing.v1 import RecordDelivery
-from oms_platform.messaging import Bus
+from oms_platform.messaging import Bus, is_transient
 from printing.adapters.printers import Printer
 from printing.adapters.repository import PrintJobRepository
 from printing.service_layer.handlers import Clock, SendPolicy, delivery_envelope, send_attempt
@@ -105,10 +105,19 @@ class DeliveryLoop:
                         doc, printer=self._printer(uri), uri=uri, policy=self.policy, clock=self.clock,
                         resumed=not first,
                     )
-                    await self.status.keep_outcome(job_id, attempt, outcome.model_dump(mode="json"))
+                    await self._keep(job_id, attempt, outcome)
                 self._delivered[(job_id, attempt)] = time.monotonic()
                 await self._tell(outcome, doc)
                 await self.status.record(uri, ok=outcome.printed, at=self.clock(), error=outcome.reason)
+
+    async def _keep(self, job_id: str, attempt: int, outcome: RecordDelivery) -> None:
+        """Keep the outcome in the attempt's note, retrying until the database takes it: the printer has the
+        document, so a database outage must delay the note, never end the task (its next round would send the job
+        again as a resumed attempt). Only infrastructure errors are retried; anything else ends the task."""
+        async for retry in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), reraise=True,
+                                         retry=retry_if_exception(is_transient), before_sleep=_log_keep_retry):
+            with retry:
+                await self.status.keep_outcome(job_id, attempt, outcome.model_dump(mode="json"))
 
     async def _tell(self, outcome: RecordDelivery, doc: dict) -> None:
         """Publish the outcome to the consumer, retrying until the broker takes it: the printer has the document,
@@ -135,4 +144,9 @@ class DeliveryLoop:
 
 def _log_retry(state: RetryCallState) -> None:
     log.warning("delivery loop: could not publish a delivery outcome (attempt %d), retrying: %s",
+                state.attempt_number, state.outcome.exception() if state.outcome else None)
+
+
+def _log_keep_retry(state: RetryCallState) -> None:
+    log.warning("delivery loop: could not keep a delivery outcome (attempt %d), retrying: %s",
                 state.attempt_number, state.outcome.exception() if state.outcome else None)
