@@ -255,7 +255,14 @@ def kafka_jars() -> Path:
 # 5. Statistics (omsAnalyze): FerretDB never runs ANALYZE, so SQLite cannot tell a selective index (channel) from
 #    one holding every row (status of Open Orders). Queries that use the pushdown refresh a sampled ANALYZE of
 #    their table in the background at most every 5 minutes; statistics change plans, never results.
-# tests/integration/test_ferretdb_pushdown.py checks all four against the same server asked in a form the patch
+# 6. Grouped counts (handler/oms_group.go + sqlite/oms_group.go): [{$match: F}, ({$unwind: "$u"},) {$group: {_id:
+#    "$f" or {k: "$f", ...}, n: {$sum: <number>}}}] (the orders grid counts) with F translated exactly groups in SQL
+#    by each field's sjson schema and JSON text, one json_extract per document, when every value SQL decides is
+#    missing, null, a bool or a string (else FerretDB's own stages); undecided documents are matched and grouped in
+#    Go as in 4, and the reply is built as $group builds it (_id as FerretDB evaluates it, the accumulator applied
+#    to that many documents). Only one accumulator, and after $unwind only _id "$u": FerretDB's own stages answer
+#    otherwise than MongoDB there (see the file), so those pipelines keep them.
+# tests/integration/test_ferretdb_pushdown.py checks them against the same server asked in a form the patch
 # leaves alone (the filter inside a double $nor, the sort without a limit), on documents chosen to break them.
 FERRETDB_OVERLAY = INFRA_SRC / "ferretdb" / "_overlay"
 FERRETDB_PATCHES = {
@@ -272,10 +279,13 @@ type QueryResult struct {
 	Comment       string
 
 	// OMS patch: read in the order of this top-level field if the backend can (see QueryResult.OMSSorted);
-	// count matches in SQL if the backend can (see QueryResult.OMSCounted).
-	OMSSortField string
-	OMSSortDesc  bool
-	OMSCountOnly bool
+	// count matches in SQL if the backend can (see QueryResult.OMSCounted), per distinct values of
+	// OMSGroupFields if set (per element of OMSUnwind, the one grouped field, if set; see QueryResult.OMSGroups).
+	OMSSortField   string
+	OMSSortDesc    bool
+	OMSCountOnly   bool
+	OMSGroupFields []string
+	OMSUnwind      string
 }
 
 // QueryResult represents the results of Collection.Query method.
@@ -284,9 +294,11 @@ type QueryResult struct {
 
 	// OMS patch: Iter returns documents in the order of QueryParams.OMSSortField, every one with a string there.
 	OMSSorted bool
-	// OMS patch: OMSCount documents match; Iter returns only those the backend could not decide.
+	// OMS patch: OMSCount documents match (with OMSGroupFields: OMSGroups hold the counts per values instead);
+	// Iter returns only those the backend could not decide.
 	OMSCount   int64
 	OMSCounted bool
+	OMSGroups  []OMSGroup
 }""",
     )],
     "internal/backends/sqlite/collection.go": [(

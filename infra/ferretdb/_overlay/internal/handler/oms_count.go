@@ -24,6 +24,10 @@ import (
 // omsCountStages processes the stages like processStagesDocuments, counting in SQL for a count pipeline.
 func omsCountStages(ctx context.Context, closer *iterator.MultiCloser, c backends.Collection,
 	qp *backends.QueryParams, pipeline []any, stages []aggregations.Stage) (types.DocumentsIterator, error) {
+	if g, ok := omsGroupPipeline(pipeline); ok && len(stages) == len(pipeline) {
+		return omsGroupStages(ctx, closer, c, qp, g, stages) // counts per group (oms_group.go)
+	}
+
 	filter, ok := omsCountPipeline(pipeline)
 	if !ok || len(stages) != 2 {
 		return processStagesDocuments(ctx, closer, &stagesDocumentsParams{c, qp, stages})

@@ -474,38 +474,56 @@ func omsCountQuery(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 	if !p.exact {
 		return nil, false, nil
 	}
-
-	counted := p.certain
-	if u := p.uncertain(false); u != "" {
-		counted = append(counted, "NOT ("+u+")")
+	if len(params.OMSGroupFields) > 0 {
+		return omsGroupQuery(ctx, db, meta, params, p) // oms_group.go
 	}
+
 	q := fmt.Sprintf(`SELECT COUNT(*) FROM %q`, meta.TableName)
-	if len(counted) > 0 {
-		q += " WHERE " + strings.Join(counted, " AND ")
+	where, args := p.counted()
+	if where != "" {
+		q += " WHERE " + where
 	}
 	var n int64
-	if err := db.QueryRowContext(ctx, q, p.cargs...).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
 		return nil, false, err
 	}
 
-	var rows *fsql.Rows // nil: nothing left undecided
-	if parts := p.undecided(meta); len(parts) > 0 {
-		var selects []string
-		var args []any
-		for _, part := range parts { // one SELECT per term, so each gets its own plan; UNION drops repeats
-			q := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), false)
-			if part.index != "" {
-				q += fmt.Sprintf(` INDEXED BY %q`, part.index)
-			}
-			selects = append(selects, q+" WHERE "+strings.Join(append(slices.Clone(p.conds), part.term), " AND "))
-			args = append(append(args, p.args...), part.args...)
-		}
-		var err error
-		if rows, err = db.QueryContext(ctx, strings.Join(selects, " UNION "), args...); err != nil {
-			return nil, false, err
-		}
+	rows, err := p.undecidedRows(ctx, db, meta, params)
+	if err != nil {
+		return nil, false, err
 	}
 	return &backends.QueryResult{Iter: newQueryIterator(ctx, rows, false), OMSCount: n, OMSCounted: true}, true, nil
+}
+
+// counted returns the SQL condition (without WHERE; "" for none) and arguments of the documents that an exactly
+// translated filter decides in SQL: certain form AND NOT (an untyped tested field is an array or regex).
+func (p *omsPush) counted() (string, []any) {
+	counted := p.certain
+	if u := p.uncertain(false); u != "" {
+		counted = append(slices.Clone(counted), "NOT ("+u+")")
+	}
+	return strings.Join(counted, " AND "), p.cargs
+}
+
+// undecidedRows reads the documents that counted leaves out but the filter may match (superset form AND a
+// tested field is an array or regex), for the handler to match in Go; nil when there are none.
+func (p *omsPush) undecidedRows(ctx context.Context, db *fsql.DB, meta *metadata.Collection,
+	params *backends.QueryParams) (*fsql.Rows, error) {
+	parts := p.undecided(meta)
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	var selects []string
+	var args []any
+	for _, part := range parts { // one SELECT per term, so each gets its own plan; UNION drops repeats
+		q := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), false)
+		if part.index != "" {
+			q += fmt.Sprintf(` INDEXED BY %q`, part.index)
+		}
+		selects = append(selects, q+" WHERE "+strings.Join(append(slices.Clone(p.conds), part.term), " AND "))
+		args = append(append(args, p.args...), part.args...)
+	}
+	return db.QueryContext(ctx, strings.Join(selects, " UNION "), args...)
 }
 
 // omsIndex returns the SQLite name of a non-unique index of the collection that starts with field, or "".
