@@ -1,13 +1,15 @@
 """Invoices (PDF read back with poppler's pdftotext) and shipping labels (ZPL) from the shipped templates."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import barcode
 import pytest
 
 from oms_contracts.common import Address, Buyer
-from printing.adapters.renderers import DocumentRenderer, money, zpl_text
+from printing.adapters.renderers import DocumentRenderer, code128_svg, money, zpl_text
 
 SELLER = "Acme Mugs Ltd"
 
@@ -46,6 +48,17 @@ class TestInvoice:
     def test_the_order_number_is_a_code128_barcode_in_inline_svg(self, renderer, make_order):
         html = renderer.invoice_html(make_order())
         assert "<svg" in html and "<?xml" not in html
+
+    def test_the_barcode_bars_are_the_code128_modules_with_quiet_zones(self):
+        svg = str(code128_svg("PH-2026-0042"))
+        modules = barcode.get_barcode_class("code128")("PH-2026-0042").build()[0]
+        width = 2.0 + 0.2 * len(modules) + 2.0
+        assert f'viewBox="0 0 {width:.1f} 12"' in svg
+        drawn = [" "] * len(modules)  # each 0.2 mm module right of the 2 mm quiet zone, dark where a bar covers it
+        for x, w in re.findall(r"M([\d.]+) 1h([\d.]+)v10h-[\d.]+z", svg):
+            first = round((float(x) - 2.0) / 0.2)
+            drawn[first:first + round(float(w) / 0.2)] = "1" * round(float(w) / 0.2)
+        assert "".join(drawn).replace(" ", "0") == modules
 
     def test_buyer_text_is_escaped_not_interpreted_as_html(self, renderer, make_order):
         order = make_order(buyer=Buyer(name="<script>alert(1)</script>"))

@@ -10,10 +10,12 @@
   goes through `zpl_text` (the environment's `finalize`, which a template cannot forget): `^` and `~` are
   removed and control characters become spaces. Barcode data also loses `>` (Code128 subset switches in ZPL).
 
-Rendering is CPU-bound (an invoice takes about 0.25 s); callers run `render` in a thread.
+Rendering is CPU-bound (an invoice takes about 0.1 s of CPU with HarfBuzz-Subset, 0.9 s with WeasyPrint's fontTools
+fallback); callers run `render` in a thread.
 """
 
 import io
+import itertools
 import re
 import threading
 from collections.abc import Mapping
@@ -24,7 +26,6 @@ from typing import Literal, Protocol
 import barcode
 import segno
 from barcode.errors import BarcodeError
-from barcode.writer import SVGWriter
 from jinja2 import ChoiceLoader, DictLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
@@ -51,6 +52,8 @@ TEMPLATES = {
 }
 _CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MODULE_MM = 0.2  # Code128 bar module width
+_QUIET_ZONE_MM = 2.0
 
 
 class Renderer(Protocol):
@@ -270,16 +273,29 @@ def zpl_barcode(value: object) -> str:
 
 
 def code128_svg(data: str) -> Markup | None:
-    """A Code128 barcode of `data` as an inline <svg> element, or None when `data` cannot be encoded."""
+    """A Code128 barcode of `data` as an inline <svg> element, or None when `data` cannot be encoded.
+
+    One <path> with a subpath per bar, in mm: 0.2 mm modules, 2 mm quiet zones, 10 mm bars with 1 mm above and
+    below, stretched to the box the template gives it (as python-barcode's SVG, which WeasyPrint also stretched).
+    python-barcode's own SVG has an element per bar, and WeasyPrint took a fifth of an invoice's time to draw it.
+    """
     try:
-        code = barcode.get_barcode_class("code128")(data, writer=SVGWriter())
-        buffer = io.BytesIO()
-        code.write(buffer, options={"write_text": False, "module_height": 10.0, "quiet_zone": 2.0})
+        modules = barcode.get_barcode_class("code128")(data).build()[0]
     except (BarcodeError, ValueError, UnicodeError):
         return None  # e.g. non-ASCII order numbers: the invoice is still worth printing, without the barcode
-    svg = buffer.getvalue().decode("utf-8")
-    # Drop the XML declaration and doctype: inside HTML only the <svg> element belongs.
-    return Markup(svg[svg.index("<svg"):])
+    bars = []
+    x = _QUIET_ZONE_MM
+    for bit, run in itertools.groupby(modules):
+        width = len(list(run)) * _MODULE_MM
+        if bit == "1":
+            bars.append(f"M{x:.1f} 1h{width:.1f}v10h-{width:.1f}z")
+        x += width
+    width = x + _QUIET_ZONE_MM
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.1f}mm" height="12mm" viewBox="0 0 {width:.1f} 12"'
+        f' preserveAspectRatio="none"><rect width="100%" height="100%" fill="white"/>'
+        f'<path fill="black" d="{"".join(bars)}"/></svg>'
+    )
 
 
 def qr_svg(data: str) -> Markup:
