@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 
 from oms_contracts.orders.v1 import ProcessOrder
 from oms_platform.messaging import Bus
-from oms_platform.observability import CorrelationMiddleware, configure_logging, correlation_id
+from oms_platform.observability import CorrelationMiddleware, RepeatFilter, configure_logging, correlation_id
 
 
 @pytest.fixture
@@ -71,3 +71,40 @@ def test_log_lines_are_json_with_the_correlation_id(capsys):
     assert line["message"] == "order 1001 opened"
     assert line["correlation_id"] == "abc-123"
     assert line["level"] == "INFO" and line["logger"] == "oms.test"
+
+
+class TestABrokerAwayDoesNotFloodTheLogs:
+    @staticmethod
+    def record(name: str, msg: str, *args) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, args, None)
+
+    def test_the_same_complaint_is_logged_once_per_window_then_with_how_many_were_left_out(self):
+        now = [0.0]
+        thin = RepeatFilter("aiokafka", every=10.0, clock=lambda: now[0])
+        passed = []
+        for n in range(25):  # every 100 ms for 2.5 s, then again after the window
+            now[0] = n * 0.1
+            record = self.record("aiokafka", "Unable connect to node with id %s: %s", 1, "refused")
+            if thin.filter(record):
+                passed.append(record)
+        now[0] = 11.0
+        late = self.record("aiokafka", "Unable connect to node with id %s: %s", 1, "refused")
+        assert thin.filter(late)
+        assert len(passed) == 1
+        assert late.getMessage() == "Unable connect to node with id 1: refused [24 more like this in 10 s not logged]"
+
+    def test_other_complaints_and_other_loggers_are_not_held_back(self):
+        thin = RepeatFilter("aiokafka", every=10.0, clock=lambda: 0.0)
+        assert thin.filter(self.record("aiokafka", "Unable connect to node with id %s", 1))
+        assert thin.filter(self.record("aiokafka.consumer.fetcher", "Unable connect to node with id %s", 1))
+        assert thin.filter(self.record("aiokafka", "Unable to update metadata from %s", [1]))
+        for _ in range(3):
+            assert thin.filter(self.record("oms_platform.messaging", "infrastructure error (attempt %d)", 2))
+            assert thin.filter(self.record("aiokafkaesque", "not aiokafka's"))
+
+    def test_configured_logging_thins_aiokafka(self, capsys):
+        configure_logging("INFO", log_format="json")
+        for _ in range(50):
+            logging.getLogger("aiokafka.consumer.group_coordinator").error("Heartbeat session expired")
+        lines = [json.loads(line) for line in capsys.readouterr().err.strip().splitlines()]
+        assert [line["message"] for line in lines] == ["Heartbeat session expired"]

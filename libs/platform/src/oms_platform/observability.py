@@ -12,6 +12,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -44,10 +45,38 @@ class _CorrelationFilter(logging.Filter):
         return True
 
 
+class RepeatFilter(logging.Filter):
+    """At most one line per logger and message template every `every` s from loggers under `prefix`; the next line
+    after a quiet spell says how many like it were left out. aiokafka logs each failed connect, fetch and
+    coordinator lookup (every retry_backoff_ms, 100 ms, per consumer): with the broker away for 7 minutes the
+    workers of one drill wrote 380 MB of those lines (about 600 a second per process)."""
+
+    def __init__(self, prefix: str = "aiokafka", *, every: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.prefix, self.every, self.clock = prefix, every, clock
+        self._windows: dict[tuple[str, str], tuple[float, int]] = {}  # template -> (window start, left out)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != self.prefix and not record.name.startswith(f"{self.prefix}."):
+            return True
+        key, now = (record.name, str(record.msg)), self.clock()
+        started, left_out = self._windows.get(key, (None, 0))
+        if started is not None and now - started < self.every:
+            self._windows[key] = (started, left_out + 1)
+            return False
+        self._windows[key] = (now, 0)
+        if left_out:
+            record.msg = f"{record.msg} [{left_out} more like this in {self.every:.0f} s not logged]"
+        return True
+
+
 def configure_logging(level: str, *, log_format: str = "json") -> None:
-    """One handler on the root logger: JSON lines (or plain text) with the correlation id on every line."""
+    """One handler on the root logger: JSON lines (or plain text) with the correlation id on every line, aiokafka's
+    repeated complaints (a broker away) thinned to one line per kind every 10 s."""
     handler = logging.StreamHandler()
     handler.addFilter(_CorrelationFilter())
+    handler.addFilter(RepeatFilter("aiokafka"))
     if log_format == "json":
         handler.setFormatter(JsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s",
@@ -106,9 +135,11 @@ class CorrelationMiddleware:
             correlation_id.reset(token)
 
 
-def metrics_router(*, service: str, bootstrap_servers: str) -> APIRouter:
-    """`GET /metrics`: this process's metrics and the lag of the service's consumer groups (no key: scrape it
-    from inside the network only)."""
+def metrics_router(
+    *, service: str, bootstrap_servers: str, on_scrape: Callable[[], Awaitable[None]] | None = None
+) -> APIRouter:
+    """`GET /metrics`: this process's metrics, the lag of the service's consumer groups and whatever the service's
+    `on_scrape` sets from its database (no key: scrape it from inside the network only)."""
     router = APIRouter()
 
     @router.get("/metrics", include_in_schema=False)
@@ -117,6 +148,11 @@ def metrics_router(*, service: str, bootstrap_servers: str) -> APIRouter:
             await update_consumer_lag(service, bootstrap_servers)
         except Exception:  # noqa: BLE001 - a broker hiccup must not take the other metrics with it
             logging.getLogger(__name__).warning("consumer lag not read", exc_info=True)
+        if on_scrape is not None:
+            try:
+                await on_scrape()
+            except Exception:  # noqa: BLE001 - a database hiccup must not take the other metrics with it
+                logging.getLogger(__name__).warning("service metrics not read", exc_info=True)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
