@@ -30,6 +30,31 @@ async def test_consumer_lag_of_the_services_groups_is_reported(system, ops, wait
     await wait_for(lag_reported, what="the orders group's lag in /metrics")
 
 
+async def test_print_jobs_by_state_are_reported_from_the_database(system, ops, endpoints):
+    client = AsyncMongoClient(endpoints[1], tz_aware=True)
+    jobs = client[system.env["PRINTING_DATABASE"]]["print_jobs"]
+    marker = f"metrics-{uuid.uuid4().hex[:8]}"
+    try:
+        # A job in a state no worker moves it out of (failed), written as the printing worker would leave it:
+        # the gauge must count it, whatever other tests' jobs are doing meanwhile.
+        before = await jobs.count_documents({"state": "failed"})
+        await jobs.insert_one({"_id": marker, "state": "failed", "printer": marker, "station": None,
+                               "order_id": None, "created_at": None, "version": 1})
+
+        def reported(text: str) -> dict[str, float]:
+            return {line.split('"')[1]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                    if line.startswith("oms_print_jobs{")}
+
+        text = (await ops.get(f"{system.url('printing')}/metrics")).text
+        states = reported(text)
+        assert set(states) == {"queued", "rendered", "sent", "printed", "failed"}, text
+        # Other tests' jobs can fail meanwhile (failed is final, so the count only grows while ours is there).
+        assert before + 1 <= states["failed"] <= await jobs.count_documents({"state": "failed"})
+    finally:
+        await jobs.delete_one({"_id": marker})
+        await client.close()
+
+
 async def test_the_callers_correlation_id_reaches_the_events_an_order_causes(system, ops, endpoints, wait_for):
     cid = str(uuid.uuid4())
     order = {

@@ -178,15 +178,18 @@ def connect(settings: ServiceSettings, *, client_id: str) -> tuple[KafkaBroker, 
 
 
 def service_api(
-    name: str, settings: ServiceSettings, broker: KafkaBroker, mongo: AsyncMongoClient, router: APIRouter
+    name: str, settings: ServiceSettings, broker: KafkaBroker, mongo: AsyncMongoClient, router: APIRouter,
+    *, on_scrape: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """A service's FastAPI app: its routes, `/health`, and the broker and Mongo client in its lifespan."""
+    """A service's FastAPI app: its routes, `/health`, `/metrics` (with `on_scrape` run at each scrape), and the
+    broker and Mongo client in its lifespan."""
     app = FastAPI(title=f"OMS {name}", version="1", lifespan=broker_lifespan(broker, settings, mongo))
     if settings.rate_limit_per_minute:
         app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(CorrelationMiddleware)  # outermost: 429s are counted and carry a correlation id too
     _document_reasoned_422(app)
-    app.include_router(metrics_router(service=name, bootstrap_servers=settings.kafka_bootstrap_servers))
+    app.include_router(metrics_router(service=name, bootstrap_servers=settings.kafka_bootstrap_servers,
+                                      on_scrape=on_scrape))
     app.include_router(health_router(standard_checks(broker, mongo)))
     app.include_router(router)
     if getattr(settings, "database", None):

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
+from prometheus_client import Gauge
 from pymongo import AsyncMongoClient
 
 from oms_platform.auth import ApiKeys
@@ -24,6 +25,7 @@ from printing.service_layer.delivery import DeliveryLoop
 from printing.service_layer.handlers import Directory, SendPolicy
 
 PRODUCER = "printing"
+PRINT_JOBS = Gauge("oms_print_jobs", "Print jobs per state, read from the database at scrape time.", ["state"])
 
 
 def build_api(settings: Settings) -> FastAPI:
@@ -53,7 +55,13 @@ def build_api(settings: Settings) -> FastAPI:
         station_router(repo=repo, stations=stations, bus=bus, clock=utc_now,
                        max_wait_seconds=settings.station_poll_seconds)
     )
-    return service_api("printing", settings, broker, mongo, router)
+    return service_api("printing", settings, broker, mongo, router, on_scrape=lambda: count_jobs_by_state(repo))
+
+
+async def count_jobs_by_state(repo: MongoPrintJobRepository) -> None:
+    """`oms_print_jobs{state}` from the database, at each scrape (every API process reports the same figures)."""
+    for state, count in (await repo.count_by_state()).items():
+        PRINT_JOBS.labels(state).set(count)
 
 
 def build_worker(settings: Settings) -> tuple[KafkaBroker, MongoPrintJobRepository, AsyncMongoClient, DeliveryLoop]:

@@ -10,7 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from oms_contracts.printing.v1 import PrintDocument, PrintPickList
 from oms_platform.documents import save_document
-from printing.domain.model import PrintJob
+from printing.domain.model import JobState, PrintJob
 
 
 class PrintJobRepository(Protocol):
@@ -99,6 +99,11 @@ class MongoPrintJobRepository:
     async def printers_with_work(self) -> list[str]:
         """The network printers that have rendered jobs waiting."""
         return sorted(await self.jobs.distinct("printer", {"state": "rendered", "station": None}))
+
+    async def count_by_state(self) -> dict[str, int]:
+        """How many jobs are in each state (one count per state: the states are few and each count uses the
+        state index)."""
+        return {state.value: await self.jobs.count_documents({"state": state.value}) for state in JobState}
 
 
 def job_document(
