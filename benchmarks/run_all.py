@@ -19,13 +19,13 @@ OUT = REPO / "build" / "bench"
 
 FULL = {
     "pipeline": ["--rate", "60", "--seconds", "180", "--burst"],
-    "documents": ["--invoices", "10000", "--labels", "10000"],
+    "documents": ["--invoices", "2000", "--labels", "7800", "--pdf-labels", "200"],
     "orders_list": ["--orders", "100000", "--runs", "40"],
     "webhooks": ["--rate", "30", "--seconds", "60", "--burst-seconds", "10"],
 }
 SHORT = {
     "pipeline": ["--rate", "10", "--seconds", "15", "--burst", "--burst-seconds", "3", "--drain-timeout", "150"],
-    "documents": ["--invoices", "50", "--labels", "5000"],
+    "documents": ["--invoices", "150", "--labels", "2000", "--pdf-labels", "20"],
     "orders_list": ["--orders", "5000", "--runs", "10"],
     "webhooks": ["--rate", "5", "--seconds", "10", "--burst-seconds", "2", "--drain-timeout", "150"],
 }
