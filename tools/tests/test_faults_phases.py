@@ -13,3 +13,8 @@ def test_every_fault_has_its_own_tag_of_capitals_and_digits():
 
 def test_the_default_drill_names_only_known_faults():
     assert set(DEFAULT.split(",")) <= set(FAULTS)
+
+
+def test_the_outages_past_the_poll_interval_are_known_but_not_in_the_default_drill():
+    long_outages = {"database-outage-330s", "kafka-outage-330s"}
+    assert long_outages <= set(FAULTS) and not long_outages & set(DEFAULT.split(","))

@@ -50,4 +50,4 @@ async def test_redelivery_stops_at_the_deadline():
 def test_only_the_phases_that_lose_answers_redeliver():
     redelivering = {name for name, fault in FAULTS.items() if fault.channel_retries}
     assert redelivering == {"crash-ingest-after-store", "crash-ingest-after-publish", "database-outage-90s",
-                            "kafka-outage-90s"}
+                            "kafka-outage-90s", "database-outage-330s", "kafka-outage-330s"}
