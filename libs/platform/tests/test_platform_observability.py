@@ -93,11 +93,14 @@ class TestABrokerAwayDoesNotFloodTheLogs:
         assert len(passed) == 1
         assert late.getMessage() == "Unable connect to node with id 1: refused [24 more like this in 10 s not logged]"
 
-    def test_other_complaints_and_other_loggers_are_not_held_back(self):
+    def test_other_complaints_other_groups_and_other_loggers_are_not_held_back(self):
         thin = RepeatFilter("aiokafka", every=10.0, clock=lambda: 0.0)
         assert thin.filter(self.record("aiokafka", "Unable connect to node with id %s", 1))
         assert thin.filter(self.record("aiokafka.consumer.fetcher", "Unable connect to node with id %s", 1))
         assert thin.filter(self.record("aiokafka", "Unable to update metadata from %s", [1]))
+        assert thin.filter(self.record("aiokafka", "OffsetCommit failed for group %s", "orders"))
+        assert thin.filter(self.record("aiokafka", "OffsetCommit failed for group %s", "inventory"))
+        assert not thin.filter(self.record("aiokafka", "OffsetCommit failed for group %s", "orders"))
         for _ in range(3):
             assert thin.filter(self.record("oms_platform.messaging", "infrastructure error (attempt %d)", 2))
             assert thin.filter(self.record("aiokafkaesque", "not aiokafka's"))

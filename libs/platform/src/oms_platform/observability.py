@@ -46,25 +46,32 @@ class _CorrelationFilter(logging.Filter):
 
 
 class RepeatFilter(logging.Filter):
-    """At most one line per logger and message template every `every` s from loggers under `prefix`; the next line
-    after a quiet spell says how many like it were left out. aiokafka logs each failed connect, fetch and
-    coordinator lookup (every retry_backoff_ms, 100 ms, per consumer): with the broker away for 7 minutes the
-    workers of one drill wrote 380 MB of those lines (about 600 a second per process)."""
+    """At most one line per logger and message (as formatted: one naming another group or node is another line)
+    every `every` s from loggers under `prefix`; the next one after the window says how many were left out.
+    aiokafka logs each failed connect, fetch and coordinator lookup (every retry_backoff_ms, 100 ms, per
+    consumer): with the broker away for 7 minutes the workers of one drill wrote 380 MB of those lines (about 600
+    a second per process)."""
 
     def __init__(self, prefix: str = "aiokafka", *, every: float = 10.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.prefix, self.every, self.clock = prefix, every, clock
-        self._windows: dict[tuple[str, str], tuple[float, int]] = {}  # template -> (window start, left out)
+        self._windows: dict[tuple[str, str], tuple[float, int]] = {}  # message -> (window start, left out)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name != self.prefix and not record.name.startswith(f"{self.prefix}."):
             return True
-        key, now = (record.name, str(record.msg)), self.clock()
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is the handler's to report, not the filter's
+            message = str(record.msg)
+        key, now = (record.name, message), self.clock()
         started, left_out = self._windows.get(key, (None, 0))
         if started is not None and now - started < self.every:
             self._windows[key] = (started, left_out + 1)
             return False
+        if len(self._windows) > 1000:  # messages naming offsets would otherwise pile up: keep the open windows
+            self._windows = {k: w for k, w in self._windows.items() if now - w[0] < self.every}
         self._windows[key] = (now, 0)
         if left_out:
             record.msg = f"{record.msg} [{left_out} more like this in {self.every:.0f} s not logged]"
