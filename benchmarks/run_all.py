@@ -25,7 +25,7 @@ FULL = {
 }
 SHORT = {
     "pipeline": ["--rate", "10", "--seconds", "15", "--burst", "--burst-seconds", "3", "--drain-timeout", "150"],
-    "documents": ["--invoices", "150", "--labels", "2000", "--pdf-labels", "20"],
+    "documents": ["--invoices", "250", "--labels", "2000", "--pdf-labels", "20"],
     "orders_list": ["--orders", "5000", "--runs", "10"],
     "webhooks": ["--rate", "5", "--seconds", "10", "--burst-seconds", "2", "--drain-timeout", "150"],
 }
