@@ -10,8 +10,8 @@
   goes through `zpl_text` (the environment's `finalize`, which a template cannot forget): `^` and `~` are
   removed and control characters become spaces. Barcode data also loses `>` (Code128 subset switches in ZPL).
 
-Rendering is CPU-bound (an invoice takes about 0.1 s of CPU with HarfBuzz-Subset, 0.9 s with WeasyPrint's fontTools
-fallback); callers run `render` in a thread.
+Rendering is CPU-bound (an invoice takes about 0.1 s of CPU with HarfBuzz-Subset, about 0.4 s with WeasyPrint's
+fontTools fallback); callers run `render` in a thread.
 """
 
 import io
