@@ -71,8 +71,8 @@ def timed(render, count: int) -> dict:
             early = rss_mb()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     gc.collect()
-    return {"renders": count, "per_s_per_core": count / cpu if count else 0.0, "per_s_wall": count / wall if count else 0.0,
-            "rss_mb_early": early, "rss_mb_after_all": rss_mb()}
+    return {"renders": count, "per_s_per_core": count / cpu if count else 0.0,
+            "per_s_wall": count / wall if count else 0.0, "rss_mb_early": early, "rss_mb_after_all": rss_mb()}
 
 
 def font_subsetting() -> str:
