@@ -267,6 +267,35 @@ class TestRegistryAndRealPrinters:
                 await client.delete(f"{url}/printers/slips")
 
 
+class TestReprintOnANetworkPrinter:
+    async def test_a_reprint_is_sent_by_the_delivery_loop_once_and_answered_with_what_became_of_it(
+        self, printing, keys, bus, raw_spool
+    ):
+        url, thermal = printing["url"], raw_spool()
+        body = {"name": "reprint-thermal", "protocol": "raw9100", "address": thermal.address,
+                "document_types": ["shipping_label"]}
+        try:
+            async with admin(keys) as client:
+                assert (await client.put(f"{url}/printers/reprint-thermal", json=body)).status_code == 200
+                order = snapshot("IT-7301")
+                job_id = await print_document(bus, "shipping_label", order, tracking="OM555000111GB")
+                assert (await settled(client, url, job_id))["state"] == "printed"
+                headers = {"Idempotency-Key": f"reprint-{job_id}"}
+                for _ in range(2):  # the same key again: the same reprint, printed once
+                    answer = await client.post(f"{url}/print-jobs/{job_id}/reprint", json={"reason": "torn"},
+                                               headers=headers)
+                    assert answer.status_code == 200, answer.text
+                    assert answer.json()["state"] == "printed" and answer.json()["job"]["reprints"] == 1
+                first, again = thermal.jobs
+                assert again == first and b"OM555000111GB" in first
+                waiting, printed = [h["note"] for h in answer.json()["job"]["history"]][-2:]
+                assert waiting.startswith("reprint waiting for printer ") and ": torn by " in waiting
+                assert printed.startswith("reprinted: torn by ")
+        finally:
+            async with admin(keys) as client:
+                await client.delete(f"{url}/printers/reprint-thermal")
+
+
 class TestTemplates:
     async def test_a_broken_template_is_refused_and_a_channels_override_prints_and_previews(
         self, printing, keys, bus

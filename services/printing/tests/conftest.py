@@ -55,13 +55,14 @@ class FakeRepository:
     async def awaiting(self, *, printer=None, station=None, limit: int = 20) -> list[dict]:
         docs = [
             d for d in self.docs.values()
-            if (d["state"] == "rendered" or (station is not None and d.get("reprints_waiting", 0) > 0))
+            if (d["state"] == "rendered" or d.get("reprints_waiting", 0) > 0)
             and (d["station"] == station if station is not None else (d["printer"] == printer and d["station"] is None))
         ]
         return copy.deepcopy(sorted(docs, key=lambda d: d["created_at"])[:limit])
 
     async def printers_with_work(self) -> list[str]:
-        return sorted({d["printer"] for d in self.docs.values() if d["state"] == "rendered" and d["station"] is None})
+        return sorted({d["printer"] for d in self.docs.values()
+                       if (d["state"] == "rendered" or d.get("reprints_waiting", 0) > 0) and d["station"] is None})
 
 
 class _DictCollection:
@@ -169,22 +170,22 @@ class FakePrinterStatus:
 
     def __init__(self) -> None:
         self.seen: dict[str, list[tuple[bool, str | None]]] = {}
-        self.started: set[tuple[str, int]] = set()
-        self.outcomes: dict[tuple[str, int], dict] = {}
+        self.started: set[tuple[str, str]] = set()
+        self.outcomes: dict[tuple[str, str], dict] = {}
 
     async def record(self, printer: str, *, ok: bool, at, error: str | None) -> None:
         self.seen.setdefault(printer, []).append((ok, error))
 
-    async def begin(self, job_id: str, attempt: int, *, at) -> bool:
-        first = (job_id, attempt) not in self.started
-        self.started.add((job_id, attempt))
+    async def begin(self, job_id: str, delivery: str, *, at) -> bool:
+        first = (job_id, delivery) not in self.started
+        self.started.add((job_id, delivery))
         return first
 
-    async def keep_outcome(self, job_id: str, attempt: int, outcome: dict) -> None:
-        self.outcomes[(job_id, attempt)] = outcome
+    async def keep_outcome(self, job_id: str, delivery: str, outcome: dict) -> None:
+        self.outcomes[(job_id, delivery)] = outcome
 
-    async def kept_outcome(self, job_id: str, attempt: int) -> dict | None:
-        return self.outcomes.get((job_id, attempt))
+    async def kept_outcome(self, job_id: str, delivery: str) -> dict | None:
+        return self.outcomes.get((job_id, delivery))
 
 
 class Printing:

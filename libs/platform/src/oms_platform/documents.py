@@ -146,15 +146,20 @@ POLL_SECONDS = (0.02, 0.05, 0.1, 0.2)
 
 
 async def wait_for_outcome(
-    load: Callable[[], Awaitable[dict[str, Any] | None]], event_id: uuid.UUID, *, timeout: float
+    load: Callable[[], Awaitable[dict[str, Any] | None]],
+    event_id: uuid.UUID,
+    *,
+    timeout: float,
+    until: Callable[[dict[str, Any]], bool] | None = None,
 ) -> dict[str, Any] | None:
-    """The document once it records `event_id` as handled (read-only polling), or the latest read at the deadline."""
+    """The document once it records `event_id` as handled (and `until` holds for it, when given; read-only
+    polling), or the latest read at the deadline."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     attempt = 0
     while True:
         doc = await load()
-        if recorded_outcome(doc, event_id) is not None:
+        if recorded_outcome(doc, event_id) is not None and (until is None or until(doc)):
             return doc
         remaining = deadline - loop.time()
         if remaining <= 0:

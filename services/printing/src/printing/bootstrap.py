@@ -82,9 +82,7 @@ def build_worker(settings: Settings) -> tuple[KafkaBroker, MongoPrintJobReposito
         renderer=DocumentRenderer(seller_name=settings.seller_name),
         directory=Directory(MongoPrinterStore(db), settings.printer_uris()),
         templates=MongoTemplateStore(db),
-        connect=connect_printer,
         clock=utc_now,
-        policy=policy,
         max_attempts=settings.max_attempts,
     )
     loop = DeliveryLoop(

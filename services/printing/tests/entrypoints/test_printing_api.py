@@ -218,8 +218,14 @@ def worker_client(repo, stores, clock, fast_policy, make_printing, make_printers
     from printing.service_layer.handlers import handle_reprint_job
 
     printing = make_printing(make_printers(printer))
-    bus = WorkerBus(lambda envelope: handle_reprint_job(envelope, repo=repo, connect=printing.connect, clock=clock,
-                                                        policy=fast_policy, directory=printing.directory))
+
+    async def work(envelope) -> None:
+        """The consumer queues the reprint; the delivery loop sends it and the consumer records its outcome."""
+        await handle_reprint_job(envelope, repo=repo, clock=clock, directory=printing.directory)
+        printing.fed = len(printing.bus.published)  # earlier outcomes were recorded already
+        await printing.deliver()
+
+    bus = WorkerBus(work)
     app = FastAPI()
     app.include_router(print_jobs_router(repo=repo, keys=ApiKeys(f"ops:{OPS_KEY}"), bus=bus,
                                          stations=stores.stations, command_timeout=1))

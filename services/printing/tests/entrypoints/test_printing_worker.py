@@ -53,9 +53,7 @@ def wired_broker(repo, clock, printers: dict, fallback: dict | None = None):
         bus=bus,
         renderer=DocumentRenderer(seller_name="Acme Mugs Ltd"),
         directory=Directory(NoRegistry(), fallback or FALLBACK),
-        connect=printers.__getitem__,
         clock=clock,
-        policy=policy,
         max_attempts=2,
     )
     loop = DeliveryLoop(repo=repo, bus=bus, connect=printers.__getitem__, status=NoStatus(), policy=policy,
@@ -206,6 +204,8 @@ class TestReprintCommandConsumer:
             await deliver(loop)
             await br.publish(encode(reprint), topics.PRINTING_COMMANDS)
             await br.publish(encode(reprint), topics.PRINTING_COMMANDS)  # redelivered: prints once
+            await deliver(loop)  # the delivery loop sends the waiting reprint; its outcome settles it
+            await deliver(loop)  # nothing more waits
         first, again = printer.received
         assert first.startswith(b"%PDF") and again == first
         assert [e.type for e in events] == ["printing.job_printed"]

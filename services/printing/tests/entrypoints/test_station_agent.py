@@ -148,7 +148,7 @@ def reprint(repo, clock, fast_policy, make_printing, make_printers, printer):
 
     async def run(job_id: str, reason: str = "label smudged"):
         command = new_envelope(ReprintJob(job_id=job_id, reason=reason, requested_by="ops-key-1"), producer="api")
-        await handle_reprint_job(command, repo=repo, connect=printing.connect, clock=clock, policy=fast_policy,
+        await handle_reprint_job(command, repo=repo, clock=clock,
                                  directory=printing.directory)
         return command.event_id
 

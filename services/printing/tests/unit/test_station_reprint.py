@@ -99,7 +99,7 @@ class TestTheHandlers:
         printing, job_id = await station_printed()
         published = list(bus.published)
         command = reprint_command(job_id)
-        await handle_reprint_job(command, repo=repo, connect=printing.connect, clock=clock, policy=fast_policy,
+        await handle_reprint_job(command, repo=repo, clock=clock,
                                  directory=printing.directory)
         assert printer.received == []  # the worker never reaches a station's printers
         doc = repo.docs[str(job_id)]
@@ -117,7 +117,7 @@ class TestTheHandlers:
         printing, job_id = await station_printed()
         command = reprint_command(job_id)
         for _ in range(2):
-            await handle_reprint_job(command, repo=repo, connect=printing.connect, clock=clock, policy=fast_policy,
+            await handle_reprint_job(command, repo=repo, clock=clock,
                                      directory=printing.directory)
         assert len(repo.docs[str(job_id)]["job"]["reprint_requests"]) == 1
 
@@ -126,7 +126,7 @@ class TestTheHandlers:
     ):
         printing, job_id = await station_printed()
         command = reprint_command(job_id)
-        await handle_reprint_job(command, repo=repo, connect=printing.connect, clock=clock, policy=fast_policy,
+        await handle_reprint_job(command, repo=repo, clock=clock,
                                  directory=printing.directory)
         published = list(bus.published)
         ack = RecordDelivery(job_id=job_id, attempt=1, printed=True, printer=BENCH_PRINTER.uri, station="bench-1",
@@ -149,7 +149,7 @@ class TestTheHandlers:
         printing, job_id = await station_printed()
         first, second = reprint_command(job_id, reason="torn"), reprint_command(job_id, reason="lost", by="admin-2")
         for command in (first, second):
-            await handle_reprint_job(command, repo=repo, connect=printing.connect, clock=clock, policy=fast_policy,
+            await handle_reprint_job(command, repo=repo, clock=clock,
                                      directory=printing.directory)
         failed = RecordDelivery(job_id=job_id, attempt=1, printed=False, printer=BENCH_PRINTER.uri,
                                 reason="paper out", station="bench-1", reprint=second.event_id)
@@ -172,8 +172,7 @@ class TestTheHandlers:
         ack = RecordDelivery(job_id=job_id, attempt=1, printed=True, printer="folder:/out", station="bench-9")
         await handle_record_delivery(delivery_envelope(bus, ack, repo.docs[str(job_id)]), repo=repo, bus=bus,
                                      clock=clock)
-        await handle_reprint_job(reprint_command(job_id), repo=repo, connect=printing.connect, clock=clock,
-                                 policy=fast_policy, directory=printing.directory)
+        await handle_reprint_job(reprint_command(job_id), repo=repo, clock=clock, directory=printing.directory)
         [waiting] = repo.docs[str(job_id)]["job"]["reprint_requests"]
         assert waiting["printer"] is None and waiting["state"] == "waiting"
 
@@ -182,7 +181,7 @@ class TestTheHandlers:
     ):
         printing, job_id = await station_printed()
         command = reprint_command(job_id)
-        await handle_reprint_job(command, repo=repo, connect=printing.connect, clock=clock, policy=fast_policy,
+        await handle_reprint_job(command, repo=repo, clock=clock,
                                  directory=printing.directory)
         asked = datetime.fromisoformat(repo.docs[str(job_id)]["job"]["history"][-1]["at"])
         ack = RecordDelivery(job_id=job_id, attempt=1, printed=True, printer="p", reprint=command.event_id)

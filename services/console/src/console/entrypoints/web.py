@@ -317,11 +317,14 @@ def _pages(users: UserStore, services: Services, live_poll_seconds: float) -> AP
                                          key=form_key(form_id, "reprint"))
         except ServiceError as refused:
             return flash_back(request, "/printing", "error", f"reprint: {refused.detail}")
-        # A station's job prints when that station's agent takes it; a network printer's has printed (or failed).
+        # A station's job prints when that station's agent takes it; a network printer's has printed (or failed),
+        # unless the printer was slower than the printing API waits.
         state, station = (answer or {}).get("state"), (answer or {}).get("station")
         if state == "failed":
             return flash_back(request, "/printing", "error", f"reprint failed: {answer.get('error')}")
-        text = {"printed": "reprinted", "waiting": f"reprint queued for station {station}: its agent prints it"}
+        waiting = (f"reprint queued for station {station}: its agent prints it" if station
+                   else "reprint queued for its printer: the job's history shows when it printed")
+        text = {"printed": "reprinted", "waiting": waiting}
         return flash_back(request, "/printing", "ok", text.get(state, "reprint sent"))
 
     @router.get("/channels", response_class=HTMLResponse)

@@ -55,23 +55,24 @@ class MongoPrinterStatus:
         self.collection = db["printer_status"]
         self.deliveries = db["deliveries"]
 
-    async def begin(self, job_id: str, attempt: int, *, at: datetime) -> bool:
-        """Note that sending an attempt starts; False when it had been started before."""
+    async def begin(self, job_id: str, delivery: str, *, at: datetime) -> bool:
+        """Note that sending a delivery (an attempt number, or `reprint-<id>`) starts; False when it had been
+        started before."""
         try:
-            await self.deliveries.insert_one({"_id": f"{job_id}:{attempt}", "started_at": at})
+            await self.deliveries.insert_one({"_id": f"{job_id}:{delivery}", "started_at": at})
         except Exception as exc:
             if is_duplicate_key(exc):
                 return False
             raise
         return True
 
-    async def keep_outcome(self, job_id: str, attempt: int, outcome: dict[str, Any]) -> None:
-        """Keep what the printer did with an attempt, before it is told to the consumer."""
-        await self.deliveries.update_one({"_id": f"{job_id}:{attempt}"}, {"$set": {"outcome": outcome}})
+    async def keep_outcome(self, job_id: str, delivery: str, outcome: dict[str, Any]) -> None:
+        """Keep what the printer did with a delivery, before it is told to the consumer."""
+        await self.deliveries.update_one({"_id": f"{job_id}:{delivery}"}, {"$set": {"outcome": outcome}})
 
-    async def kept_outcome(self, job_id: str, attempt: int) -> dict[str, Any] | None:
-        """The outcome kept for an attempt that was sent but perhaps never told (a process died), or None."""
-        doc = await self.deliveries.find_one({"_id": f"{job_id}:{attempt}"})
+    async def kept_outcome(self, job_id: str, delivery: str) -> dict[str, Any] | None:
+        """The outcome kept for a delivery that was sent but perhaps never told (a process died), or None."""
+        doc = await self.deliveries.find_one({"_id": f"{job_id}:{delivery}"})
         return None if doc is None else doc.get("outcome")
 
     async def record(self, printer: str, *, ok: bool, at: datetime, error: str | None) -> None:

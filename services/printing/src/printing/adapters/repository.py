@@ -81,15 +81,10 @@ class MongoPrintJobRepository:
     async def awaiting(
         self, *, printer: str | None = None, station: str | None = None, limit: int = 20
     ) -> list[dict[str, Any]]:
-        """Rendered jobs waiting for a network printer (`printer`) or a station (`station`), oldest first; for a
-        station also its printed jobs with reprints waiting (two plain queries: no `$or` needed)."""
-        query: dict[str, Any] = {"state": "rendered"}
-        queries = [query]
-        if station is not None:
-            query["station"] = station
-            queries.append({"station": station, "reprints_waiting": {"$gt": 0}})
-        else:
-            query.update(printer=printer, station=None)
+        """Rendered jobs waiting for a network printer (`printer`) or a station (`station`), and its printed jobs
+        with reprints waiting, oldest first (two plain queries: no `$or` needed)."""
+        where = {"station": station} if station is not None else {"printer": printer, "station": None}
+        queries = [{"state": "rendered", **where}, {"reprints_waiting": {"$gt": 0}, **where}]
         found: dict[str, dict[str, Any]] = {}
         for wanted in queries:
             cursor = self.jobs.find(wanted, {"handled": 0, "command": 0}).sort("created_at", ASCENDING).limit(limit)
@@ -97,8 +92,10 @@ class MongoPrintJobRepository:
         return sorted(found.values(), key=lambda doc: doc["created_at"])[:limit]
 
     async def printers_with_work(self) -> list[str]:
-        """The network printers that have rendered jobs waiting."""
-        return sorted(await self.jobs.distinct("printer", {"state": "rendered", "station": None}))
+        """The network printers that have rendered jobs or reprints waiting."""
+        rendered = await self.jobs.distinct("printer", {"state": "rendered", "station": None})
+        reprints = await self.jobs.distinct("printer", {"reprints_waiting": {"$gt": 0}, "station": None})
+        return sorted({*rendered, *reprints})
 
     async def count_by_state(self) -> dict[str, int]:
         """How many jobs are in each state (one count per state: the states are few and each count uses the

@@ -4,9 +4,9 @@ States: queued → rendered → sent → printed, or failed from any of the firs
 same job issued again never prints again. A failed job may be issued again (it never printed), and a job found
 half-way (a crash interrupted the attempt) is resumed; both go back to `queued` with a note in the history.
 A printed job can be *reprinted* on request (a reason and who asked): its state stays `printed`, and the history
-records each reprint, or why it could not be printed again. A network printer's reprint is printed by the worker at
-once; a station job's reprint waits in the job (`reprint_requests`, state `waiting`) until that station's agent
-prints and acknowledges it, each reprint its own delivery with its own id.
+records each reprint, or why it could not be printed again. A reprint waits in the job (`reprint_requests`, state
+`waiting`) until the worker's delivery loop (a network printer's job) or the station's agent (a station job) has sent
+it and its outcome is recorded, each reprint its own delivery with its own id.
 """
 
 import uuid
@@ -192,8 +192,8 @@ class PrintJob(BaseModel):
     def queue_reprint(
         self, *, reprint_id: uuid.UUID, reason: str, by: str, printer: str | None, now: datetime
     ) -> Reprint:
-        """Ask for the printed job once more (to `printer`); it waits until settled. A station job's history says
-        it waits for the station (its agent prints it later); a network printer's reprint is settled at once."""
+        """Ask for the printed job once more (to `printer`); it waits until settled, and the history says for
+        whom it waits: the station's agent, or the network printer's delivery loop."""
         self.check_reprintable()
         if self.reprint_request(reprint_id) is not None:
             raise InvalidTransition(f"reprint {reprint_id} of job {self.job_id} was asked for already")
@@ -201,9 +201,9 @@ class PrintJob(BaseModel):
                           station=self.station, printer=printer, state=ReprintState.WAITING)
         self.reprint_requests.append(reprint)
         self.updated_at = now
-        if self.station is not None:
-            note = f"reprint waiting for station {self.station}: {reason} by {by}"
-            self.history.append(HistoryEntry(state=JobState.PRINTED, at=now, note=note))
+        waits_for = f"station {self.station}" if self.station is not None else f"printer {printer}"
+        note = f"reprint waiting for {waits_for}: {reason} by {by}"
+        self.history.append(HistoryEntry(state=JobState.PRINTED, at=now, note=note))
         return reprint
 
     def settle_reprint(

@@ -13,7 +13,7 @@ from oms_platform.documents import recorded_outcome, wait_for_outcome
 from oms_platform.messaging import Bus
 from printing.adapters.repository import PrintJobRepository, job_from_document, stored_document
 from printing.domain.errors import InvalidTransition
-from printing.domain.model import JobState
+from printing.domain.model import JobState, ReprintState
 from printing.entrypoints.schemas import PrintJobPublic, ReprintAccepted, ReprintRequest
 
 
@@ -96,11 +96,13 @@ def print_jobs_router(
         ),
     ) -> JSONResponse:
         """Print a printed job once more, with a reason, from the document it stored. A network printer's job is
-        sent at once (200: printed, or failed with the error); a print station's job goes back into that
-        station's queue as a reprint of its own (202, `waiting`): its agent prints it once and acknowledges it,
-        and the job's history then says "reprinted: <reason> by <who>" (or the failure). The job stays printed;
-        `reprints` counts the copies printed again. The worker writes the job: this route publishes the command
-        and waits up to the command timeout for it (202 `pending` when it had not answered)."""
+        queued for the worker's delivery loop, which sends it within moments: the answer waits for it up to the
+        command timeout (200: printed, or failed with the error; 202 `waiting` if the printer is slow). A print
+        station's job goes back into that station's queue as a reprint of its own (202, `waiting`): its agent
+        prints it once and acknowledges it. The job's history then says "reprinted: <reason> by <who>" (or the
+        failure). The job stays printed; `reprints` counts the copies printed again. The worker writes the job:
+        this route publishes the command and waits up to the command timeout for it (202 `pending` when it had
+        not answered)."""
         doc = await repo.get(job_id)
         if doc is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"print job {job_id} not found")
@@ -121,10 +123,18 @@ def print_jobs_router(
                 )
             command = ReprintJob(job_id=job_id, reason=body.reason, requested_by=caller.name)
             await bus.publish(bus.envelope(command, event_id=command_id), key=str(job_id))
-            doc = await wait_for_outcome(lambda: repo.get(job_id), command_id, timeout=command_timeout)
+            doc = await wait_for_outcome(lambda: repo.get(job_id), command_id, timeout=command_timeout,
+                                         until=lambda d: _settled_or_for_a_station(d, command_id))
         return _reprint_answer(job_id, command_id, doc)
 
     return router
+
+
+def _settled_or_for_a_station(doc: dict, command_id: uuid.UUID) -> bool:
+    """Whether the reprint is worth answering now: settled, refused, or waiting for a station (whose agent may
+    take minutes); a network printer's waiting reprint is sent by the delivery loop within moments."""
+    reprint = job_from_document(doc).reprint_request(command_id)
+    return reprint is None or reprint.station is not None or reprint.state is not ReprintState.WAITING
 
 
 def _check_reprintable(doc: dict) -> None:

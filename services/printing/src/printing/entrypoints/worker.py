@@ -8,7 +8,7 @@ from oms_platform.messaging import Bus, subscribe
 from printing.adapters.renderers import Renderer
 from printing.adapters.repository import PrintJobRepository
 from printing.service_layer import handlers
-from printing.service_layer.handlers import Clock, Connect, Directory, SendPolicy, TemplateSource
+from printing.service_layer.handlers import Clock, Directory, TemplateSource
 
 
 def register_subscribers(
@@ -18,9 +18,7 @@ def register_subscribers(
     bus: Bus,
     renderer: Renderer,
     directory: Directory,
-    connect: Connect,
     clock: Clock,
-    policy: SendPolicy,
     max_attempts: int,
     templates: TemplateSource | None = None,
 ) -> None:
@@ -28,9 +26,7 @@ def register_subscribers(
 
     async def on_print_command(envelope: Envelope) -> None:
         if isinstance(envelope.payload, ReprintJob):
-            await handlers.handle_reprint_job(
-                envelope, repo=repo, connect=connect, clock=clock, policy=policy, directory=directory
-            )
+            await handlers.handle_reprint_job(envelope, repo=repo, clock=clock, directory=directory)
         elif isinstance(envelope.payload, RecordDelivery):
             await handlers.handle_record_delivery(envelope, repo=repo, bus=bus, clock=clock)
         else:

@@ -1,6 +1,6 @@
 """The print command handlers: render a document and queue it for its printer or station; record what the
-printer or station did with it and tell fulfilment; reprint a printed job on request (a network printer's at
-once; a station job's reprint waits in the job for that station's agent, like a job of its own).
+printer or station did with it and tell fulfilment; queue a reprint of a printed job on request (it waits in
+the job for the printer's delivery loop or the station's agent, like a job of its own).
 
 Only the consumer of oms.printing.commands (key = job id) runs them, so each job document has one writer.
 Delivery does not happen in the consumer: a rendered job waits (state `rendered`, the document stored with it)
@@ -13,8 +13,8 @@ Idempotency, per DESIGN.md: the job document records which commands it handled a
 - The same job issued by another command (same job id, new event id): after it printed, the outcome that
   printed it is re-published; while it is on its way, nothing happens; after a failure it is tried again.
 - A RecordDelivery for an attempt the job is no longer at (stale, or a duplicate acknowledgement) changes nothing.
-- A reprint is keyed by its command's id: the same reprint command again queues or prints nothing more, and a
-  station's acknowledgement of a reprint (RecordDelivery with `reprint`) settles that reprint once.
+- A reprint is keyed by its command's id: the same reprint command again queues nothing more, and the delivery
+  loop's or station's outcome of a reprint (RecordDelivery with `reprint`) settles that reprint once.
 """
 
 import asyncio
@@ -176,7 +176,8 @@ async def handle_record_delivery(envelope: Envelope, *, repo: PrintJobRepository
         return
     job = job_from_document(doc)
     if command.reprint is not None:
-        # A station's answer for a reprint: settles that reprint once; the job stays printed, nothing published.
+        # The outcome of a reprint (delivery loop or station): settles that reprint once; the job stays printed,
+        # nothing published.
         if job.settle_reprint(command.reprint, printed=command.printed, printer=command.printer,
                               error=command.reason, now=clock()):
             doc = job_document(job, previous=doc)
@@ -213,10 +214,11 @@ async def send_attempt(
     policy: SendPolicy,
     clock: Clock,
     resumed: bool = False,
+    reprint: uuid.UUID | None = None,
 ) -> RecordDelivery:
-    """Send a rendered job's document to its network printer (with retries and backoff); what happened, as the
-    RecordDelivery the delivery loop keeps and then publishes (`delivery_envelope`). `resumed`: this attempt was
-    started before (a restart)."""
+    """Send a rendered job's document to its network printer (with retries and backoff), or a printed job's
+    document again for its waiting `reprint`; what happened, as the RecordDelivery the delivery loop keeps and then
+    publishes (`delivery_envelope`). `resumed`: this delivery was started before (a restart)."""
     job_id, attempt = uuid.UUID(doc["_id"]), int(doc["attempt"])
     document = stored_document(doc)
     tries = 0
@@ -238,6 +240,7 @@ async def send_attempt(
         reason=reason,
         sent_at=clock() if reason is None else None,
         resumed=resumed,
+        reprint=reprint,
     )
     return command
 
@@ -261,16 +264,15 @@ async def handle_reprint_job(
     envelope: Envelope,
     *,
     repo: PrintJobRepository,
-    connect: Connect,
     clock: Clock,
-    policy: SendPolicy,
     directory: Directory | None = None,
 ) -> None:
-    """Print a printed job's stored document once more, once per reprint command (its id is the reprint's id);
-    the history tells it. A network printer's job is sent at once; a station job's reprint is queued for that
-    station's agent (its current printer for the type, from `directory`), which prints and acknowledges it like
-    a job of its own (`handle_record_delivery` settles it). Nothing is published: the document printed the first
-    time already, so fulfilment has nothing to learn."""
+    """Queue a printed job's stored document to print once more, once per reprint command (its id is the
+    reprint's id); the history tells it. The delivery loop sends a network printer's reprint to the job's printer;
+    a station job's reprint goes to that station's agent (to its current printer for the type, from `directory`).
+    Either answers like for a job of its own, and `handle_record_delivery` settles the reprint. Sending is never
+    done here, so a dead printer does not hold up the partition. Nothing is published: the document printed the
+    first time already, so fulfilment has nothing to learn."""
     command = envelope.payload
     if not isinstance(command, ReprintJob):
         raise PermanentError(f"printing cannot reprint from {envelope.type}")
@@ -297,13 +299,6 @@ async def handle_reprint_job(
         record_outcome(doc, envelope.event_id, [])
         await repo.save(doc)
         return
-    if job.station is None:
-        error: str | None = None
-        try:
-            await send_with_retries(connect(job.printer), document, policy)
-        except PrinterError as exc:
-            error = f"printer gave up after {policy.attempts} attempt(s): {exc}"
-        job.settle_reprint(envelope.event_id, printed=error is None, printer=job.printer, error=error, now=clock())
     new_doc = job_document(job, previous=doc)
     record_outcome(new_doc, envelope.event_id, [])
     await repo.save(new_doc)
