@@ -167,9 +167,6 @@ def _reprint_answer(job_id: uuid.UUID, command_id: uuid.UUID, doc: dict | None) 
                         status_code=status.HTTP_200_OK if final else status.HTTP_202_ACCEPTED)
 
 
-    return router
-
-
 def job_public(doc: dict) -> PrintJobPublic:
     """The API view of a stored job."""
     return PrintJobPublic.model_validate(job_from_document(doc).model_dump(mode="json"))
