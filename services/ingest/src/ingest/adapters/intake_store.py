@@ -16,6 +16,7 @@ safe under "one writer per document" (DESIGN.md) because:
   is derived from the intake id; downstream consumers drop the duplicate message by that id.
 """
 
+import asyncio
 import json
 import uuid
 from datetime import datetime
@@ -23,9 +24,10 @@ from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from ingest.domain.model import Intake, IntakeStatus, IntakeSummary
-from oms_platform.mongo import is_duplicate_key
+from oms_platform.mongo import DUPLICATE_KEY
 
 
 class IntakeStore(Protocol):
@@ -60,6 +62,8 @@ class MongoIntakeStore:
 
     def __init__(self, db: AsyncDatabase) -> None:
         self.intake = db["intake"]
+        self._new = GroupedInserts(self.intake)
+        self._marks = asyncio.Semaphore(MARKS_AT_ONCE)
 
     async def create_indexes(self) -> None:
         """Indexes for the re-publisher's query and the lists staff use."""
@@ -77,13 +81,7 @@ class MongoIntakeStore:
         Webhook intakes get an `_id` derived from the channel's delivery id, so this unique insert is what
         absorbs a redelivered webhook (atomic on MongoDB and FerretDB alike).
         """
-        try:
-            await self.intake.insert_one(to_document(intake))
-        except Exception as exc:
-            if is_duplicate_key(exc):
-                return False
-            raise
-        return True
+        return await self._new.insert(to_document(intake))
 
     async def get(self, intake_id: uuid.UUID) -> Intake | None:
         """One intake record with its headers and body, or None."""
@@ -114,11 +112,12 @@ class MongoIntakeStore:
 
         `event_id` is the message sent (a CSV file: its first order's; None when it held no order to send).
         """
-        result = await self.intake.update_one(
-            {"_id": str(intake_id), "status": IntakeStatus.RECEIVED.value},
-            {"$set": {"status": IntakeStatus.PUBLISHED.value, "event_id": str(event_id) if event_id else None,
-                      "published_at": at}},
-        )
+        async with self._marks:
+            result = await self.intake.update_one(
+                {"_id": str(intake_id), "status": IntakeStatus.RECEIVED.value},
+                {"$set": {"status": IntakeStatus.PUBLISHED.value, "event_id": str(event_id) if event_id else None,
+                          "published_at": at}},
+            )
         return result.matched_count == 1
 
     async def mark_failed(self, intake_id: uuid.UUID, *, error: str) -> bool:
@@ -171,6 +170,55 @@ class MongoIntakeStore:
 
 
 _WITHOUT_PAYLOAD = {"headers": 0, "body": 0, "mapping": 0}
+
+# Marks written at once by one process: they are not awaited by anyone (a webhook's comes after its answer), and on
+# FerretDB every write to the intake log's database queues for one SQLite lock, ahead of the inserts answers wait on.
+MARKS_AT_ONCE = 1
+INSERTS_PER_GROUP = 100
+
+
+class GroupedInserts:
+    """Unique inserts, grouped: those handed in while one group is being written go together in the next
+    `insert_many` (unordered: one round trip, and one transaction on FerretDB's SQLite instead of one per document,
+    each waiting for the database's single write lock). Each caller still learns its own outcome: True when stored,
+    False when its `_id` was there already, or the error."""
+
+    def __init__(self, collection: Any, *, limit: int = INSERTS_PER_GROUP) -> None:
+        self.collection = collection
+        self.limit = limit
+        self.pending: list[tuple[dict[str, Any], asyncio.Future]] = []
+        self.writer: asyncio.Task | None = None
+
+    async def insert(self, doc: dict[str, Any]) -> bool:
+        """Insert `doc` with the next group; True once stored, False when a document with its `_id` exists."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self.pending.append((doc, done))
+        if self.writer is None or self.writer.done() or self.writer.get_loop() is not loop:
+            self.writer = asyncio.create_task(self._write())
+        return await done
+
+    async def _write(self) -> None:
+        while self.pending:
+            group, self.pending = self.pending[: self.limit], self.pending[self.limit:]
+            outcomes: dict[int, bool | BaseException] = {}
+            try:
+                await self.collection.insert_many([doc for doc, _ in group], ordered=False)
+            except BulkWriteError as exc:
+                for error in exc.details.get("writeErrors", []):
+                    outcomes[error["index"]] = (False if error.get("code") == DUPLICATE_KEY
+                                                else OperationFailure(error.get("errmsg", "insert failed"),
+                                                                      error.get("code"), error))
+            except Exception as exc:  # noqa: BLE001 - handed to every caller of the group, who answers with it
+                outcomes = dict.fromkeys(range(len(group)), exc)
+            for n, (_, done) in enumerate(group):
+                outcome = outcomes.get(n, True)
+                if done.done():  # its caller went away (a client that hung up); the document is stored or not
+                    continue
+                if isinstance(outcome, BaseException):
+                    done.set_exception(outcome)
+                else:
+                    done.set_result(outcome)
 
 
 def to_document(intake: Intake) -> dict[str, Any]:
