@@ -52,7 +52,8 @@ def rows(name: str, r: dict) -> list[tuple[str, str, str, str]]:
             ("invoices/s per core (WeasyPrint, warm)", f"{i['per_s_per_core']:.1f}",
              f"HTML only {i['baseline_html_only_per_s']:.0f}/s", ""),
             ("ZPL labels/s per core", f"{label['per_s_per_core']:.0f}", "", ""),
-            (f"RSS MB start / warm / after {i['renders']}+{label['renders']} renders",
+            (f"RSS MB start / warm / after {r.get('memory_window', {}).get('renders', i['renders'] + label['renders'])} "
+             "renders",
              f"{rss['start']:.0f} / {rss['after_warmup']:.0f} / {rss['end']:.0f}", "", ""),
         ]
     elif name == "webhooks":
