@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 from tenacity import AsyncRetrying, RetryCallState, retry_if_not_exception_type, wait_exponential
 
 from oms_contracts import ContractError, DeadLetter, Envelope, Message, decode, encode, new_envelope
@@ -39,20 +39,35 @@ class PermanentError(Exception):
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for an infrastructure error that goes away when the database or the broker is back: PyMongo's
-    ConnectionFailure (AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError), a retriable Kafka error or a
-    Kafka timeout, a refused or reset connection. Looks through the exception's causes (`raise ... from exc`)."""
+    """True for an infrastructure error that goes away when the database or the broker is back (or less busy):
+    PyMongo's ConnectionFailure (AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError), a database busy with
+    other writers (`_database_busy`), a retriable Kafka error or a Kafka timeout, a refused or reset connection.
+    Looks through the exception's causes (`raise ... from exc`)."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, PermanentError):
             return False
-        if isinstance(exc, (ConnectionFailure, KafkaTimeoutError, ConnectionError)):
+        if isinstance(exc, (ConnectionFailure, KafkaTimeoutError, ConnectionError)) or _database_busy(exc):
             return True
         if isinstance(exc, KafkaError) and exc.retriable:
             return True
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+# MongoDB's LockTimeout and WriteConflict: the same write succeeds once the other writer is done.
+_BUSY_CODES = frozenset({24, 112})
+
+
+def _database_busy(exc: BaseException) -> bool:
+    """A write the database refused only because others held its lock: MongoDB's busy codes or a retryable-write
+    label, or FerretDB's SQLite write lock still taken after its busy timeout ("database is locked (5)
+    (SQLITE_BUSY)", code 1), which a loaded machine meets under a burst."""
+    if not isinstance(exc, OperationFailure) or isinstance(exc, DuplicateKeyError):
+        return False
+    return (exc.code in _BUSY_CODES or exc.has_error_label("RetryableWriteError")
+            or "SQLITE_BUSY" in str(exc))
 
 
 class RetryPolicy:
