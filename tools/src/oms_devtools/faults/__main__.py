@@ -145,6 +145,7 @@ DEFAULT = ",".join([
     "kill-orders-worker", "kill-inventory-worker", "kafka-restart", "poison-every-topic", "same-webhook-3x",
     "crash-fulfilment-after-store", "station-disconnect", "crash-printing-after-store", "crash-printing-after-publish",
     "crash-ingest-after-store", "crash-ingest-after-publish", "database-outage-90s", "kafka-outage-90s",
+    "crash-fulfilment-after-publish", "kill-fulfilment-worker", "kill-printing-worker", "kill-ingest-api",
 ])
 
 async def clerk(harness: Harness, sent: list[Sent], stop: asyncio.Event, asked: dict[str, float]) -> None:
