@@ -75,7 +75,7 @@ schemas: install
 
 bench: system-deps install
 	@$(BENCH_INFRA_ENV) $(INFRA) up --reset
-	@set -a; source .oms/bench-infra/infra.env; set +a; \
+	@set -a; source .oms/bench-infra/infra.env; set +a; export $(BENCH_INFRA_ENV); \
 	  $(PY) benchmarks/run_all.py $(BENCH_ARGS); status=$$?; \
 	  $(BENCH_INFRA_ENV) $(INFRA) down; exit $$status
 
