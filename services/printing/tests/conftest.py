@@ -232,6 +232,17 @@ class Printing:
         await self.issue(envelope, renderer)
         await self.deliver()
 
+    async def die_after_first_send(self, printer) -> None:
+        """Start the delivery loop and kill its tasks (the process dies) once `printer` has taken a document."""
+        await self.loop.tick()
+        for _ in range(200):
+            if printer.received:
+                break
+            await asyncio.sleep(0.01)
+        for task in self.loop._tasks.values():
+            task.cancel()
+        await self.loop.wait_idle()
+
     def outcomes(self) -> list:
         return [p for p in self.bus.payloads() if isinstance(p, (JobPrinted, JobFailed))]
 

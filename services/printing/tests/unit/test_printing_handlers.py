@@ -305,14 +305,7 @@ class TestABrokerOutageAfterPrinting:
         self.refuse_outcomes(bus, times=float("inf"))
         command = print_command("invoice")
         await dying.issue(command)
-        await dying.loop.tick()
-        for _ in range(200):
-            if first_printer.received:
-                break
-            await asyncio.sleep(0.01)
-        for task in dying.loop._tasks.values():
-            task.cancel()  # the process dies while the broker is away
-        await dying.loop.wait_idle()
+        await dying.die_after_first_send(first_printer)  # the process dies while the broker is away
         assert len(first_printer.received) == 1 and dying.outcomes() == []
 
         bus.publish = type(bus).publish.__get__(bus)  # the broker is back

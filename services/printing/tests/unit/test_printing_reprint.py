@@ -1,7 +1,6 @@
 """Reprinting a printed job: the reprint waits in the job, the delivery loop sends the stored document again to the
 job's printer, once per reprint command, and its outcome settles the reprint."""
 
-import asyncio
 import uuid
 
 import pytest
@@ -144,14 +143,7 @@ class TestTheCommandConsumerNeverSends:
             await publish(envelope, key=key)
 
         bus.publish = broker_away
-        await dying.loop.tick()
-        for _ in range(200):
-            if first_printer.received:
-                break
-            await asyncio.sleep(0.01)
-        for task in dying.loop._tasks.values():
-            task.cancel()  # the process dies while the broker is away
-        await dying.loop.wait_idle()
+        await dying.die_after_first_send(first_printer)  # the process dies while the broker is away
         assert len(first_printer.received) == 1
 
         bus.publish = publish  # the broker is back
