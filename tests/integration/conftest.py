@@ -256,11 +256,8 @@ def admin(api_keys) -> httpx.AsyncClient:
 @pytest.fixture(scope="module")
 def mariadb():
     """A real MariaDB (Debian's mariadb-server) for the database channels' shops, one per test module."""
-    server = MariaDB().start()
-    try:
+    with MariaDB() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

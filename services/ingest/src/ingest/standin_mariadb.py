@@ -24,7 +24,7 @@ def _free_port() -> int:
 
 
 class MariaDB:
-    """One mariadbd process; `stop()` ends it and removes its folder."""
+    """One mariadbd process; `stop()` ends it and removes its folder (`with MariaDB() as server:` does both)."""
 
     def __init__(self, *, port: int | None = None) -> None:
         for tool in ("mariadbd", "mariadb-install-db", "mariadb"):
@@ -85,6 +85,12 @@ class MariaDB:
     def dsn(self, name: str) -> str:
         """The connection URL of database `name` (no password: that is a credential)."""
         return f"mysql://{self.user}@127.0.0.1:{self.port}/{name}"
+
+    def __enter__(self) -> "MariaDB":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

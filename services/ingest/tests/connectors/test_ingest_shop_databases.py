@@ -26,11 +26,8 @@ SHIPPED_AT = datetime(2026, 11, 28, 10, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def mariadb():
-    server = MariaDB().start()
-    try:
+    with MariaDB() as server:
         yield server
-    finally:
-        server.stop()
 
 
 class Shop:

@@ -20,11 +20,8 @@ DATA = Path(__file__).parents[1] / "data"
 
 @pytest.fixture(scope="module")
 def mariadb():
-    server = MariaDB().start()
-    try:
+    with MariaDB() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def shop(server: MariaDB, kind: str, folder: str):
