@@ -77,6 +77,8 @@ FILTERS = [
     {"status": "open", "n": {"$gte": 30}},
     {"status": "nope"},
     {"_id": "id-0003"},
+    {"_id": "id-0003", "n": 3},
+    {"_id": "id-0003", "n": 4},
     {"_id": {"$in": ["id-0003", "id-0004", "nope"]}, "status": "open"},
 ]
 SORTS = [[("opened_at", DESCENDING), ("_id", DESCENDING)], [("opened_at", ASCENDING), ("_id", ASCENDING)],
