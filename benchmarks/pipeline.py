@@ -49,6 +49,32 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds each process has used so far (Linux /proc; a process gone is left out)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, pid in pids.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime and stime: fields 14 and 15 of stat
+    return used
+
+
+def measured_processes(harness: Harness) -> dict[str, int]:
+    """Every process the pipeline's work runs in: the services, the broker, the database and this load driver."""
+    pids = {f"{p.service} {p.role}": p.process.pid for p in harness.system.processes}
+    run = Path(os.environ.get("OMS_INFRA_DIR", REPO / ".oms" / "infra")) / "run"
+    for name in ("kafka", "ferretdb"):
+        try:
+            pids[name] = int((run / f"{name}.pid").read_text())
+        except (OSError, ValueError):
+            pass  # infrastructure not started by omsinfra (e.g. MongoDB): not measured
+    pids["load driver"] = os.getpid()
+    return pids
+
+
 async def topic_ends(bootstrap: str) -> dict[TopicPartition, int]:
     """End offset of every partition of the main topics."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -229,12 +255,15 @@ async def run(args) -> dict:
 
         writes_before, _ = await count_writes(harness.client, list(harness.databases.values()))
         ends_before = await topic_ends(harness.kafka)
+        processes = measured_processes(harness)
+        cpu_before = cpu_seconds(processes)
         sent = await harness.drive(source, rate=args.rate, seconds=args.seconds)
         accepted = [s for s in sent if s.accepted]
         ids = [order_id(s.webhook.channel_order_id) for s in accepted]
         allocated = await harness.wait_allocated(
             ids, timeout=args.drain_timeout,
             progress=lambda done, total: say(f"  allocated {done}/{total}"))
+        cpu_after = cpu_seconds(processes)
         first_sent = min(s.sent_at for s in sent)
         last_done = max(allocated.values()) if allocated else time.time()
         steady = {
@@ -243,6 +272,10 @@ async def run(args) -> dict:
             "orders_per_s": len(allocated) / (last_done - first_sent),
             **latency_summary(accepted, allocated),
             "errors": sorted({s.error for s in sent if s.error})[:5],
+            # Where the machine's time went: CPU ms per allocated order, each process (measured over the steady
+            # phase and its drain, so it includes what the pipeline did for those orders).
+            "cpu_ms_per_order": {name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(1, len(allocated)), 1)
+                                 for name in cpu_after if name in cpu_before},
         }
         result["steady"] = steady
         say(f"pipeline: {steady['allocated']}/{steady['orders_sent']} allocated, {steady['orders_per_s']:.1f}/s")
@@ -320,6 +353,11 @@ def print_report(result: dict) -> None:
         (f"baseline Mongo: {m['writes']} writes (~{m['doc_bytes']} B) s", f"{m['seconds']:.2f}"),
     ]:
         print(f"{name:<44} {value:>14}")
+    if s.get("cpu_ms_per_order"):
+        print(f"\n{'CPU ms per order, by process':<44} {'ms':>14}")
+        for name, ms in sorted(s["cpu_ms_per_order"].items(), key=lambda item: -item[1]):
+            print(f"{name:<44} {ms:>14.1f}")
+        print(f"{'all':<44} {sum(s['cpu_ms_per_order'].values()):>14.1f}")
     if "burst" in result:
         b = result["burst"]
         print(f"\nBurst: {b['sent']} webhooks at {b['rate']}/s for {b['seconds']}s: answers p50/p99/max "

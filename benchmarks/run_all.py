@@ -41,6 +41,11 @@ def rows(name: str, r: dict) -> list[tuple[str, str, str, str]]:
             ("webhook answer p50 / p99 ms", f"{s['answer_p50_ms']:.0f} / {s['answer_p99_ms']:.0f}", "", ""),
             ("end-to-end p50 / p99 ms", _pair(s["e2e_p50_ms"], s["e2e_p99_ms"]), "", ""),
         ]
+        cpu = s.get("cpu_ms_per_order", {})
+        if cpu:
+            top = sorted(cpu.items(), key=lambda item: -item[1])[:3]
+            out.append(("CPU ms/order, all (" + ", ".join(f"{n} {ms:.0f}" for n, ms in top) + ")",
+                        f"{sum(cpu.values()):.0f}", "", ""))
         if "burst" in r:
             u = r["burst"]
             out.append((f"burst {u['rate']:.0f}/s x {u['seconds']:.0f}s: answer p99 / max ms",
