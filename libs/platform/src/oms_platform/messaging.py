@@ -1,7 +1,8 @@
 """Kafka plumbing: publishing envelopes, and consumers that retry, then dead-letter what can never succeed.
 
-Offsets are committed only after the handler's effect is stored (FastStream's NACK_ON_ERROR): a crash
-before that means redelivery, so every handler must be idempotent.
+Offsets are committed only after the handler's effect is stored: a crash before that means redelivery, so every
+handler must be idempotent. They are committed together every COMMIT_INTERVAL_SECONDS (`OffsetCommits`), not one
+broker round trip per record.
 
 Retries: an infrastructure error (the database or the broker unreachable, see `is_transient`) is retried
 without limit, with capped backoff: the consumer holds its partition until the outage is over, so a good message
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Envelope], Awaitable[None]]
 
 PARTITION_WORKERS = 3  # consumers per subscription (FastStream's ConcurrentBetweenPartitionsSubscriber)
+COMMIT_INTERVAL_SECONDS = 0.5
 
 
 class PermanentError(Exception):
@@ -136,6 +139,67 @@ def _current_correlation() -> uuid.UUID | None:
         return None
 
 
+class OffsetCommits:
+    """The offsets of handled records, committed for each consumer every `interval` seconds.
+
+    Committing after every record (FastStream's acks) cost a broker round trip per record: ~6 ms of the handler's
+    time and about three times the broker CPU of producing the record. Only records already handled (or
+    dead-lettered) are noted, and each consumer handles its partitions in order, so a committed offset never passes
+    an unhandled record: a crash or a rebalance re-delivers at most the last interval's records, which the
+    idempotent handlers ignore. Offsets of partitions a consumer no longer holds are dropped (their new owner
+    reads those records again); a broker that cannot take the commit gets it again at the next flush.
+    """
+
+    def __init__(self, interval: float = COMMIT_INTERVAL_SECONDS) -> None:
+        self.interval = interval
+        self.pending: dict[AIOKafkaConsumer, dict[TopicPartition, int]] = {}
+        self._flusher: asyncio.Task | None = None
+
+    def handled(self, record: Any) -> None:
+        """Note a handled record; the flusher commits past it within `interval` seconds."""
+        consumer = getattr(record, "consumer", None)
+        if consumer is None:
+            return  # FastStream's test broker: no consumer, no offsets
+        self.pending.setdefault(consumer, {})[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        flusher = self._flusher
+        if flusher is None or flusher.done() or flusher.get_loop() is not asyncio.get_running_loop():
+            self._flusher = asyncio.create_task(self._flush_every_interval())
+
+    async def flush(self) -> None:
+        """Commit every pending offset now."""
+        pending, self.pending = self.pending, {}
+        await asyncio.gather(*(self._commit(consumer, offsets) for consumer, offsets in pending.items()))
+
+    async def close(self) -> None:
+        """Flush and stop the flusher (at shutdown, while the consumers still run)."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            self._flusher = None
+        await self.flush()
+
+    async def _flush_every_interval(self) -> None:
+        while self.pending:
+            await asyncio.sleep(self.interval)
+            await self.flush()
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        held = {tp: offset for tp, offset in offsets.items() if tp in consumer.assignment()}
+        if not held:
+            return
+        try:
+            await consumer.commit(held)
+        except Exception as exc:  # noqa: BLE001 - a commit that fails only means those records are read again
+            if is_transient(exc):
+                newer = self.pending.setdefault(consumer, {})
+                for tp, offset in held.items():
+                    newer.setdefault(tp, offset)
+            log.warning("offsets not committed (%s: %s); %s", type(exc).__name__, exc,
+                        "tried again at the next flush" if is_transient(exc) else "their records will be read again")
+
+
+offset_commits = OffsetCommits()
+
+
 def subscribe(
     broker: KafkaBroker,
     topic: str,
@@ -149,6 +213,14 @@ def subscribe(
     `max_attempts` times, backoff capped at `max_backoff_seconds`), dead-letter what never succeeds."""
 
     async def on_message(message: KafkaMessage) -> None:
+        try:
+            await handle(message)
+        except BaseException:
+            await message.nack()  # read it again: no offset past it is noted before it is handled
+            raise
+        offset_commits.handled(message.raw_message)
+
+    async def handle(message: KafkaMessage) -> None:
         record = message.raw_message
         try:
             envelope = decode(message.body)
@@ -181,7 +253,7 @@ def subscribe(
     broker.subscriber(
         topic,
         group_id=group_id,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        ack_policy=AckPolicy.MANUAL,  # offset_commits commits what on_message handled
         auto_offset_reset="earliest",
         max_poll_records=50,
         # One consumer per partition (OMS_TOPIC_PARTITIONS, 3 by default) in this group, each handling its own

@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 from oms_contracts.topics import ALL_TOPICS
 from oms_platform.auth import ApiKeys
 from oms_platform.deadletters import DeadLetterDesk, dead_letters_router, register_dead_letter_desk
-from oms_platform.messaging import Bus, ensure_topics
+from oms_platform.messaging import Bus, ensure_topics, offset_commits
 from oms_platform.mongo import mongo_client
 from oms_platform.observability import CorrelationMiddleware, configure_logging, metrics_router
 from oms_platform.ratelimit import RateLimitMiddleware
@@ -137,6 +137,7 @@ def run_worker(
         stop.set()
         for task in tasks:
             await task
+        await offset_commits.close()  # what was handled is not read again after a clean stop
 
     @app.after_shutdown
     async def close_mongo() -> None:
