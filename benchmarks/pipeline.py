@@ -227,6 +227,15 @@ async def mongo_baseline(url: str, writes: int, doc_size: int, concurrency: int 
             "busy_retries": retried}
 
 
+async def raw_baseline(harness: Harness, records, ends_after, *, writes: int, doc_size: int, orders: int) -> dict:
+    """The raw baseline of `orders` orders: their Kafka `records` with bare aiokafka, `writes` with bare PyMongo."""
+    partitions = len({tp.partition for tp in ends_after}) or 3
+    kafka = await kafka_baseline(harness.kafka, records, partitions)
+    mongo = await mongo_baseline(harness.mongo_url, writes, doc_size)
+    seconds = kafka["seconds"] + mongo["seconds"]
+    return {"kafka": kafka, "mongo": mongo, "orders_per_s": orders / seconds if seconds else None}
+
+
 def latency_summary(sent, allocated: dict[str, float]) -> dict:
     """Answer and end-to-end latencies of a phase, in ms."""
     answers = [s.answered_in * 1000 for s in sent if s.answered_in is not None]
@@ -309,12 +318,8 @@ async def run(args) -> dict:
     # The baseline: the same Kafka traffic and the same number of writes, bare, on a machine the services no longer
     # load (at a rate they cannot keep up with they would still be working through their backlog).
     say(f"pipeline: baseline with {len(records)} Kafka records and {writes_after - writes_before} writes")
-    partitions = len({tp.partition for tp in ends_after}) or 3
-    kafka = await kafka_baseline(harness.kafka, records, partitions)
-    mongo = await mongo_baseline(harness.mongo_url, writes_after - writes_before, doc_size)
-    baseline_seconds = kafka["seconds"] + mongo["seconds"]
-    result["baseline"] = {"kafka": kafka, "mongo": mongo,
-                          "orders_per_s": len(allocated) / baseline_seconds if baseline_seconds else None}
+    result["baseline"] = await raw_baseline(harness, records, ends_after, writes=writes_after - writes_before,
+                                            doc_size=doc_size, orders=len(allocated))
     return result
 
 

@@ -10,7 +10,7 @@ the order being open (its "opened" timeline entry, written by the orders worker)
 1. steady: one new order every 1/rate s for `seconds` (open loop); accepted/s = 2xx answers / (last answer -
    first send); answer p50/p99; webhook -> Open Order p50/p99.
 2. baseline, same run: the Kafka records and document writes the steady phase caused, replayed with bare aiokafka
-   and PyMongo (pipeline.py's `kafka_baseline` / `mongo_baseline`): orders/s the raw I/O alone allows.
+   and PyMongo (pipeline.py's `raw_baseline`): orders/s the raw I/O alone allows.
 3. burst: ten times the rate for `burst-seconds`: the same figures, and when the backlog was open.
 4. raw acceptance baseline: a bare Starlette endpoint in its own process that does only what accepting needs
    (HMAC check, one insert, one Kafka send), driven at the steady and the burst rate: accepted/s and answer p99.
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 
-from pipeline import count_writes, kafka_baseline, mongo_baseline, pct, read_records, say, topic_ends
+from pipeline import count_writes, pct, raw_baseline, read_records, say, topic_ends
 
 from oms_devtools.faults.harness import Harness, _epoch, order_id
 
@@ -209,12 +209,8 @@ async def run(args) -> dict:
         ends_after = await topic_ends(harness.kafka)
         records = await read_records(harness.kafka, ends_before, ends_after)
         writes_after, doc_size = await count_writes(harness.client, list(harness.databases.values()))
-        partitions = len({tp.partition for tp in ends_after}) or 3
-        kafka = await kafka_baseline(harness.kafka, records, partitions)
-        mongo = await mongo_baseline(harness.mongo_url, writes_after - writes_before, doc_size)
-        raw_seconds = kafka["seconds"] + mongo["seconds"]
-        result["baseline"] = {"kafka": kafka, "mongo": mongo,
-                              "orders_per_s": len(ids) / raw_seconds if raw_seconds else None}
+        result["baseline"] = await raw_baseline(harness, records, ends_after, writes=writes_after - writes_before,
+                                                doc_size=doc_size, orders=len(ids))
 
         rate = args.rate * 10
         say(f"webhooks: burst {rate}/s for {args.burst_seconds}s")
