@@ -189,12 +189,13 @@ class OffsetCommits:
         try:
             await consumer.commit(held)
         except Exception as exc:  # noqa: BLE001 - a commit that fails only means those records are read again
-            if is_transient(exc):
+            retry = is_transient(exc)
+            if retry:
                 newer = self.pending.setdefault(consumer, {})
                 for tp, offset in held.items():
                     newer.setdefault(tp, offset)
             log.warning("offsets not committed (%s: %s); %s", type(exc).__name__, exc,
-                        "tried again at the next flush" if is_transient(exc) else "their records will be read again")
+                        "tried again at the next flush" if retry else "their records will be read again")
 
 
 offset_commits = OffsetCommits()
@@ -215,7 +216,7 @@ def subscribe(
     async def on_message(message: KafkaMessage) -> None:
         try:
             await handle(message)
-        except BaseException:
+        except Exception:  # as NACK_ON_ERROR; a cancelled handler (shutdown) notes nothing, so it is read again anyway
             await message.nack()  # read it again: no offset past it is noted before it is handled
             raise
         offset_commits.handled(message.raw_message)
