@@ -15,7 +15,7 @@ def command() -> bytes:
 
 
 def broker_with(handler, max_attempts=3) -> tuple[KafkaBroker, list[DeadLetter]]:
-    broker = KafkaBroker()
+    broker = KafkaBroker(apply_types=False)  # as runtime.connect makes it
     subscribe(broker, ORDERS_COMMANDS, group_id="g", handler=handler, max_attempts=max_attempts,
               max_backoff_seconds=0.01)
     dead: list[DeadLetter] = []

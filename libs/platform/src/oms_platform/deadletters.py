@@ -33,7 +33,7 @@ from oms_platform.documents import (
     save_document,
     wait_for_outcome,
 )
-from oms_platform.messaging import Bus, subscribe
+from oms_platform.messaging import Bus, subscribe, whole_message
 
 log = logging.getLogger(__name__)
 COLLECTION = "dead_letters"
@@ -113,7 +113,7 @@ def register_dead_letter_desk(broker: KafkaBroker, desk: DeadLetterDesk, *, max_
 
     broker.subscriber(
         *[dlq(topic) for topic in MAIN_TOPICS], group_id=f"{desk.service}.dead-letter-filing",
-        ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest", decoder=whole_message,
     )(on_dead_letter)
     subscribe(broker, DEAD_LETTER_COMMANDS, group_id=f"{desk.service}.dead-letter-desk", handler=desk.handle,
               max_attempts=max_attempts)

@@ -174,7 +174,9 @@ def utc_now() -> datetime:
 def connect(settings: ServiceSettings, *, client_id: str) -> tuple[KafkaBroker, AsyncMongoClient]:
     """The Kafka broker and Mongo client of one process; both connect lazily, when the process starts."""
     # FastStream logs through our root handler (JSON, correlation ids) instead of its own colour format.
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=client_id, logger=logging.getLogger("oms.kafka"))
+    # No FastStream injection: every subscriber's handler takes the message `whole_message` decodes it to.
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=client_id, logger=logging.getLogger("oms.kafka"),
+                         apply_types=False)
     return broker, mongo_client(settings.mongodb_url.get_secret_value())
 
 

@@ -17,7 +17,7 @@ from ingest.service_layer.stock_push import StockPushRunner
 from ingest.service_layer.handlers import Clock
 from ingest.service_layer.writebacks import WriteBackRunner
 from oms_contracts import ContractError, decode, topics
-from oms_platform.messaging import Bus, subscribe
+from oms_platform.messaging import Bus, subscribe, whole_message
 from oms_platform.messaging import dead_letter  # the letter `subscribe` writes, for the batch consumer
 from oms_platform.observability import MESSAGES
 
@@ -104,7 +104,7 @@ def subscribe_stock_changes(broker: KafkaBroker, *, bus: Bus, max_attempts: int)
     broker.subscriber(
         topics.INVENTORY_EVENTS, group_id=INVENTORY_GROUP, batch=True, max_records=STOCK_BATCH_RECORDS,
         ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest",
-        fetch_min_bytes=STOCK_FETCH_MIN_BYTES, fetch_max_wait_ms=STOCK_FETCH_MAX_WAIT_MS,
+        fetch_min_bytes=STOCK_FETCH_MIN_BYTES, fetch_max_wait_ms=STOCK_FETCH_MAX_WAIT_MS, decoder=whole_message,
     )(on_inventory_events)
 
 
