@@ -651,7 +651,8 @@ def start_ferretdb() -> subprocess.Popen:
     log(f"ferretdb: starting on {HOST}:{MONGO_PORT}")
     # GOGC 400: the Go collector runs a quarter as often. Every command allocates its documents several times over
     # (BSON, sjson, SQLite); FerretDB's CPU per pipeline order went from ~41 to ~33 ms; it stays ~50 MB resident.
-    return spawn(FERRETDB, [str(binary), "-listen", f"{HOST}:{MONGO_PORT}", "-dir", str(DATA / "ferretdb")],
+    pprof = ["-pprof", os.environ["OMS_FERRETDB_PPROF"]] if os.environ.get("OMS_FERRETDB_PPROF") else []
+    return spawn(FERRETDB, [str(binary), "-listen", f"{HOST}:{MONGO_PORT}", "-dir", str(DATA / "ferretdb"), *pprof],
                  FERRETDB.log, env={"GOGC": os.environ.get("GOGC", "400")})
 
 

@@ -11,6 +11,8 @@ import (
 	"context"
 	"flag"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // -pprof: Go's profiler, for finding where FerretDB's CPU goes (benchmarks/PROFILE.md)
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,6 +25,7 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27117", "TCP address to listen on")
 	dir := flag.String("dir", "", "directory for the SQLite databases (created if missing)")
+	pprof := flag.String("pprof", "", "address to serve /debug/pprof/ on (off when empty)")
 	flag.Parse()
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -57,6 +60,10 @@ func main() {
 	if err != nil {
 		logger.Error("cannot start FerretDB", "error", err)
 		os.Exit(1)
+	}
+
+	if *pprof != "" {
+		go func() { logger.Error("pprof stopped", "error", http.ListenAndServe(*pprof, nil)) }()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
