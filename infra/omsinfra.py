@@ -532,14 +532,6 @@ num.partitions=1
 # With these and the serial collector (kafka_jvm) the broker used ~16 instead of ~19 ms of CPU per pipeline order.
 num.network.threads=1
 num.io.threads=2
-# The same, for a broker at rest: it used ~300 ms of CPU a second with no client connected (many threads waking
-# several times a second each), ~150 with these. The controller writes a no-op metadata record every 5 s instead of
-# every 0.5 s (it only shows followers that it is alive; this node has none); one scheduler thread and one group
-# coordinator thread (defaults 10 and 4) and one log recovery thread (default 2, used at start only).
-metadata.max.idle.interval.ms=5000
-background.threads=1
-group.coordinator.threads=1
-num.recovery.threads.per.data.dir=1
 # Convenient in dev; the OMS still creates its topics explicitly with chosen partition counts.
 auto.create.topics.enable=true
 """

@@ -2,11 +2,9 @@
 
 import uuid
 
-import pytest
-
 from oms_contracts import new_envelope
 from oms_contracts.inventory.v1 import AdjustStock, StockLevelChanged
-from oms_platform.documents import KEEP_OUTCOMES, ConcurrentWrite, RememberingStore, handle_once, recorded_outcome
+from oms_platform.documents import KEEP_OUTCOMES, handle_once, recorded_outcome
 from oms_platform.testing import InMemoryDocuments, RecordingBus
 
 
@@ -43,64 +41,3 @@ class TestHandledRecord:
         await handle_once(commands[-1], aggregate_id="SKU-1", store=store, bus=bus, decide=count_up)
         assert store.docs["SKU-1"]["on_hand"] == len(commands)
         assert bus.event_ids()[published:] == [bus.event_ids()[published - 1]]
-
-
-class CountingDocuments(InMemoryDocuments):
-    """InMemoryDocuments that count the reads."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.reads = 0
-
-    async def get(self, aggregate_id):
-        self.reads += 1
-        return await super().get(aggregate_id)
-
-
-class TestRememberingStore:
-    async def test_commands_after_the_first_do_not_read_the_document_again(self):
-        store, bus = CountingDocuments(), RecordingBus()
-        remembering = RememberingStore(store)
-        for _ in range(3):
-            await handle_once(command(), aggregate_id="SKU-1", store=remembering, bus=bus, decide=count_up)
-        assert store.reads == 1 and store.docs["SKU-1"]["on_hand"] == 3 and store.docs["SKU-1"]["version"] == 3
-
-    async def test_a_redelivery_of_a_remembered_command_changes_nothing(self):
-        store, bus = CountingDocuments(), RecordingBus()
-        remembering, envelope = RememberingStore(store), command()
-        for _ in range(2):
-            await handle_once(envelope, aggregate_id="SKU-1", store=remembering, bus=bus, decide=count_up)
-        assert store.docs["SKU-1"]["on_hand"] == 1 and bus.event_ids()[0] == bus.event_ids()[1]
-
-    async def test_a_stale_document_fails_its_guarded_save_and_the_retry_reads_it_afresh(self):
-        store, bus = CountingDocuments(), RecordingBus()
-        this_process, other_process = RememberingStore(store), RememberingStore(store)
-        await handle_once(command(), aggregate_id="SKU-1", store=this_process, bus=bus, decide=count_up)
-        await handle_once(command(), aggregate_id="SKU-1", store=other_process, bus=bus, decide=count_up)
-        late = command()
-        with pytest.raises(ConcurrentWrite):
-            await handle_once(late, aggregate_id="SKU-1", store=this_process, bus=bus, decide=count_up)
-        assert store.docs["SKU-1"]["on_hand"] == 2
-        await handle_once(late, aggregate_id="SKU-1", store=this_process, bus=bus, decide=count_up)  # the retry
-        assert store.docs["SKU-1"]["on_hand"] == 3 and store.docs["SKU-1"]["version"] == 3
-
-    async def test_a_command_that_fails_before_its_save_leaves_nothing_remembered(self):
-        store, bus = CountingDocuments(), RecordingBus()
-        remembering = RememberingStore(store)
-        await handle_once(command(), aggregate_id="SKU-1", store=remembering, bus=bus, decide=count_up)
-
-        async def fail(doc):
-            doc["on_hand"] = 99  # a decision that changed the document it was given, then failed
-            raise RuntimeError("decision failed")
-
-        with pytest.raises(RuntimeError):
-            await handle_once(command(), aggregate_id="SKU-1", store=remembering, bus=bus, decide=fail)
-        await handle_once(command(), aggregate_id="SKU-1", store=remembering, bus=bus, decide=count_up)
-        assert store.reads == 2 and store.docs["SKU-1"]["on_hand"] == 2
-
-    async def test_it_keeps_at_most_its_limit_forgetting_the_oldest(self):
-        store, bus = CountingDocuments(), RecordingBus()
-        remembering = RememberingStore(store, limit=2)
-        for sku in ("A", "B", "C"):
-            await handle_once(command(), aggregate_id=sku, store=remembering, bus=bus, decide=count_up)
-        assert list(remembering.kept) == ["B", "C"]

@@ -13,14 +13,13 @@ import os
 import random
 import signal
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from oms_contracts import Envelope, Message, decode, derived_id, encode
-from oms_platform.mongo import as_read_back, is_duplicate_key
+from oms_platform.mongo import is_duplicate_key
 
 if TYPE_CHECKING:
     from oms_platform.messaging import Bus
@@ -82,33 +81,6 @@ class DocumentStore(Protocol):
     async def get(self, aggregate_id: Any) -> dict[str, Any] | None: ...
 
     async def save(self, doc: dict[str, Any]) -> None: ...
-
-
-class RememberingStore:
-    """A DocumentStore that keeps the documents this process saved last, so the next command on the same aggregate
-    does not read its document again (an order is written by three commands within a second of each other).
-
-    Only for a store whose `save` is `save_document`'s version-guarded write, with one writer per document. A kept
-    document may be stale when another process wrote the aggregate meanwhile (after a rebalance): the command then
-    decides on it, its guarded save finds another version and raises ConcurrentWrite, and the retry reads the
-    document afresh, because `get` takes a kept document out. `save` keeps the stored form only once it is written,
-    so a command that fails half-way leaves nothing kept.
-    """
-
-    def __init__(self, store: DocumentStore, *, limit: int = 2000) -> None:
-        self.store = store
-        self.limit = limit
-        self.kept: OrderedDict[str, dict[str, Any]] = OrderedDict()
-
-    async def get(self, aggregate_id: Any) -> dict[str, Any] | None:
-        kept = self.kept.pop(str(aggregate_id), None)
-        return kept if kept is not None else await self.store.get(aggregate_id)
-
-    async def save(self, doc: dict[str, Any]) -> None:
-        await self.store.save(doc)
-        self.kept[str(doc["_id"])] = as_read_back(doc)
-        while len(self.kept) > self.limit:
-            self.kept.popitem(last=False)
 
 
 # What a decision returns: the aggregate's fields to store, and each message to publish with its Kafka key.

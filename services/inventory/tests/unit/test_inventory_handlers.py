@@ -24,19 +24,14 @@ from oms_contracts.orders.v1 import (
     OrderProcessingStarted,
     OrderUnlocked,
 )
-from oms_platform.documents import ConcurrentWrite
 from oms_platform.messaging import PermanentError
-from inventory.service_layer.handlers import KnownStock, forward_event, handle_command
+from inventory.service_layer.handlers import forward_event, handle_command
 
 
-@pytest.fixture(params=["reads every time", "remembers its writes"])
-def handle(request, repo, bus, clock):
-    """Every test runs twice: as a process that reads each SKU's stock and ledger head per command, and as the
-    worker does, remembering what it wrote last (KnownStock)."""
-    known = KnownStock() if request.param == "remembers its writes" else None
-
+@pytest.fixture
+def handle(repo, bus, clock):
     async def run(envelope):
-        await handle_command(envelope, repo=repo, bus=bus, clock=clock, known=known)
+        await handle_command(envelope, repo=repo, bus=bus, clock=clock)
 
     return run
 
@@ -363,57 +358,3 @@ class TestForwardOrderEvents:
     async def test_a_parked_order_keeps_its_stock(self, bus, command, make_order):
         await forward_event(command(OrderParked(order_id=make_order().order_id, reason="wait", by="ops")), bus=bus)
         assert bus.published == []
-
-
-class TestKnownStock:
-    """The worker remembers each SKU's stock and ledger head after its own writes; a stale memory is caught by the
-    ledger position claim, never written."""
-
-    @staticmethod
-    def adjust(delta: int):
-        return new_envelope(AdjustStock(sku="MUG", delta=delta, reason="count", adjusted_by="ops"), producer="test")
-
-    async def test_the_next_command_on_a_sku_reads_neither_stock_nor_ledger_head(self, repo, bus, clock):
-        known, reads = KnownStock(), []
-        get_stock = repo.get_stock
-
-        async def counted(sku):
-            reads.append(sku)
-            return await get_stock(sku)
-
-        repo.get_stock = counted
-        for delta in (5, 3, -2):
-            await handle_command(self.adjust(delta), repo=repo, bus=bus, clock=clock, known=known)
-        assert reads == ["MUG"]
-        assert levels(repo) == (6, 0, 6) and [e["seq"] for e in repo.entries_of("MUG")] == [1, 2, 3]
-
-    async def test_a_stale_memory_is_refused_at_the_position_claim_and_the_retry_reads_afresh(
-        self, repo, bus, clock
-    ):
-        this_process, other_process = KnownStock(), KnownStock()
-        await handle_command(self.adjust(5), repo=repo, bus=bus, clock=clock, known=this_process)
-        await handle_command(self.adjust(7), repo=repo, bus=bus, clock=clock, known=other_process)  # a rebalance
-        stored, ledger = dict(repo.stock["MUG"]), dict(repo.ledger)
-        late = self.adjust(1)
-        with pytest.raises(ConcurrentWrite):
-            await handle_command(late, repo=repo, bus=bus, clock=clock, known=this_process)
-        assert repo.stock["MUG"] == stored and repo.ledger == ledger  # nothing written from the stale memory
-        await handle_command(late, repo=repo, bus=bus, clock=clock, known=this_process)  # the consumer's retry
-        assert levels(repo) == (13, 0, 13) and [e["seq"] for e in repo.entries_of("MUG")] == [1, 2, 3]
-
-    async def test_a_command_that_fails_half_way_is_finished_by_the_next_one(self, repo, bus, clock):
-        known = KnownStock()
-        await handle_command(self.adjust(5), repo=repo, bus=bus, clock=clock, known=known)
-        repo.crash_before_stock_save = True
-        failed = self.adjust(3)
-        with pytest.raises(ConnectionError):
-            await handle_command(failed, repo=repo, bus=bus, clock=clock, known=known)
-        assert levels(repo) == (5, 0, 5)  # its entry is pending
-        await handle_command(self.adjust(1), repo=repo, bus=bus, clock=clock, known=known)
-        assert levels(repo) == (9, 0, 9) and [e["seq"] for e in repo.entries_of("MUG")] == [1, 2, 3]
-
-    def test_it_keeps_at_most_its_limit_forgetting_the_oldest(self):
-        known = KnownStock(limit=2)
-        for sku in ("A", "B", "C"):
-            known.keep(sku, None, None)
-        assert list(known.states) == ["B", "C"] and known.take("A") is None

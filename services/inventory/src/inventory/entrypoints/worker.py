@@ -14,10 +14,8 @@ def register_subscribers(
 ) -> None:
     """Wire the stock command consumer (the only writer of stock and ledger) and the order-event forwarder."""
 
-    known = handlers.KnownStock()
-
     async def on_stock_command(envelope: Envelope) -> None:
-        await handlers.handle_command(envelope, repo=repo, bus=bus, clock=clock, known=known)
+        await handlers.handle_command(envelope, repo=repo, bus=bus, clock=clock)
 
     async def on_order_event(envelope: Envelope) -> None:
         await handlers.forward_event(envelope, bus=bus)

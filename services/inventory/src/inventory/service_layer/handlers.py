@@ -17,7 +17,6 @@ key PO id) are written by the same consumer through `handle_purchase_order`.
 Order events are turned into stock commands by `forward_event`; it stores nothing.
 """
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -53,7 +52,7 @@ from oms_contracts.orders.v1 import (
 )
 from oms_platform.documents import drill_crash, handle_once
 from oms_platform.messaging import Bus, PermanentError
-from inventory.adapters.repository import LedgerHead, StockRepository
+from inventory.adapters.repository import StockRepository
 from inventory.domain.errors import StockRefused
 from inventory.domain.items import StockItem, low_stock
 from inventory.domain.model import Change, Decision, LedgerEntry, RecordedMessage, Stock, StockCommand, decide
@@ -66,35 +65,8 @@ STOCK_COMMANDS = (AdjustStock, AllocateStock, ShipStock, ReleaseStock, ReceiveSt
 PURCHASE_ORDER_COMMANDS = (CreatePurchaseOrder, OpenPurchaseOrder, CancelPurchaseOrder, ReceivePurchaseOrder)
 
 
-class KnownStock:
-    """The stock and ledger head this process wrote last for each SKU, so its next command on the SKU does not read
-    them again (two of the ~8 database commands of an allocation).
-
-    A known state may be stale when another process wrote the SKU meanwhile (after a rebalance). That needs no
-    invalidation: every writer claims the ledger position after the head before it writes anything, so a command
-    decided on a stale state fails to claim its position (ConcurrentWrite) and is retried; `take` removes the state,
-    so the retry reads afresh. A state is kept again only after a command completed, so one that fails half-way
-    (its entry pending) leaves nothing known.
-    """
-
-    def __init__(self, limit: int = 10_000) -> None:
-        self.limit = limit
-        self.states: OrderedDict[str, tuple[Stock | None, LedgerHead]] = OrderedDict()
-
-    def take(self, sku: str) -> tuple[Stock | None, LedgerHead] | None:
-        return self.states.pop(sku, None)
-
-    def keep(self, sku: str, stock: Stock | None, head: LedgerHead) -> None:
-        self.states[sku] = (stock, head)
-        while len(self.states) > self.limit:
-            self.states.popitem(last=False)
-
-
-async def handle_command(
-    envelope: Envelope, *, repo: StockRepository, bus: Bus, clock: Clock, known: KnownStock | None = None
-) -> None:
-    """Apply one inventory command exactly once, then publish what it caused (again, same ids, on redelivery).
-    With `known`, a SKU's stock and ledger head are read only when this process did not write them last."""
+async def handle_command(envelope: Envelope, *, repo: StockRepository, bus: Bus, clock: Clock) -> None:
+    """Apply one inventory command exactly once, then publish what it caused (again, same ids, on redelivery)."""
     command = envelope.payload
     if isinstance(command, DefineStockItem):
         await define_stock_item(envelope, repo=repo, bus=bus, clock=clock)
@@ -104,12 +76,8 @@ async def handle_command(
         return
     if not isinstance(command, STOCK_COMMANDS):
         raise PermanentError(f"inventory cannot handle {envelope.type}")
-    state = known.take(command.sku) if known else None
-    if state is not None:
-        stock, head = state
-    else:
-        stock = await repo.get_stock(command.sku)
-        head = await repo.ledger_head(command.sku, after_seq=stock.seq if stock else 0)
+    stock = await repo.get_stock(command.sku)
+    head = await repo.ledger_head(command.sku, after_seq=stock.seq if stock else 0)
     latest = head.latest
     if latest is not None and latest.is_pending(stock):
         stock = await _finish(latest, stock, repo=repo, bus=bus)
@@ -147,14 +115,10 @@ async def handle_command(
                    applies_to_stock=decision.stock is not None, published=published)
     await repo.add_entry(entry)
     drill_crash("store")  # the fault drill's worst moment: ledger entry stored, levels not yet (see _finish)
-    after = stock
     if decision.stock is not None:
-        after = entry.roll_forward(stock)
         await repo.save_order_allocation(entry)
-        await repo.save_stock(after, previous_seq=stock.seq if stock else None)
+        await repo.save_stock(entry.roll_forward(stock), previous_seq=stock.seq if stock else None)
     await bus.publish_all(published)
-    if known is not None:
-        known.keep(command.sku, after, LedgerHead(entry.seq, entry))
     drill_crash("publish")
 
 

@@ -3,7 +3,6 @@
 from faststream.kafka import KafkaBroker
 
 from oms_contracts import topics
-from oms_platform.documents import RememberingStore
 from oms_platform.messaging import Bus, subscribe
 from orders.adapters.payments import MongoOrderLookup, MongoPaymentRepository
 from orders.adapters.repository import OrderRepository
@@ -18,16 +17,13 @@ def register_subscribers(
     """Wire the command consumer (the only writer of orders) and the forwarders of other contexts' events."""
 
     payment_store, order_lookup = _payment_adapters(repo)
-    # An order's commands come in quick succession (placed, then one stock allocation per SKU): each after the first
-    # finds the order as this process saved it instead of reading it again.
-    orders = RememberingStore(repo)
 
     async def on_order_command(envelope) -> None:
         if payments.is_payment_command(envelope.payload):  # payment documents share the topic, keyed by payment id
             await payments.handle_payment_command(envelope, payments=payment_store, orders=order_lookup, bus=bus,
                                                   clock=clock)
             return
-        await handlers.handle_command(envelope, repo=orders, bus=bus, guards=guards, clock=clock)
+        await handlers.handle_command(envelope, repo=repo, bus=bus, guards=guards, clock=clock)
 
     async def on_foreign_event(envelope) -> None:
         if await payments.forward_event(envelope, bus=bus, payments=payment_store):
